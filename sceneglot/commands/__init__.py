@@ -1,0 +1,1 @@
+"""Sub-commands of the `sceneglot` CLI, one module each (see sceneglot/cli.py)."""

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+
+from .. import __version__, models
+
+HELP = "report the environment: versions, CPU/GPU, usable backends and models"
+
+_PACKAGES = ["av", "numpy", "opencv-python-headless", "onnxruntime", "faster-whisper", "ctranslate2", "torch"]
+
+
+def add_arguments(parser) -> None:
+    pass
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _devices() -> list[str]:
+    found = [f"cpu ({os.cpu_count()} cores)"]
+    try:
+        import onnxruntime
+
+        providers = [p for p in onnxruntime.get_available_providers() if p != "CPUExecutionProvider"]
+        if providers:
+            found.append("onnxruntime: " + ", ".join(providers))
+    except ImportError:
+        pass
+    try:
+        import ctranslate2
+
+        if ctranslate2.get_cuda_device_count():
+            found.append(f"cuda ({ctranslate2.get_cuda_device_count()} device(s), ctranslate2)")
+    except ImportError:
+        pass
+    return found
+
+
+def sections() -> dict[str, list[str]]:
+    """The report as titled lines; stages append their own checks in `extra_checks`."""
+    out: dict[str, list[str]] = {
+        "sceneglot": [f"version {__version__}", f"python {platform.python_version()} on {platform.platform()}",
+                      f"model cache {models.home()}",
+                      f"model path {os.environ.get('SCENEGLOT_MODEL_PATH') or '(unset)'}",
+                      f"offline {models.offline()}"],
+        "packages": [f"{p} {_version(p)}" for p in _PACKAGES],
+        "devices": _devices(),
+        "models": [],
+    }
+    for model in models.MODELS.values():
+        st = models.status(model.name)
+        out["models"].append(f"{model.name}: {'ok' if st.available else 'MISSING'} ({st.where})")
+    return out
+
+
+def run(args) -> int:
+    for title, lines in sections().items():
+        print(f"[{title}]")
+        for line in lines:
+            print(f"  {line}")
+    return 0

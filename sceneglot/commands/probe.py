@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from ..media import probe
+
+HELP = "print what a media file holds (duration, fps, size, rotation, audio) as JSON"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("input", help="video or audio file")
+
+
+def run(args) -> int:
+    print(json.dumps(dataclasses.asdict(probe(args.input)), indent=2))
+    return 0

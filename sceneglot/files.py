@@ -1,0 +1,56 @@
+"""Safe output paths: outputs appear whole or not at all, and never replace the input."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import InputError
+
+
+def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> Path:
+    """Refuse an output that would overwrite an input or land in an unwritable place."""
+    out = Path(output)
+    if out.exists() and out.is_dir():
+        raise InputError(f"output path is a directory: {out}")
+    for src in inputs:
+        src_path = Path(src)
+        if src_path.exists() and out.exists() and os.path.samefile(out, src_path):
+            raise InputError(f"output path is the input file: {out}")
+        if out.resolve() == src_path.resolve():
+            raise InputError(f"output path is the input file: {out}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"output directory does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"output directory is not writable: {parent}")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path; rename it onto `output` only if the block succeeds.
+
+    The temporary name keeps the suffix so that format-sniffing writers (PyAV,
+    Pillow) pick the right container.
+    """
+    out = Path(output)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text_atomic(output: str | os.PathLike, text: str) -> Path:
+    with atomic_path(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(output)

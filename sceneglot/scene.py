@@ -1,0 +1,224 @@
+"""The typed records every stage passes on, and scene.json ("sceneglot.scene/1") I/O.
+
+Times are seconds from the start of the media; boxes are `[x0, y0, x1, y1]` in
+pixels of the decoded (display-oriented) source frame. Stages build these
+records; only this module knows the JSON shape, and it validates that shape
+against `scene-1.schema.json` both ways, so a file that loads is a file every
+stage can trust.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .files import write_text_atomic
+
+SCHEMA = "sceneglot.scene/1"
+
+
+@dataclass
+class MediaInfo:
+    path: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    has_audio: bool
+    has_video: bool = True
+    rotation: int = 0
+    frame_count: int | None = None
+    variable_frame_rate: bool = False
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    audio_streams: int = 0
+    container: str | None = None
+
+
+@dataclass
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+    speaker: str | None = None
+
+
+@dataclass
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    speaker: str | None = None
+    person: str | None = None
+    language: str | None = None
+    translation: str | None = None
+    words: list[Word] = field(default_factory=list)
+    person_confidence: float | None = None
+
+
+@dataclass
+class Speaker:
+    id: str
+    person: str | None = None
+    confidence: float | None = None
+    name: str | None = None
+
+
+@dataclass
+class Person:
+    id: str
+    tracks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Shot:
+    start: float
+    end: float
+
+
+@dataclass
+class Track:
+    """One face followed through one shot.
+
+    `boxes` rows are `[t, x0, y0, x1, y1]`; `speaking` rows are `[t, score]`
+    with score > 0 meaning the face is speaking; `landmarks` rows are
+    `[t, x_re, y_re, x_le, y_le, x_nose, y_nose, x_rm, y_rm, x_lm, y_lm]`
+    (YuNet's five points) when the detector gave them.
+    """
+
+    id: str
+    start: float
+    end: float
+    boxes: list[list[float]] = field(default_factory=list)
+    person: str | None = None
+    speaking: list[list[float]] = field(default_factory=list)
+    landmarks: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class Scene:
+    media: MediaInfo
+    source_language: str | None = None
+    target_language: str | None = None
+    shots: list[Shot] = field(default_factory=list)
+    speakers: list[Speaker] = field(default_factory=list)
+    persons: list[Person] = field(default_factory=list)
+    tracks: list[Track] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    schema: str = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"schema": data.pop("schema"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Scene:
+        validate(data)
+        return cls(
+            media=_build(MediaInfo, data["media"]),
+            source_language=data.get("source_language"),
+            target_language=data.get("target_language"),
+            shots=[_build(Shot, s) for s in data.get("shots", [])],
+            speakers=[_build(Speaker, s) for s in data.get("speakers", [])],
+            persons=[_build(Person, p) for p in data.get("persons", [])],
+            tracks=[_build(Track, t) for t in data.get("tracks", [])],
+            segments=[
+                _build(Segment, {**s, "words": [_build(Word, w) for w in s.get("words", [])]})
+                for s in data.get("segments", [])
+            ],
+        )
+
+    def track(self, track_id: str) -> Track:
+        return next(t for t in self.tracks if t.id == track_id)
+
+
+def _build(cls, data: dict[str, Any]):
+    """Keep known fields; unknown ones are allowed in the file but not carried."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@cache
+def json_schema() -> dict[str, Any]:
+    text = resources.files("sceneglot").joinpath("scene-1.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def validate(data: dict[str, Any]) -> None:
+    """Raise InputError naming the first problem: shape (JSON Schema), then meaning."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(data, json_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+        raise InputError(f"scene.json invalid at {where}: {exc.message}") from None
+    _check_meaning(data)
+
+
+def _check_meaning(data: dict[str, Any]) -> None:
+    def bad(msg: str) -> InputError:
+        return InputError(f"scene.json invalid: {msg}")
+
+    def finite(*values: float) -> bool:
+        return all(math.isfinite(v) for v in values)
+
+    for kind in ("shots", "tracks", "segments"):
+        for i, item in enumerate(data.get(kind, [])):
+            if not finite(item["start"], item["end"]) or item["end"] < item["start"]:
+                raise bad(f"{kind}[{i}] ends before it starts")
+    track_ids = [t["id"] for t in data.get("tracks", [])]
+    person_ids = [p["id"] for p in data.get("persons", [])]
+    speaker_ids = [s["id"] for s in data.get("speakers", [])]
+    for name, ids in (("track", track_ids), ("person", person_ids), ("speaker", speaker_ids)):
+        if len(ids) != len(set(ids)):
+            raise bad(f"duplicate {name} id")
+    persons, speakers, tracks = set(person_ids), set(speaker_ids), set(track_ids)
+    for p in data.get("persons", []):
+        if missing := set(p["tracks"]) - tracks:
+            raise bad(f"person {p['id']} refers to unknown tracks {sorted(missing)}")
+    refs = [(t.get("person"), f"track {t['id']}") for t in data.get("tracks", [])]
+    refs += [(s.get("person"), f"speaker {s['id']}") for s in data.get("speakers", [])]
+    refs += [(s.get("person"), f"segment {s['id']}") for s in data.get("segments", [])]
+    for ref, owner in refs:
+        if ref is not None and ref not in persons:
+            raise bad(f"{owner} refers to unknown person {ref}")
+    for s in data.get("segments", []):
+        if s.get("speaker") is not None and s["speaker"] not in speakers:
+            raise bad(f"segment {s['id']} refers to unknown speaker {s['speaker']}")
+
+
+def dumps(scene: Scene) -> str:
+    data = scene.to_dict()
+    validate(data)
+    return json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+
+
+def save(scene: Scene, path: str | os.PathLike) -> Path:
+    """Validate, then write atomically: a reader never sees half a scene."""
+    return write_text_atomic(path, dumps(scene))
+
+
+def load(path: str | os.PathLike) -> Scene:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"no such file: {p}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a JSON file: {p} ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise InputError(f"{p}: expected schema {SCHEMA!r}, found {found!r}")
+    return Scene.from_dict(data)
