@@ -1,0 +1,158 @@
+"""The faces stage: shots, face tracks with per-frame boxes, and persons, in one streamed pass.
+
+`analyze_faces(path)` decodes the video once at a reduced size (long side
+`detect_size`), scores each frame for shot changes, runs YuNet on every k-th
+frame (and on the first frame of each shot), associates detections into
+tracks, keeps the few best aligned crops per track, and finally clusters the
+tracks into persons with SFace. Only boxes, landmarks, frame times and those
+crops are held, never frames.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import media
+from ..scene import Person, Shot, Track
+from .faces import FaceDetector
+from .identity import SFACE_COSINE, CropBank, cluster, load_recognizer
+from .shots import ShotDetector, ShotSettings, shots_from_starts
+from .track import Hit, Tracker, TrackSettings, finish
+
+if TYPE_CHECKING:
+    from ..pipeline import Artifacts
+    from ..scene import MediaInfo
+
+__all__ = ["FacesResult", "FacesSettings", "analyze_faces"]
+
+
+@dataclass(frozen=True)
+class FacesSettings:
+    detect_size: int = 640  # long side, in pixels, of the frame YuNet and the shot detector see
+    score_threshold: float = 0.7  # YuNet confidence
+    every: int = 5  # detection every k-th frame, tracking in between
+    max_gap: float = 1.0  # seconds a face may be lost and still continue its track
+    smooth: float = 2.0  # Gaussian sigma (frames) on per-frame boxes
+    crops_per_track: int = 3
+    threshold: float = SFACE_COSINE  # cosine similarity to join tracks into one person
+
+
+@dataclass
+class FacesResult:
+    shots: list[Shot] = field(default_factory=list)
+    tracks: list[Track] = field(default_factory=list)
+    persons: list[Person] = field(default_factory=list)
+    frames: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (not cached)
+
+
+def analyze_faces(path, *, artifacts: Artifacts | None = None, debug_video: str | None = None,
+                  settings: FacesSettings | None = None) -> FacesResult:
+    """Shots, face tracks (one smoothed box per frame, source pixels) and persons of a video."""
+    s = settings or FacesSettings()
+    info = media.probe(path)
+    if artifacts is None:
+        result = _compute(path, info, s)
+    else:
+        result = artifacts.cached("faces", dataclasses.asdict(s), lambda: _compute(path, info, s),
+                                  _encode, _decode)
+    if debug_video:
+        from .debug import render
+
+        render(path, result, debug_video)
+    return result
+
+
+def _detect_size(info: MediaInfo, long_side: int) -> tuple[int, int] | None:
+    scale = long_side / max(info.width, info.height, 1)
+    if scale >= 1.0:
+        return None
+    w = max(2, round(info.width * scale / 2) * 2)
+    h = max(2, round(info.height * scale / 2) * 2)
+    return w, h
+
+
+def _compute(path, info: MediaInfo, s: FacesSettings) -> FacesResult:
+    if not info.has_video:
+        return FacesResult()
+    size = _detect_size(info, s.detect_size)
+    dw, dh = size or (info.width, info.height)
+    sx, sy = info.width / dw, info.height / dh
+    fps = info.fps if info.fps > 0 else 25.0
+    clock = {"decode": 0.0, "shots": 0.0, "detect": 0.0, "track": 0.0, "crops": 0.0, "identity": 0.0}
+    shot_det = ShotDetector(ShotSettings())
+    detector = FaceDetector((dw, dh), score_threshold=s.score_threshold)
+    tset = TrackSettings(every=s.every, max_gap=s.max_gap, smooth=s.smooth)
+    tracker = Tracker(fps, tset)
+    bank = CropBank(load_recognizer(), keep=s.crops_per_track)
+    times: list[float] = []
+    starts: list[float] = []
+    last_det = -(10**9)
+    start_all = time.perf_counter()
+    t = start_all
+    for fr in media.iter_frames(path, size=size):
+        now = time.perf_counter()
+        clock["decode"] += now - t
+        i = fr.index
+        times.append(fr.time)
+        img = fr.image
+        if shot_det.update(img, fr.time) and i > 0:
+            tracker.cut(i - 1)
+            starts.append(fr.time)
+            last_det = -(10**9)
+        t1 = time.perf_counter()
+        clock["shots"] += t1 - now
+        if i - last_det >= s.every:
+            last_det = i
+            dets = detector.detect(img)
+            t2 = time.perf_counter()
+            clock["detect"] += t2 - t1
+            hits = []
+            for d in dets:
+                box, lm = d.scaled(sx, sy)
+                hits.append(Hit(frame=i, box=box, landmarks=lm, score=d.score))
+            owners = tracker.step(i, hits)
+            t3 = time.perf_counter()
+            clock["track"] += t3 - t2
+            for d, owner in zip(dets, owners, strict=True):
+                bank.offer(owner.key, d, img, sx)
+            clock["crops"] += time.perf_counter() - t3
+        t = time.perf_counter()
+    if not times:
+        return FacesResult()
+    tracker.cut(len(times) - 1)
+    t = time.perf_counter()
+    raw = sorted((r for r in tracker.finished if tracker.keep(r)),
+                 key=lambda r: (r.hits[0].frame, float(r.hits[0].box[0])))
+    frame_times = np.asarray(times)
+    tracks = [finish(r, frame_times, f"T{n}", s.smooth) for n, r in enumerate(raw)]
+    embeddings = [bank.embedding(r.key) for r in raw]
+    labels = cluster(embeddings, [(r.hits[0].frame, r.end_frame) for r in raw], s.threshold)
+    persons: list[Person] = []
+    for label in sorted(set(labels)):
+        pid = f"P{label}"
+        members = [tr for tr, lab in zip(tracks, labels, strict=True) if lab == label]
+        for tr in members:
+            tr.person = pid
+        persons.append(Person(id=pid, tracks=[tr.id for tr in members]))
+    end = float(times[-1]) + 1.0 / fps
+    end = max(end, info.duration) if info.duration else end
+    shots = shots_from_starts(starts, round(end, 6))
+    clock["identity"] = time.perf_counter() - t
+    clock["total"] = time.perf_counter() - start_all
+    return FacesResult(shots=shots, tracks=tracks, persons=persons, frames=len(times), timings=clock)
+
+
+def _encode(r: FacesResult) -> dict[str, Any]:
+    return {"shots": [dataclasses.asdict(x) for x in r.shots], "tracks": [dataclasses.asdict(x) for x in r.tracks],
+            "persons": [dataclasses.asdict(x) for x in r.persons], "frames": r.frames}
+
+
+def _decode(d: dict[str, Any]) -> FacesResult:
+    return FacesResult(shots=[Shot(**x) for x in d["shots"]], tracks=[Track(**x) for x in d["tracks"]],
+                       persons=[Person(**x) for x in d["persons"]], frames=int(d.get("frames", 0)))
