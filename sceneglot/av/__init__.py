@@ -1,0 +1,1 @@
+"""Audio-visual stage: active speaker detection (Light-ASD) and phrase -> face assignment."""

@@ -1,0 +1,117 @@
+"""One-off ONNX export of Light-ASD into the model cache, keyed by the weights' sha256.
+
+Torch is imported only when the export has to run; once the .onnx file
+exists, inference needs onnxruntime (or OpenCV) alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+from .. import models
+from ..errors import ModelError
+from ..files import atomic_path
+
+OPSET = 17
+INPUTS = ("audio", "video")
+OUTPUT = "logits"
+
+
+def onnx_path(model_name: str = "light-asd") -> Path:
+    """The exported graph for `model_name`, exporting it first if needed."""
+    digest = models.get(model_name).files[0].sha256
+    target = models.cache_dir("onnx") / f"{model_name}-{digest[:16]}.onnx"
+    if target.is_file():
+        return target
+    export(models.file(model_name), target)
+    return target
+
+
+def export(weights: Path, target: Path) -> Path:
+    """Trace the torch network on a dummy input with a dynamic time axis and write `target` atomically.
+
+    Batch is fixed at 1 (one face track per call); only the time axis varies.
+    """
+    try:
+        import torch
+
+        from . import network
+    except ImportError:
+        raise ModelError("exporting Light-ASD to ONNX needs torch once: pip install torch") from None
+    net = network.ExportableLightASD(network.load(weights))
+    frames = 25
+    audio = torch.randn(1, 4 * frames, 13)
+    video = torch.rand(1, frames, 112, 112) * 255
+    with atomic_path(target) as tmp, contextlib.redirect_stdout(io.StringIO()):
+        torch.onnx.export(
+            net, (audio, video), str(tmp),
+            input_names=list(INPUTS), output_names=[OUTPUT],
+            dynamic_axes={"audio": {1: "audio_steps"}, "video": {1: "frames"}, OUTPUT: {0: "frames"}},
+            opset_version=OPSET, dynamo=False,
+        )
+        _simplify_recurrent(tmp)
+    return target
+
+
+def _simplify_recurrent(path: Path) -> None:
+    """Rewrite the exporter's batch-generic GRU plumbing into the batch-1 form OpenCV's importer takes.
+
+    The exporter builds each GRU's zero initial state from Shape/Gather/Expand
+    (OpenCV rejects Shape on a dynamic axis) and reorders the output
+    (T, dirs, B, H) -> (B, T, dirs*H) with Squeeze/Transpose/Reshape; for B = 1
+    a constant zero initial state and one Reshape to
+    (1, -1, dirs*H) compute the same thing.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    nodes = list(graph.node)
+    consumers: dict[str, list] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    drop: set[int] = set()
+    added = []
+    for node in nodes:
+        if node.op_type != "GRU":
+            continue
+        hidden = next(a.i for a in node.attribute if a.name == "hidden_size")
+        dirs = 2 if any(a.name == "direction" and a.s == b"bidirectional" for a in node.attribute) else 1
+        state = f"{node.output[0]}_zero_state"
+        graph.initializer.append(numpy_helper.from_array(np.zeros((dirs, 1, hidden), np.float32), state))
+        node.input[4], node.input[5] = "", state  # no sequence_lens; constant zero initial state
+        chain, out = [], node.output[0]
+        while True:
+            (nxt,) = consumers[out]
+            chain.append(nxt)
+            out = nxt.output[0]
+            if nxt.op_type == "Transpose" and list(nxt.attribute[0].ints) == [1, 0, 2]:
+                break
+        drop.update(id(n) for n in chain)
+        shape = f"{node.name or node.output[0]}_batch1_shape"
+        graph.initializer.append(numpy_helper.from_array(np.array([1, -1, dirs * hidden], np.int64), shape))
+        added.append((chain[0], helper.make_node("Reshape", [node.output[0], shape], [out])))
+    rebuilt = []
+    for node in nodes:
+        rebuilt.extend(new for first, new in added if first is node)
+        if id(node) not in drop:
+            rebuilt.append(node)
+    del graph.node[:]
+    graph.node.extend(_live(rebuilt, [o.name for o in graph.output]))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def _live(nodes: list, outputs: list[str]) -> list:
+    """Drop nodes whose results nothing needs (the now unused shape arithmetic)."""
+    needed, keep = set(outputs), []
+    for node in reversed(nodes):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(i for i in node.input if i)
+    return keep[::-1]

@@ -1,0 +1,192 @@
+"""Light-ASD (Liao et al., CVPR 2023) as a torch module whose key names match the released weights.
+
+Torch is needed only here, for the one-off ONNX export and the parity test;
+inference runs the exported graph. The layer tree follows
+../shared/models/light-asd/SPEC.md so the state dicts load with strict=True.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+_EPS = 0.001
+_MOMENTUM = 0.01
+MEAN, STD = 0.4161, 0.1688  # grey-level statistics the visual front end normalises with
+
+
+def _bn3(c: int) -> nn.BatchNorm3d:
+    return nn.BatchNorm3d(c, eps=_EPS, momentum=_MOMENTUM)
+
+
+def _bn2(c: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, eps=_EPS, momentum=_MOMENTUM)
+
+
+class VisualBlock(nn.Module):
+    """Two (spatial then temporal) factorised 3-D conv branches, 3 and 5 wide, summed and mixed 1x1x1."""
+
+    def __init__(self, cin: int, cout: int, down: bool = False) -> None:
+        super().__init__()
+        stride = (1, 2, 2) if down else (1, 1, 1)
+        self.s_3 = nn.Conv3d(cin, cout, (1, 3, 3), stride=stride, padding=(0, 1, 1), bias=False)
+        self.bn_s_3 = _bn3(cout)
+        self.t_3 = nn.Conv3d(cout, cout, (3, 1, 1), padding=(1, 0, 0), bias=False)
+        self.bn_t_3 = _bn3(cout)
+        self.s_5 = nn.Conv3d(cin, cout, (1, 5, 5), stride=stride, padding=(0, 2, 2), bias=False)
+        self.bn_s_5 = _bn3(cout)
+        self.t_5 = nn.Conv3d(cout, cout, (5, 1, 1), padding=(2, 0, 0), bias=False)
+        self.bn_t_5 = _bn3(cout)
+        self.last = nn.Conv3d(cout, cout, 1, bias=False)
+        self.bn_last = _bn3(cout)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.relu(self.bn_t_3(self.t_3(self.relu(self.bn_s_3(self.s_3(x))))))
+        b = self.relu(self.bn_t_5(self.t_5(self.relu(self.bn_s_5(self.s_5(x))))))
+        return self.relu(self.bn_last(self.last(a + b)))
+
+
+class VisualEncoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block1 = VisualBlock(1, 32, down=True)
+        self.pool1 = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.block2 = VisualBlock(32, 64)
+        self.pool2 = nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.block3 = VisualBlock(64, 128)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, T, H, W) -> (B, T, 128)."""
+        x = self.block3(self.pool2(self.block2(self.pool1(self.block1(x)))))
+        x = torch.amax(x, dim=(3, 4))  # (B, C, T): global max over the face per frame
+        return x.transpose(1, 2)
+
+
+class AudioBlock(nn.Module):
+    """Same two-branch shape as the visual block, factorised over (MFCC, time) with 2-D convs."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.m_3 = nn.Conv2d(cin, cout, (3, 1), padding=(1, 0), bias=False)
+        self.bn_m_3 = _bn2(cout)
+        self.t_3 = nn.Conv2d(cout, cout, (1, 3), padding=(0, 1), bias=False)
+        self.bn_t_3 = _bn2(cout)
+        self.m_5 = nn.Conv2d(cin, cout, (5, 1), padding=(2, 0), bias=False)
+        self.bn_m_5 = _bn2(cout)
+        self.t_5 = nn.Conv2d(cout, cout, (1, 5), padding=(0, 2), bias=False)
+        self.bn_t_5 = _bn2(cout)
+        self.last = nn.Conv2d(cout, cout, 1, bias=False)
+        self.bn_last = _bn2(cout)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.relu(self.bn_t_3(self.t_3(self.relu(self.bn_m_3(self.m_3(x))))))
+        b = self.relu(self.bn_t_5(self.t_5(self.relu(self.bn_m_5(self.m_5(x))))))
+        return self.relu(self.bn_last(self.last(a + b)))
+
+
+class AudioEncoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block1 = AudioBlock(1, 32)
+        self.pool1 = nn.MaxPool2d((1, 3), stride=(1, 2), padding=(0, 1))
+        self.block2 = AudioBlock(32, 64)
+        self.pool2 = nn.MaxPool2d((1, 3), stride=(1, 2), padding=(0, 1))
+        self.block3 = AudioBlock(64, 128)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 13, 4T) -> (B, T, 128): two stride-2 time pools bring 100 Hz down to 25 Hz."""
+        x = self.block3(self.pool2(self.block2(self.pool1(self.block1(x)))))
+        return x.mean(dim=2).transpose(1, 2)
+
+
+class BGRU(nn.Module):
+    """A forward GRU, then a second GRU run over the reversed sequence."""
+
+    def __init__(self, size: int = 128) -> None:
+        super().__init__()
+        self.gru_forward = nn.GRU(size, size, num_layers=1, batch_first=True)
+        self.gru_backward = nn.GRU(size, size, num_layers=1, batch_first=True)
+        self.gelu = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.gelu(self.gru_forward(x)[0])
+        x = self.gru_backward(torch.flip(x, dims=[1]))[0]
+        return self.gelu(torch.flip(x, dims=[1]))
+
+
+class ASDModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.visualEncoder = VisualEncoder()
+        self.audioEncoder = AudioEncoder()
+        self.GRU = BGRU()
+
+
+class _Head(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.FC = nn.Linear(128, 2)
+
+
+class LightASD(nn.Module):
+    """The whole checkpoint: `model` (the network) + `lossAV`/`lossV` (classifier heads).
+
+    forward(audio (B, 4T, 13) MFCC, video (B, T, 112, 112) grey 0..255) -> (B*T, 2) logits;
+    column 1 is the speaking score.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = ASDModel()
+        self.lossAV = _Head()
+        self.lossV = _Head()  # visual-only head: trained with the model, unused at inference
+
+    def forward(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        a = self.model.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
+        v = self.model.visualEncoder(((video / 255.0 - MEAN) / STD).unsqueeze(1))
+        x = self.model.GRU(a + v)
+        return self.lossAV.FC(x.reshape(-1, 128))
+
+
+class ExportableLightASD(nn.Module):
+    """The same function as LightASD.forward, written with ops OpenCV's ONNX importer accepts.
+
+    `flip(gru_b(flip(x)))` is exactly the reverse direction of a bidirectional
+    GRU, so the backward GRU's weights go into the reverse half of one
+    bidirectional GRU (its forward half, a copy, is discarded); initial states
+    are constant zeros for batch 1, so no Shape/Slice ops reach the graph.
+    """
+
+    def __init__(self, net: LightASD) -> None:
+        super().__init__()
+        self.net = net
+        gru = net.model.GRU
+        self.forward_gru = gru.gru_forward
+        self.reverse_gru = nn.GRU(128, 128, num_layers=1, batch_first=True, bidirectional=True)
+        with torch.no_grad():
+            for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+                value = getattr(gru.gru_backward, name)
+                getattr(self.reverse_gru, name).copy_(value)
+                getattr(self.reverse_gru, name + "_reverse").copy_(value)
+        self.eval()
+
+    def forward(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        m = self.net.model
+        a = m.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
+        v = m.visualEncoder(((video / 255.0 - MEAN) / STD).unsqueeze(1))
+        x = a + v
+        x = m.GRU.gelu(self.forward_gru(x, torch.zeros(1, 1, 128))[0])
+        x = self.reverse_gru(x, torch.zeros(2, 1, 128))[0][:, :, 128:]
+        return self.net.lossAV.FC(m.GRU.gelu(x).reshape(-1, 128))
+
+
+def load(weights: str | Path) -> LightASD:
+    """Build the network and load a released state dict strictly (any key mismatch is an error)."""
+    net = LightASD()
+    state = torch.load(str(weights), map_location="cpu", weights_only=True)
+    net.load_state_dict(state, strict=True)
+    return net.eval()
