@@ -25,8 +25,12 @@ def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> 
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"output directory does not exist: {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"output directory is not writable: {parent}")
+    try:  # access() says yes to root even on read-only or virtual filesystems: try for real
+        fd, probe = tempfile.mkstemp(prefix=".sceneglot-write-test-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"output directory is not writable: {parent} ({exc.strerror})") from None
     return out
 
 

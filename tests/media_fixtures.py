@@ -1,0 +1,84 @@
+"""Where the shared evaluation media lives, and small real files made on the fly for tests."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+EVAL = SHARED / "eval"
+CUT2 = EVAL / "scenes" / "cut2.mp4"
+TWOSHOT = EVAL / "scenes" / "twoshot.mp4"
+JFK = EVAL / "speech" / "jfk.flac"
+DIAR_WAV = EVAL / "diarization" / "sample.wav"
+GRID = sorted((EVAL / "lips").glob("*.mpg"))
+
+
+def write_video(
+    path: Path,
+    frames: int = 10,
+    size: tuple[int, int] = (64, 48),
+    fps: int = 25,
+    audio_seconds: float | None = None,
+    rotation: int | None = None,
+    color: tuple[int, int, int] | None = None,
+) -> Path:
+    """A small H.264 MP4 (optionally with an AAC tone and rotation metadata)."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=fps)
+        v.width, v.height = size
+        v.pix_fmt = "yuv420p"
+        if rotation is not None:
+            v.set_display_rotation(rotation)
+        a = None
+        if audio_seconds:
+            a = out.add_stream("aac", rate=16000)
+            a.layout = "mono"
+        for i in range(frames):
+            img = np.zeros((size[1], size[0], 3), np.uint8)
+            if color is None:
+                img[:, : (i * 7) % size[0] + 1] = (255, 128, 0)
+            else:
+                img[:] = color
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            for p in v.encode(frame):
+                out.mux(p)
+        for p in v.encode(None):
+            out.mux(p)
+        if a is not None:
+            n = int(audio_seconds * 16000)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)).astype(np.float32)
+            for start in range(0, n, 1024):
+                chunk = tone[start : start + 1024]
+                af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
+                af.sample_rate = 16000
+                af.pts = start
+                af.time_base = Fraction(1, 16000)
+                for p in a.encode(af):
+                    out.mux(p)
+            for p in a.encode(None):
+                out.mux(p)
+    return path
+
+
+def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    with av.open(str(path), "w") as out:
+        a = out.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        n = int(seconds * 16000)
+        tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(n) / 16000)).astype(np.float32)
+        for start in range(0, n, 1024):
+            af = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="flt", layout="mono")
+            af.sample_rate = 16000
+            af.pts = start
+            af.time_base = Fraction(1, 16000)
+            for p in a.encode(af):
+                out.mux(p)
+        for p in a.encode(None):
+            out.mux(p)
+    return path

@@ -1,0 +1,129 @@
+import numpy as np
+import pytest
+from scipy import signal
+
+from sceneglot import media
+from sceneglot.errors import InputError
+from tests.media_fixtures import CUT2, GRID, write_audio_only, write_video
+
+
+def test_probe_cut2():
+    info = media.probe(CUT2)
+    assert info.duration == pytest.approx(12.8, abs=0.01)
+    assert info.fps == 25.0
+    assert (info.width, info.height) == (1280, 720)
+    assert info.has_audio and info.has_video
+    assert info.rotation == 0
+    assert info.frame_count == 320
+    assert not info.variable_frame_rate
+
+
+def test_probe_grid_mpeg_program_stream():
+    info = media.probe(GRID[0])
+    assert info.fps == 25.0 and info.has_audio
+    assert info.duration == pytest.approx(3.0, abs=0.05)
+    assert not info.variable_frame_rate  # interlaced field rate is not VFR
+
+
+def test_audio_is_16k_mono_float_and_aligned_to_the_video_duration():
+    audio = media.read_audio(CUT2)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) / 16000 == pytest.approx(12.8, abs=0.05)
+    assert 0.01 < np.abs(audio).max() <= 1.0
+    chunks = list(media.iter_audio(CUT2, chunk_seconds=1.0))
+    assert all(len(c) == 16000 for c in chunks[:-1])
+    assert np.array_equal(np.concatenate(chunks), audio)
+
+
+def test_frames_have_exact_timestamps():
+    times = [f.time for f in media.iter_frames(CUT2, size=(160, 90))]
+    assert len(times) == 320
+    assert np.allclose(np.diff(times), 0.04)
+    assert times[0] == 0.0
+
+
+def test_frames_resampled_by_time_and_resized():
+    frames = list(media.iter_frames(CUT2, fps=10, size=(128, 72), start=2.0, end=4.0))
+    assert [round(f.time, 3) for f in frames] == [round(2.0 + k / 10, 3) for k in range(20)]
+    assert frames[0].image.shape == (72, 128, 3)
+    # 25 -> 50 fps repeats each source frame twice
+    doubled = list(media.iter_frames(CUT2, fps=50, size=(32, 18), end=0.4))
+    assert len(doubled) == 20
+    assert np.array_equal(doubled[0].image, doubled[1].image)
+
+
+def test_rotation_metadata_gives_display_oriented_frames(tmp_path):
+    path = write_video(tmp_path / "portrait.mp4", frames=3, size=(64, 48), rotation=90)
+    info = media.probe(path)
+    assert info.rotation in (90, 270)
+    assert (info.width, info.height) == (48, 64)
+    frame = next(media.iter_frames(path))
+    assert frame.image.shape == (64, 48, 3)
+
+
+def test_video_without_audio_and_audio_without_video(tmp_path):
+    silent = write_video(tmp_path / "silent.mp4", frames=5)
+    assert not media.probe(silent).has_audio
+    with pytest.raises(InputError, match="no audio track"):
+        media.read_audio(silent)
+    sound = write_audio_only(tmp_path / "tone.m4a")
+    info = media.probe(sound)
+    assert info.has_audio and not info.has_video
+    with pytest.raises(InputError, match="no video track"):
+        next(media.iter_frames(sound))
+
+
+def _cut_times(path, threshold=12.0):
+    prev, cuts = None, []
+    for f in media.iter_frames(path, size=(160, 90)):
+        grey = f.image.mean(axis=2)
+        if prev is not None and np.abs(grey - prev).mean() > threshold:
+            cuts.append(f.time)
+        prev = grey
+    return cuts
+
+
+@pytest.mark.slow
+def test_decode_encode_round_trip_keeps_sync_and_duration(tmp_path):
+    src = media.probe(CUT2)
+    out = tmp_path / "round.mp4"
+    with media.VideoWriter(out, src.fps, src.width, src.height, audio_from=CUT2) as writer:
+        for frame in media.iter_frames(CUT2):
+            writer.write(frame.image)
+    info = media.probe(out)
+    assert info.video_codec == "h264" and info.has_audio
+    assert abs(info.duration - src.duration) <= 1 / src.fps
+    assert info.frame_count == src.frame_count
+
+    # video offset: where the hard cuts land; audio offset: cross-correlation lag
+    cuts_in, cuts_out = _cut_times(CUT2), _cut_times(out)
+    assert len(cuts_in) == 3 and len(cuts_out) == 3
+    video_offset = float(np.mean(np.subtract(cuts_out, cuts_in)))
+    a_in, a_out = media.read_audio(CUT2), media.read_audio(out)
+    n = min(len(a_in), len(a_out))
+    corr = signal.correlate(a_out[:n], a_in[:n], mode="full", method="fft")
+    audio_offset = (int(np.argmax(corr)) - (n - 1)) / 16000
+    assert abs(video_offset - audio_offset) < 0.040
+
+
+def test_writer_leaves_nothing_when_aborted(tmp_path):
+    out = tmp_path / "partial.mp4"
+    with pytest.raises(RuntimeError), media.VideoWriter(out, 25, 64, 48) as writer:
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+        raise RuntimeError("stage failed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_refuses_to_overwrite_its_input(tmp_path):
+    src = write_video(tmp_path / "in.mp4", frames=3, audio_seconds=0.2)
+    before = src.read_bytes()
+    with pytest.raises(InputError, match="is the input"):
+        media.VideoWriter(src, 25, 64, 48, audio_from=src)
+    assert src.read_bytes() == before
+
+
+def test_writer_refuses_unwritable_directory(tmp_path):
+    with pytest.raises(InputError, match=r"not writable|does not exist"):
+        media.VideoWriter("/proc/sceneglot-test.mp4", 25, 64, 48)
+    with pytest.raises(InputError, match="does not exist"):
+        media.VideoWriter(tmp_path / "missing" / "x.mp4", 25, 64, 48)
