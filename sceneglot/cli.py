@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import SceneglotError
 
-COMMANDS = ["probe", "models", "doctor"]
+COMMANDS = ["probe", "models", "doctor", "faces"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import media
 from ..scene import Person, Shot, Track
-from .faces import FaceDetector
+from .faces import AdaptiveDetector
 from .identity import SFACE_COSINE, CropBank, cluster, load_recognizer
 from .shots import ShotDetector, ShotSettings, shots_from_starts
 from .track import Hit, Tracker, TrackSettings, finish
@@ -86,7 +86,7 @@ def _compute(path, info: MediaInfo, s: FacesSettings) -> FacesResult:
     fps = info.fps if info.fps > 0 else 25.0
     clock = {"decode": 0.0, "shots": 0.0, "detect": 0.0, "track": 0.0, "crops": 0.0, "identity": 0.0}
     shot_det = ShotDetector(ShotSettings())
-    detector = FaceDetector((dw, dh), score_threshold=s.score_threshold)
+    detector = AdaptiveDetector((dw, dh), score_threshold=s.score_threshold)
     tset = TrackSettings(every=s.every, max_gap=s.max_gap, smooth=s.smooth)
     tracker = Tracker(fps, tset)
     bank = CropBank(load_recognizer(), keep=s.crops_per_track)
@@ -105,6 +105,7 @@ def _compute(path, info: MediaInfo, s: FacesSettings) -> FacesResult:
             tracker.cut(i - 1)
             starts.append(fr.time)
             last_det = -(10**9)
+            detector.reset()
         t1 = time.perf_counter()
         clock["shots"] += t1 - now
         if i - last_det >= s.every:

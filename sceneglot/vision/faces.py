@@ -27,6 +27,12 @@ class Detection:
     def width(self) -> float:
         return float(self.box[2] - self.box[0])
 
+    def resized(self, f: float) -> Detection:
+        """The same face in a frame `f` times larger (YuNet row included)."""
+        row = self.row.copy()
+        row[:14] *= f
+        return Detection(box=self.box * f, landmarks=self.landmarks * f, score=self.score, row=row)
+
     def scaled(self, sx: float, sy: float) -> tuple[np.ndarray, np.ndarray]:
         box = self.box * np.array([sx, sy, sx, sy])
         lm = self.landmarks * np.tile([sx, sy], 5)
@@ -62,3 +68,42 @@ class FaceDetector:
             out.append(Detection(box=box, landmarks=r[4:14].astype(np.float64), score=float(r[14]),
                                  row=r.copy()))
         return out
+
+
+class AdaptiveDetector:
+    """YuNet at the decode size, or at half of it while every face on screen is big enough.
+
+    A half-size round costs about a third of a full one. A full round still runs
+    on a shot's first frame, after an empty round, when any face is small, and at
+    least every `full_every` rounds, so new small faces are not missed for long.
+    """
+
+    def __init__(self, size: tuple[int, int], score_threshold: float = 0.7, min_small: float = 48.0,
+                 full_every: int = 5) -> None:
+        self.full = FaceDetector(size, score_threshold)
+        half = (max(2, size[0] // 2), max(2, size[1] // 2))
+        self.half = FaceDetector(half, score_threshold) if min(half) >= 32 else None
+        self.min_small = min_small
+        self.full_every = full_every
+        self._since_full = 0
+        self._small_ok = False
+        self.full_rounds = self.half_rounds = 0
+
+    def reset(self) -> None:
+        """A new shot: look at full size first."""
+        self._small_ok = False
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        use_half = self.half is not None and self._small_ok and self._since_full < self.full_every
+        if use_half:
+            small = cv2.resize(image, self.half.size, interpolation=cv2.INTER_AREA)
+            f = image.shape[1] / self.half.size[0]
+            dets = [d.resized(f) for d in self.half.detect(small)]
+            self._since_full += 1
+            self.half_rounds += 1
+        else:
+            dets = self.full.detect(image)
+            self._since_full = 0
+            self.full_rounds += 1
+        self._small_ok = bool(dets) and min(d.width for d in dets) >= self.min_small
+        return dets

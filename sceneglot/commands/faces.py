@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import scene as scene_io
+from ..media import check_input, probe
+from ..pipeline import Artifacts
+from ..vision import analyze_faces
+
+HELP = "find shots, face tracks (a box per frame) and persons; writes DIR/scene.json"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("input", help="video file")
+    parser.add_argument("--artifacts", metavar="DIR",
+                        help="job folder for scene.json and stage caches (default: ./INPUT_STEM.sceneglot)")
+    parser.add_argument("--debug-video", metavar="MP4", help="also write a video with boxes and person ids")
+
+
+def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
+    """Keep what other stages already wrote to scene.json; replace only shots, tracks and persons."""
+    try:
+        old = scene_io.load(path)
+    except Exception:  # missing or unreadable: start afresh
+        return fresh
+    if Path(old.media.path).resolve() != Path(fresh.media.path).resolve():
+        return fresh
+    known = {p.id for p in fresh.persons}
+    for item in (*old.speakers, *old.segments):
+        if item.person is not None and item.person not in known:
+            item.person = None
+    old.media, old.shots, old.tracks, old.persons = fresh.media, fresh.shots, fresh.tracks, fresh.persons
+    return old
+
+
+def run(args) -> int:
+    src = check_input(args.input)
+    folder = Path(args.artifacts) if args.artifacts else Path.cwd() / f"{src.stem}.sceneglot"
+    info = probe(src)
+    result = analyze_faces(src, artifacts=Artifacts(folder, src), debug_video=args.debug_video)
+    out = folder / "scene.json"
+    fresh = scene_io.Scene(media=info, shots=result.shots, tracks=result.tracks, persons=result.persons)
+    scene_io.save(_merge(out, fresh), out)
+    print(f"{out}: {len(result.shots)} shots, {len(result.tracks)} tracks, {len(result.persons)} persons",
+          file=sys.stderr)
+    return 0
