@@ -1,0 +1,91 @@
+"""Any language -> English straight from the audio, with Whisper's translate task (faster-whisper).
+
+Useful when no text backend knows the source language: Whisper base was
+trained to translate speech in ~99 languages into English. Each sentence's
+audio span (padded a little, Whisper clips word onsets otherwise) is decoded
+with task="translate"; the transcript text is not used, so ASR errors do not
+compound. Only the spans are kept in memory, the soundtrack is streamed.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..errors import BackendError
+from .base import BackendInfo, Request, check_aligned
+
+SAMPLE_RATE = 16000
+PAD = 0.25  # seconds of audio added before and after each sentence
+MODEL = "whisper-base"
+
+_model = None
+_lock = threading.Lock()
+
+
+def _whisper():
+    global _model
+    with _lock:
+        if _model is None:
+            from faster_whisper import WhisperModel
+
+            from .. import models
+
+            _model = WhisperModel(str(models.path(MODEL)), device="cpu", compute_type="int8", cpu_threads=2)
+        return _model
+
+
+def audio_spans(path: str, spans: list[tuple[float, float]]) -> list[np.ndarray]:
+    """The samples of each (start, end) span, read in one streaming pass over the soundtrack."""
+    from ..media import iter_audio
+
+    bounds = [(max(0, int(s * SAMPLE_RATE)), max(0, int(e * SAMPLE_RATE))) for s, e in spans]
+    pieces: list[list[np.ndarray]] = [[] for _ in spans]
+    last = max((b for _, b in bounds), default=0)
+    offset = 0
+    for chunk in iter_audio(path, SAMPLE_RATE):
+        lo, hi = offset, offset + len(chunk)
+        for k, (a, b) in enumerate(bounds):
+            if a < hi and b > lo:
+                pieces[k].append(chunk[max(a, lo) - lo:min(b, hi) - lo])
+        offset = hi
+        if offset >= last:
+            break
+    return [np.concatenate(p) if p else np.zeros(0, np.float32) for p in pieces]
+
+
+class WhisperTranslator:
+    name = "whisper"
+    variant = "base"
+    uses_context = False
+    batch_size = 8
+
+    def __init__(self, **_options) -> None:
+        pass
+
+    def info(self) -> BackendInfo:
+        from .. import models
+
+        status = models.status(MODEL)
+        return BackendInfo(self.name, status.available, "any->en (from the audio)", offline=True,
+                           how="" if status.available else status.where, note="needs the input's audio")
+
+    def supports(self, source: str, target: str) -> bool:
+        return target == "en" and source != "en"
+
+    def translate(self, request: Request) -> list[str]:
+        if not request.audio_path:
+            raise BackendError("the whisper translator works from the audio: give it the input media file")
+        spans = [(max(0.0, p.start - PAD), p.end + PAD) for p in request.phrases]
+        model = _whisper()
+        out = []
+        for audio in audio_spans(request.audio_path, spans):
+            if len(audio) < SAMPLE_RATE // 10:
+                out.append("")  # no audio there (past the end of the file)
+                continue
+            segments, _ = model.transcribe(audio, task="translate", language=request.source or None, beam_size=5,
+                                           condition_on_previous_text=False, without_timestamps=True,
+                                           vad_filter=False)
+            out.append(" ".join(s.text.strip() for s in segments).strip())
+        return check_aligned(self.name, request, out)
