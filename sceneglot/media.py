@@ -52,6 +52,9 @@ def check_input(path: str | os.PathLike) -> Path:
 
 def _open(path: str | os.PathLike) -> av.container.InputContainer:
     p = check_input(path)
+    with p.open("rb") as fh:
+        if fh.read(8)[4:8] == b"ftyp":
+            _check_isobmff(p)
     try:
         return av.open(str(p), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
@@ -96,8 +99,6 @@ def probe(path: str | os.PathLike) -> MediaInfo:
     """Describe a media file; raise InputError when it is not usable media."""
     p = check_input(path)
     with _open(p) as container:
-        if "mp4" in container.format.name or "mov" in container.format.name:
-            _check_isobmff(p)
         vstreams, astreams = container.streams.video, container.streams.audio
         if not vstreams and not astreams:
             raise InputError(f"no audio or video stream in: {p}")
