@@ -1,0 +1,116 @@
+"""Burn-in: stream the video, draw the cues of each frame, encode with the original audio.
+
+Memory stays flat whatever the length: one decoded frame at a time, a few
+cached text patches, and the cue list (a few hundred bytes per phrase plus one
+point per frame it is on screen). The subtitle files beside the video are
+written only after the video itself is complete, so a failure leaves nothing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import media
+from ..errors import InputError
+from ..files import check_output_path, write_text_atomic
+from ..scene import Scene
+from . import ass, effects
+from .draw import UNKNOWN, Renderer, blend, brackets, speaker_colors
+from .layout import Cue, layout
+
+
+class Painter:
+    """Draws every cue visible at time t onto a frame (also used by `sceneglot preview`)."""
+
+    def __init__(self, scene: Scene, cues: list[Cue] | None = None, renderer: Renderer | None = None) -> None:
+        self.scene = scene
+        self.renderer = renderer or Renderer(scene.media.height, scene.target_language)
+        self.cues = sorted(cues if cues is not None else layout(scene, self.renderer.measure), key=lambda c: c.start)
+        self._starts = [c.start for c in self.cues]
+        self._longest = max((c.end - c.start for c in self.cues), default=0.0)
+        ids = [s.id for s in scene.speakers]
+        ids += sorted({c.speaker for c in self.cues if c.speaker and c.speaker not in ids})
+        self.colors = speaker_colors(ids)
+        self.fps = scene.media.fps or 25.0
+
+    def visible(self, t: float) -> list[Cue]:
+        hi = bisect.bisect_right(self._starts, t + 1e-6)
+        lo = bisect.bisect_left(self._starts, t - self._longest - 1e-6)
+        return [c for c in self.cues[lo:hi] if c.start - 1e-6 <= t < c.end - 1e-6]
+
+    def paint(self, image: np.ndarray, t: float) -> np.ndarray:
+        """Draw onto `image` in place and return it."""
+        for cue in self.visible(t):
+            rgb = self.colors.get(cue.speaker, UNKNOWN)
+            face = cue.face_at(t)
+            if face is not None:
+                brackets(image, face, rgb)
+            lines, _ = effects.visible_lines(cue, t, self.fps)
+            patch = self.renderer.block(lines, rgb, cue.width, cue.height, cue.name if cue.tagged else None)
+            x, y = cue.at(t)
+            blend(image, patch, x, y)
+        return image
+
+
+def export_paths(output: Path, scene: Scene) -> dict[str, Path]:
+    """OUT.mp4 -> OUT.<src>.srt/.vtt, OUT.<tgt>.srt/.vtt (when translated) and OUT.ass."""
+    src = scene.source_language or "source"
+    paths = {"source_srt": output.with_suffix(f".{src}.srt"), "source_vtt": output.with_suffix(f".{src}.vtt"),
+             "ass": output.with_suffix(".ass")}
+    if any(s.translation for s in scene.segments):
+        tgt = scene.target_language or "translation"
+        if tgt == src:
+            tgt = f"{tgt}.translated"
+        paths["target_srt"] = output.with_suffix(f".{tgt}.srt")
+        paths["target_vtt"] = output.with_suffix(f".{tgt}.vtt")
+    return paths
+
+
+def write_exports(scene: Scene, cues: list[Cue], output: Path) -> dict[str, Path]:
+    from . import export  # SRT/WebVTT writers
+
+    paths = export_paths(output, scene)
+    texts = {
+        "source_srt": export.to_srt(cues, use_translation=False),
+        "source_vtt": export.to_vtt(cues, use_translation=False),
+        "ass": ass.to_ass(scene, cues, scene.media.width, scene.media.height),
+    }
+    if "target_srt" in paths:
+        texts["target_srt"] = export.to_srt(cues, use_translation=True)
+        texts["target_vtt"] = export.to_vtt(cues, use_translation=True)
+    for key, text in texts.items():
+        write_text_atomic(paths[key], text)
+    return paths
+
+
+def burn(scene: Scene, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
+         artifacts_dir: str | os.PathLike | None = None) -> Path:
+    """Write OUTPUT (the input video with subtitles drawn in, same audio and duration) and its subtitle files.
+
+    `artifacts_dir`, when given, also receives a copy of the exports (the job's record).
+    """
+    src = media.check_input(input_path)
+    out = check_output_path(output_path, src)
+    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise InputError(f"output must be an .mp4 file: {out}")
+    info = media.probe(src)
+    if not info.has_video:
+        raise InputError(f"no video track to draw on in: {src}")
+    if (info.width, info.height) != (scene.media.width, scene.media.height):
+        raise InputError(f"scene is for {scene.media.width}x{scene.media.height} video, {src} is "
+                         f"{info.width}x{info.height}")
+    painter = Painter(scene)
+    fps = info.fps or scene.media.fps or 25.0
+    with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None) as writer:
+        for frame in media.iter_frames(src):
+            writer.write(painter.paint(frame.image.copy(), frame.time))
+    write_exports(scene, painter.cues, out)
+    if artifacts_dir is not None:
+        folder = Path(artifacts_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_exports(scene, painter.cues, folder / out.name)
+    return out

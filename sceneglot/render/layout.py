@@ -1,0 +1,491 @@
+"""Subtitle layout: phrases -> timed, line-broken cues placed next to the speaking face.
+
+Pure functions from a Scene to a list of `Cue`s. Timing follows professional
+subtitling rules (<= 42 characters a line, <= 2 lines, 5/6 s to 7 s on screen,
+<= 17 characters per second, >= 2 frames between a speaker's consecutive cues);
+placement puts each cue above the speaker's head, or beside it, follows the face
+with a smoothed path (one point per video frame), keeps it inside the frame and
+clear of every other cue on screen, and falls back to the bottom of the frame
+with a name tag when the speaker's face is not visible.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..scene import Scene, Track
+
+MAX_LINE = 42  # characters per line (East Asian wide characters count twice)
+MAX_LINES = 2
+MIN_DURATION = 5 / 6  # seconds
+MAX_DURATION = 7.0
+MAX_CPS = 17.0  # characters per second the viewer is asked to read
+GAP_FRAMES = 2  # frames between two consecutive cues of one speaker
+SMOOTH_SECONDS = 0.6  # width of the moving average that steadies the anchor
+MARGIN = 0.02  # of the frame height: space to the face and to the frame edges
+
+# Block size in pixels: (lines whose widest sets the width, number of rows, has a name tag) -> (w, h).
+Measure = Callable[[Sequence[str], int, bool], tuple[int, int]]
+
+
+@dataclass
+class Cue:
+    """One subtitle on screen: text, timing, and where it sits in every frame it spans.
+
+    `path` rows are `[t, x0, y0]` (top-left of the text block, one per frame);
+    `face` rows are `[t, x0, y0, x1, y1]` of the speaker's smoothed face box, or
+    empty when the speaker is off screen (`tagged` is then True: the cue sits at
+    the bottom with a name tag).
+    """
+
+    start: float
+    end: float
+    speaker: str | None
+    text: str  # source text of this cue (a phrase or a piece of one)
+    translation: str | None
+    lines: list[str]  # source text broken into lines
+    target_lines: list[str] | None
+    language: str | None = None
+    person: str | None = None
+    segment: int | None = None  # id of the Segment it comes from
+    name: str = ""  # name tag text (speaker's name or id)
+    width: int = 0
+    height: int = 0
+    tagged: bool = False
+    placement: str = ""  # above | right | left | below | bottom
+    path: list[list[float]] = field(default_factory=list)
+    face: list[list[float]] = field(default_factory=list)
+
+    def at(self, t: float) -> tuple[int, int]:
+        """Top-left of the block at time t (nearest frame of the path)."""
+        row = self.path[_nearest(self.path, t)]
+        return int(row[1]), int(row[2])
+
+    def face_at(self, t: float) -> tuple[int, int, int, int] | None:
+        if not self.face:
+            return None
+        row = self.face[_nearest(self.face, t)]
+        if abs(row[0] - t) > 0.5:
+            return None
+        return int(row[1]), int(row[2]), int(row[3]), int(row[4])
+
+
+def _nearest(rows: list[list[float]], t: float) -> int:
+    lo, hi = 0, len(rows) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid][0] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo > 0 and abs(rows[lo - 1][0] - t) <= abs(rows[lo][0] - t):
+        return lo - 1
+    return lo
+
+
+# ---------------------------------------------------------------- text
+
+
+def char_width(ch: str) -> int:
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def text_width(text: str) -> int:
+    return sum(char_width(c) for c in text)
+
+
+def _is_spaced(text: str) -> bool:
+    """Scripts written without spaces (CJK, Thai) may break between any two characters."""
+    wide = sum(char_width(c) == 2 for c in text)
+    return wide * 3 < len(text) and " " in text.strip()
+
+
+_CLAUSE_END = re.compile(r"[,;:.!?…，。！？、；：،؛؟—–]$")
+
+
+def _break_points(text: str) -> list[tuple[int, float]]:
+    """(index, penalty) of every place a line may break; the break is *before* index.
+
+    Breaking after clause punctuation costs nothing, between words a little, and
+    inside unspaced scripts (CJK) anywhere.
+    """
+    points = []
+    if _is_spaced(text):
+        for m in re.finditer(r" +", text):
+            before = text[: m.start()]
+            penalty = 0.0 if _CLAUSE_END.search(before) else 1.0
+            points.append((m.end(), penalty))
+    else:
+        for i in range(1, len(text)):
+            prev = text[i - 1]
+            if unicodedata.category(text[i]).startswith("M"):
+                continue  # never split a base letter from its combining mark
+            if unicodedata.category(text[i])[0] == "P" and text[i] not in "「『（(":
+                continue  # keep closing punctuation on its line
+            points.append((i, 0.0 if _CLAUSE_END.search(prev) else 1.0))
+    return points
+
+
+def break_lines(text: str, max_line: int = MAX_LINE) -> list[str]:
+    """Break into the fewest balanced lines of <= max_line width, preferring clause ends.
+
+    Returns more than MAX_LINES lines only when the text is too long: callers
+    split phrases with `split_text` first so that does not happen.
+    """
+    text = " ".join(text.split())
+    if text_width(text) <= max_line:
+        return [text] if text else []
+    best: tuple[float, int] | None = None
+    for idx, penalty in _break_points(text):
+        a, b = text[:idx].rstrip(), text[idx:].lstrip()
+        wa, wb = text_width(a), text_width(b)
+        if wa > max_line:
+            break
+        if wb > max_line:
+            continue
+        # Balanced lines, slightly bottom-heavy (a pyramid reads best), clause breaks preferred.
+        cost = abs(wa - wb) + (3 if wa > wb else 0) + 12 * penalty
+        if best is None or cost < best[0]:
+            best = (cost, idx)
+    if best is None:  # needs three or more lines: greedy fill
+        lines: list[str] = []
+        rest = text
+        while text_width(rest) > max_line:
+            cut = [i for i, _ in _break_points(rest) if text_width(rest[:i].rstrip()) <= max_line]
+            idx = cut[-1] if cut else _hard_cut(rest, max_line)
+            lines.append(rest[:idx].rstrip())
+            rest = rest[idx:].lstrip()
+        return [*lines, rest] if rest else lines
+    idx = best[1]
+    return [text[:idx].rstrip(), text[idx:].lstrip()]
+
+
+def _hard_cut(text: str, max_line: int) -> int:
+    width = 0
+    for i, ch in enumerate(text):
+        width += char_width(ch)
+        if width > max_line:
+            return max(1, i)
+    return len(text)
+
+
+def fits(text: str) -> bool:
+    return len(break_lines(text)) <= MAX_LINES
+
+
+def split_text(text: str, pieces: int) -> list[str]:
+    """Split into `pieces` parts of near-equal length at the best clause/word boundaries."""
+    text = " ".join(text.split())
+    if pieces <= 1 or not text:
+        return [text]
+    points = _break_points(text)
+    if not points:
+        points = [(i, 1.0) for i in range(1, len(text))]
+    total = text_width(text)
+    cuts: list[int] = []
+    last = 0
+    for k in range(1, pieces):
+        goal = total * k / pieces
+        choices = [(i, p) for i, p in points if i > last]
+        if not choices:
+            break
+        # Distance from the ideal cut, in characters; a clause end is worth 8 characters.
+        i, _ = min(choices, key=lambda ip: abs(text_width(text[: ip[0]]) - goal) + 8 * ip[1])
+        cuts.append(i)
+        last = i
+    bounds = [0, *cuts, len(text)]
+    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+
+
+def split_phrase(text: str, translation: str | None) -> list[tuple[str, str | None]]:
+    """Cut a phrase (and its translation, in step) into parts that each fit two lines."""
+    longest = max(text_width(text), text_width(translation or ""))
+    n = max(1, math.ceil(longest / (MAX_LINE * MAX_LINES)))
+    while True:
+        src = split_text(text, n)
+        tgt = split_text(translation, n) if translation else None
+        if tgt is not None and len(tgt) != len(src):
+            tgt = _regroup(tgt, len(src))
+        ok = all(fits(s) for s in src) and (tgt is None or all(fits(s) for s in tgt))
+        if ok or n > 2 * len(text) + 4:
+            return list(zip(src, tgt or [None] * len(src), strict=True))
+        n += 1
+
+
+def _regroup(parts: list[str], n: int) -> list[str]:
+    """Make exactly n parts (a very short text may yield fewer pieces than asked)."""
+    parts = [p for p in parts if p]
+    while len(parts) > n:
+        i = min(range(len(parts) - 1), key=lambda k: len(parts[k]) + len(parts[k + 1]))
+        parts[i : i + 2] = [parts[i] + " " + parts[i + 1]]
+    while len(parts) < n:
+        parts.append("")
+    return parts
+
+
+def reading_chars(text: str, translation: str | None) -> int:
+    """Characters the viewer reads: the longer of source and translation, spaces included."""
+    return max(len(" ".join(text.split())), len(" ".join((translation or "").split())))
+
+
+# ---------------------------------------------------------------- timing
+
+
+def _piece_times(seg, pieces: list[tuple[str, str | None]]) -> list[tuple[float, float]]:
+    """Start/end of each piece: from word times when the segment has them, else by length."""
+    n = len(pieces)
+    if n == 1:
+        return [(seg.start, seg.end)]
+    words = [w for w in seg.words if w.text.strip()]
+    lengths = [max(1, len(p[0])) for p in pieces]
+    total = sum(lengths)
+    out = []
+    acc = 0
+    for length in lengths:
+        a = seg.start + (seg.end - seg.start) * acc / total
+        acc += length
+        b = seg.start + (seg.end - seg.start) * acc / total
+        out.append((a, b))
+    if words and len(words) >= n:
+        # Snap each inner boundary to the nearest gap between words.
+        gaps = [(words[i].end + words[i + 1].start) / 2 for i in range(len(words) - 1)]
+        for k in range(n - 1):
+            b = min(gaps, key=lambda g, b=out[k][1]: abs(g - b))
+            out[k] = (out[k][0], b)
+            out[k + 1] = (b, out[k + 1][1])
+    return out
+
+
+def time_cues(cues: list[Cue], fps: float, duration: float | None) -> list[Cue]:
+    """Apply minimum/maximum duration, reading speed and the gap between one speaker's cues.
+
+    A cue too fast to read is lengthened; if the next cue of the same speaker
+    starts too soon, that cue is delayed (the delay is absorbed at the next pause).
+    """
+    gap = GAP_FRAMES / fps if fps else 0.08
+    last_end: dict[str | None, float] = {}
+    for cue in sorted(cues, key=lambda c: c.start):
+        need = max(MIN_DURATION, reading_chars(cue.text, cue.translation) / MAX_CPS)
+        start = max(cue.start, last_end.get(cue.speaker, -1e9) + gap)
+        end = max(cue.end, start + need)
+        end = min(end, start + MAX_DURATION)
+        if duration:  # near the end of the video: start earlier rather than run past it
+            end = min(end, duration)
+            start = max(min(start, end - need), last_end.get(cue.speaker, -1e9) + gap, 0.0)
+        cue.start, cue.end = round(start, 4), round(end, 4)
+        last_end[cue.speaker] = cue.end
+    return sorted(cues, key=lambda c: c.start)
+
+
+def make_cues(scene: Scene) -> list[Cue]:
+    """Text and timing only (no placement): what SRT/VTT exports need."""
+    names = {s.id: (s.name or s.id) for s in scene.speakers}
+    cues = []
+    for seg in scene.segments:
+        if not seg.text.strip():
+            continue
+        translation = seg.translation if seg.translation and seg.translation.strip() else None
+        pieces = split_phrase(seg.text, translation)
+        for (src, tgt), (a, b) in zip(pieces, _piece_times(seg, pieces), strict=True):
+            cues.append(Cue(
+                start=a, end=b, speaker=seg.speaker, text=src, translation=tgt or None,
+                lines=break_lines(src), target_lines=break_lines(tgt) if tgt else None,
+                language=seg.language, person=seg.person, segment=seg.id,
+                name=names.get(seg.speaker, seg.speaker or ""),
+            ))
+    return time_cues(cues, scene.media.fps or 25.0, scene.media.duration or None)
+
+
+# ---------------------------------------------------------------- placement
+
+
+def estimate_measure(height: int) -> Measure:
+    """A font-free size estimate (0.55 em per character), for callers without a renderer."""
+    size = font_px(height)
+
+    def measure(lines: Sequence[str], rows: int, tagged: bool) -> tuple[int, int]:
+        w = max((text_width(s) for s in lines), default=0) * size * 0.55
+        h = rows * size * 1.3 + (size * 0.9 if tagged else 0)
+        return int(w + size), int(h + size * 0.6)
+
+    return measure
+
+
+def font_px(height: int) -> int:
+    """Subtitle font size: about 4.2% of the frame height (30 px at 720p)."""
+    return max(12, round(height * 0.042))
+
+
+def _frame_times(start: float, end: float, fps: float) -> list[float]:
+    first = math.ceil(start * fps - 1e-6)
+    last = math.floor(end * fps - 1e-6)
+    return [k / fps for k in range(first, max(first, last) + 1)]
+
+
+def _smooth_track(track: Track, window: float) -> list[list[float]]:
+    """Centred moving average of the box rows: removes detector jitter, keeps real motion."""
+    rows = sorted(track.boxes, key=lambda r: r[0])
+    if len(rows) < 3:
+        return [list(r) for r in rows]
+    out = []
+    j0 = j1 = 0
+    acc = [0.0] * 4
+    for row in rows:
+        t = row[0]
+        while j1 < len(rows) and rows[j1][0] <= t + window / 2:
+            acc = [a + v for a, v in zip(acc, rows[j1][1:5], strict=True)]
+            j1 += 1
+        while rows[j0][0] < t - window / 2:
+            acc = [a - v for a, v in zip(acc, rows[j0][1:5], strict=True)]
+            j0 += 1
+        n = j1 - j0
+        out.append([t, *(a / n for a in acc)])
+    return out
+
+
+def _face_path(scene: Scene, person: str | None, times: list[float], smoothed) -> list[list[float]] | None:
+    """The speaker's smoothed face box at each time, or None when it is off screen too often."""
+    if person is None:
+        return None
+    tracks = [t for t in scene.tracks if t.person == person and t.boxes]
+    if not tracks:
+        return None
+    rows: list[list[float] | None] = []
+    for t in times:
+        found = None
+        for tr in tracks:
+            if tr.start - 0.1 <= t <= tr.end + 0.1:
+                path = smoothed(tr)
+                row = path[_nearest(path, t)]
+                if abs(row[0] - t) <= 0.25:
+                    found = [t, *row[1:5]]
+                    break
+        rows.append(found)
+    seen = sum(r is not None for r in rows)
+    if seen < 0.5 * len(rows):
+        return None
+    # Hold the nearest known box over short gaps (a dropped detection, a cut inside the cue).
+    known = [i for i, r in enumerate(rows) if r is not None]
+    filled = []
+    for i, r in enumerate(rows):
+        if r is None:
+            j = min(known, key=lambda k, i=i: abs(k - i))
+            r = [times[i], *rows[j][1:5]]
+        filled.append(r)
+    return filled
+
+
+def _candidate(kind: str, face: list[list[float]], w: int, h: int, W: int, H: int, m: int):
+    """Block path for one placement, or None if it would leave the frame."""
+    path = []
+    for t, x0, y0, x1, y1 in face:
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        if kind == "above":
+            x, y = cx - w / 2, y0 - m - h
+        elif kind == "right":
+            x, y = x1 + m, cy - h / 2
+        elif kind == "left":
+            x, y = x0 - m - w, cy - h / 2
+        elif kind == "below":
+            x, y = cx - w / 2, y1 + m
+        else:  # "inside": over the top of the box, when nothing around it has room
+            x, y = cx - w / 2, y0 + m
+        if kind in ("above", "below", "inside"):
+            x = min(max(x, m), W - m - w)
+        else:
+            y = min(max(y, m), H - m - h)
+        if x < m - 0.5 or y < m - 0.5 or x + w > W - m + 0.5 or y + h > H - m + 0.5:
+            return None
+        path.append([t, round(x), round(y)])
+    return path
+
+
+def _overlaps(path: list[list[float]], w: int, h: int, other: Cue, pad: int) -> bool:
+    if not other.path:
+        return False
+    if path[-1][0] < other.path[0][0] - 1e-6 or path[0][0] > other.path[-1][0] + 1e-6:
+        return False
+    for t, x, y in path:
+        if not (other.path[0][0] - 1e-6 <= t <= other.path[-1][0] + 1e-6):
+            continue
+        ox, oy = other.at(t)
+        if x < ox + other.width + pad and ox < x + w + pad and y < oy + other.height + pad and oy < y + h + pad:
+            return True
+    return False
+
+
+def _covers_others(path, w: int, h: int, others: list[Track], smoothed) -> bool:
+    """True when the block would hide another visible face (> 15% of the block) for > 20% of its time.
+
+    The time share lets a cue that outlasts a shot cut by a few frames keep its place.
+    """
+    samples = path[::3]
+    hidden = 0
+    for t, x, y in samples:
+        for tr in others:
+            if not (tr.start <= t <= tr.end):
+                continue
+            rows = smoothed(tr)
+            _, a0, b0, a1, b1 = rows[_nearest(rows, t)]
+            ix = max(0.0, min(x + w, a1) - max(x, a0))
+            iy = max(0.0, min(y + h, b1) - max(y, b0))
+            if ix * iy > 0.15 * w * h:
+                hidden += 1
+                break
+    return hidden > 0.2 * len(samples)
+
+
+def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) -> list[Cue]:
+    """Give every cue a size and a per-frame path; earlier cues keep their place."""
+    W, H = scene.media.width, scene.media.height
+    fps = scene.media.fps or 25.0
+    measure = measure or estimate_measure(H)
+    m = max(4, round(H * MARGIN))
+    cache: dict[str, list[list[float]]] = {}
+
+    def smoothed(track: Track) -> list[list[float]]:
+        if track.id not in cache:
+            cache[track.id] = _smooth_track(track, SMOOTH_SECONDS)
+        return cache[track.id]
+
+    placed: list[Cue] = []
+    for cue in sorted(cues, key=lambda c: c.start):
+        times = _frame_times(cue.start, cue.end, fps) or [cue.start]
+        face = _face_path(scene, cue.person, times, smoothed)
+        every = [*cue.lines, *(cue.target_lines or [])]
+        rows = max(1, len(cue.lines), len(cue.target_lines or []))
+        live = [c for c in placed if c.end > cue.start and c.start < cue.end]
+        others = [tr for tr in scene.tracks if tr.boxes and tr.person != cue.person
+                  and tr.end > cue.start and tr.start < cue.end]
+        chosen = None
+        if face is not None:
+            w, h = measure(every, rows, False)
+            for kind in ("above", "right", "left", "below", "inside"):
+                path = _candidate(kind, face, w, h, W, H, m)
+                if (path and not any(_overlaps(path, w, h, o, m // 2) for o in live)
+                        and not _covers_others(path, w, h, others, smoothed)):
+                    chosen = (kind, path, w, h, False)
+                    break
+        if chosen is None:
+            w, h = measure(every, rows, True)
+            w = min(w, W - 2 * m)
+            for k in range(8):  # stack upwards from the bottom
+                y = H - m - h - k * (h + m // 2)
+                path = [[t, round((W - w) / 2), round(max(m, y))] for t in times]
+                if not any(_overlaps(path, w, h, o, m // 2) for o in live) or y <= m:
+                    chosen = ("bottom", path, w, h, True)
+                    break
+        kind, path, w, h, tagged = chosen
+        cue.placement, cue.path, cue.width, cue.height, cue.tagged = kind, path, int(w), int(h), tagged
+        cue.face = [[round(v, 2) for v in row] for row in face] if face is not None else []
+        placed.append(cue)
+    return placed
+
+
+def layout(scene: Scene, measure: Measure | None = None) -> list[Cue]:
+    """Scene -> timed, line-broken, placed cues (the renderer's and the ASS writer's input)."""
+    return place_cues(scene, make_cues(scene), measure)
