@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -79,4 +80,4 @@ class ShotDetector:
 def shots_from_starts(starts: list[float], end: float) -> list[Shot]:
     """Contiguous shots from the start times of every shot after the first."""
     edges = [0.0, *[s for s in starts if 0.0 < s < end], end]
-    return [Shot(start=round(a, 6), end=round(b, 6)) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [Shot(start=round(a, 6), end=round(b, 6)) for a, b in pairwise(edges) if b > a]
