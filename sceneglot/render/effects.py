@@ -65,7 +65,7 @@ def visible_lines(cue: Cue, t: float, fps: float = 25.0) -> tuple[list[str], str
     if t < tl.typed:
         frac = (t - cue.start) / max(1e-6, tl.typed - cue.start)
         total = sum(len(clusters(s)) for s in src)
-        left = max(0, min(total, int(round(frac * total))))
+        left = max(0, min(total, round(frac * total)))
         out = []
         for line in src:
             cl = clusters(line)

@@ -11,6 +11,7 @@ with a name tag when the speaker's face is not visible.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -198,7 +199,7 @@ def split_text(text: str, pieces: int) -> list[str]:
         cuts.append(i)
         last = i
     bounds = [0, *cuts, len(text)]
-    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:], strict=False) if text[a:b].strip()]
+    return [text[a:b].strip() for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
 
 
 def split_phrase(text: str, translation: str | None) -> list[tuple[str, str | None]]:
