@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import SceneglotError
 
-COMMANDS = ["probe", "models", "doctor", "faces", "preview"]
+COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators"]
 
 
 def build_parser() -> argparse.ArgumentParser:

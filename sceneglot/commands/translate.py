@@ -1,0 +1,102 @@
+"""`sceneglot translate INPUT --to LANG`: transcript (saved first), then translation, then the video."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+from ..errors import InputError, SceneglotError
+
+HELP = "transcribe INPUT (or read a scene.json) and fill segments[].translation; -o also renders the video"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("input", help="video or audio file, or a scene.json made earlier")
+    parser.add_argument("--to", required=True, metavar="LANG", help="target language (ISO 639-1, e.g. pt, es, en)")
+    parser.add_argument("--translator", metavar="NAME",
+                        help="backend to use (see `sceneglot translators`); default: the best available one")
+    parser.add_argument("-o", "--output", metavar="OUT.mp4", help="also write the subtitled video here")
+    parser.add_argument("--artifacts", metavar="DIR",
+                        help="job folder for scene.json and stage caches (default: next to -o, "
+                             "else ./sceneglot-out/<input name>)")
+    parser.add_argument("--language", metavar="LANG", help="spoken language, when known (default: detect)")
+    parser.add_argument("--num-speakers", type=int, metavar="N", help="number of speakers, when known")
+    parser.add_argument("--formality", choices=["default", "more", "less", "prefer_more", "prefer_less"],
+                        help="DeepL formality")
+    parser.add_argument("--glossary", metavar="ID", help="DeepL glossary id")
+    parser.add_argument("--openai-model", metavar="MODEL", help="model for the openai backend")
+    parser.add_argument("--openai-base-url", metavar="URL",
+                        help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama")
+    parser.add_argument("--cache", metavar="FILE", help="translation cache (SQLite; default: in the model cache)")
+
+
+def artifacts_dir(input_path: str, output: str | None, artifacts: str | None) -> Path:
+    if artifacts:
+        return Path(artifacts)
+    if output:
+        out = Path(output)
+        return out.parent / f"{out.stem}.sceneglot"
+    return Path("sceneglot-out") / Path(input_path).stem
+
+
+def _options(args) -> dict:
+    pairs = {"formality": args.formality, "glossary": args.glossary, "openai_model": args.openai_model,
+             "openai_base_url": args.openai_base_url}
+    return {k: v for k, v in pairs.items() if v}
+
+
+def _analyze(input_path: str, folder: Path, args):
+    """The untranslated scene from the analysis pipeline (or from a scene.json given as input)."""
+    from .. import scene as scene_io
+
+    if input_path.lower().endswith(".json"):
+        return scene_io.load(input_path)
+    pipeline = importlib.import_module("sceneglot.pipeline")
+    analyze = getattr(pipeline, "analyze", None)
+    if analyze is None:
+        raise SceneglotError("the analysis pipeline (sceneglot.pipeline.analyze) is not part of this build yet; "
+                             "give a scene.json as INPUT instead")
+    wanted = {"language": args.language, "num_speakers": args.num_speakers}
+    accepted = inspect.signature(analyze).parameters
+    kwargs = {k: v for k, v in wanted.items() if v is not None and k in accepted}
+    return analyze(input_path, folder, **kwargs)
+
+
+def _burn(scene, media_path: str, output: str) -> None:
+    try:
+        burn = importlib.import_module("sceneglot.render.burn").burn
+    except (ImportError, AttributeError):
+        raise SceneglotError("video output needs sceneglot.render.burn, which is not part of this build; "
+                             "scene.json holds the translation") from None
+    burn(scene, media_path, output)
+
+
+def run(args) -> int:
+    from .. import scene as scene_io
+    from ..files import check_output_path
+    from ..translate import create, translate_scene
+
+    input_path = args.input
+    if not Path(input_path).is_file():
+        raise InputError(f"no such file: {input_path}")
+    if args.translator:
+        create(args.translator)  # unknown names fail before the long analysis
+    folder = artifacts_dir(input_path, args.output, args.artifacts)
+    folder.mkdir(parents=True, exist_ok=True)
+    scene = _analyze(input_path, folder, args)
+    media_path = scene.media.path if input_path.lower().endswith(".json") else input_path
+    if args.output:
+        check_output_path(args.output, media_path)
+    scene_file = folder / "scene.json"
+    scene_io.save(scene, scene_file)  # the transcript survives a failed translation
+    translated = translate_scene(scene, args.to, translator=args.translator,
+                                 audio_path=media_path if Path(media_path).is_file() else None,
+                                 cache_path=args.cache, options=_options(args))
+    scene_io.save(translated, scene_file)
+    done = sum(1 for s in translated.segments if s.translation)
+    print(f"{scene_file}: {done}/{len(translated.segments)} segments translated to {translated.target_language}")
+    if args.output:
+        _burn(translated, media_path, args.output)
+        print(args.output)
+    return 0
