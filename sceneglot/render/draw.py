@@ -179,10 +179,15 @@ class Renderer:
         for k, line in enumerate(lines):
             if not line:
                 continue
+            size = st.size
             lw = self.line_width(line)
+            room = width - 2 * st.pad_x
+            if lw > room > 0:  # a scrambling line can be wider than both texts: shrink, never clip
+                size = max(6, int(size * room / lw))
+                lw = self.line_width(line, size)
             x = (width - lw) / 2
             base = top + st.pad_y + k * st.line_h + (st.line_h - st.size) / 2 + ascent * 0.95
-            self._text(draw, x, base, line, st.size, (*rgb, 255), st.stroke)
+            self._text(draw, x, base, line, size, (*rgb, 255), st.stroke)
         arr = np.asarray(img)[:, :, [2, 1, 0, 3]].copy()
         self._cache[key] = arr
         if len(self._cache) > self._cache_size:

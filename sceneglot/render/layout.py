@@ -178,41 +178,85 @@ def fits(text: str) -> bool:
     return len(break_lines(text)) <= MAX_LINES
 
 
-def split_text(text: str, pieces: int) -> list[str]:
-    """Split into `pieces` parts of near-equal length at the best clause/word boundaries."""
+def split_text(text: str, pieces: int, shares: Sequence[float] | None = None) -> list[str]:
+    """Split into `pieces` parts that each fit two lines, preferring clause ends, then balance.
+
+    Dynamic programming over the break points: a piece costs its distance from
+    the ideal length plus 45 characters' worth when it does not end a clause;
+    pieces that do not fit two lines are ruled out (unless nothing fits).
+    `shares` gives the ideal relative length of each piece (equal by default).
+    """
     text = " ".join(text.split())
     if pieces <= 1 or not text:
         return [text]
-    points = _break_points(text)
-    if not points:
-        points = [(i, 1.0) for i in range(1, len(text))]
+    points = _break_points(text) or [(i, 1.0) for i in range(1, len(text))]
+    ends = [*points, (len(text), 0.0)]
     total = text_width(text)
-    cuts: list[int] = []
-    last = 0
-    for k in range(1, pieces):
-        goal = total * k / pieces
-        choices = [(i, p) for i, p in points if i > last]
-        if not choices:
-            break
-        # Distance from the ideal cut, in characters; a clause end is worth 8 characters.
-        i, _ = min(choices, key=lambda ip: abs(text_width(text[: ip[0]]) - goal) + 8 * ip[1])
-        cuts.append(i)
-        last = i
-    bounds = [0, *cuts, len(text)]
+    shares = list(shares) if shares and len(shares) == pieces else [1.0] * pieces
+    ideals = [total * w / sum(shares) for w in shares]
+    inf = float("inf")
+
+    def piece_cost(a: int, b: int, penalty: float, k: int) -> float:
+        piece = text[a:b].strip()
+        over = 0.0 if fits(piece) else 1000.0
+        return abs(text_width(piece) - ideals[k - 1]) + 45 * penalty + over
+
+    # best[k][j]: cost of cutting text[:ends[j]] into k pieces; back[k][j]: previous end index.
+    best = [[inf] * len(ends) for _ in range(pieces + 1)]
+    back = [[-1] * len(ends) for _ in range(pieces + 1)]
+    for j, (b, pen) in enumerate(ends):
+        best[1][j] = piece_cost(0, b, pen, 1)
+    for k in range(2, pieces + 1):
+        for j, (b, pen) in enumerate(ends):
+            for i in range(j):
+                if best[k - 1][i] == inf:
+                    continue
+                c = best[k - 1][i] + piece_cost(ends[i][0], b, pen, k)
+                if c < best[k][j]:
+                    best[k][j], back[k][j] = c, i
+    k = min(pieces, len(ends))
+    while k > 1 and best[k][-1] == inf:
+        k -= 1
+    cuts, j = [], len(ends) - 1
+    while k > 1:
+        j = back[k][j]
+        cuts.append(ends[j][0])
+        k -= 1
+    bounds = [0, *reversed(cuts), len(text)]
     return [text[a:b].strip() for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
 
 
 def split_phrase(text: str, translation: str | None) -> list[tuple[str, str | None]]:
-    """Cut a phrase (and its translation, in step) into parts that each fit two lines."""
+    """Cut a phrase (and its translation, in step) into parts that each fit two lines.
+
+    The translation is cut in the same proportions as the source; among the
+    smallest piece counts that fit, one whose cuts fall at clause ends on both
+    sides is preferred, so each piece's translation matches its source.
+    """
     longest = max(text_width(text), text_width(translation or ""))
-    n = max(1, math.ceil(longest / (MAX_LINE * MAX_LINES)))
+    n0 = max(1, math.ceil(longest / (MAX_LINE * MAX_LINES)))
+    first = None
+    for n in range(n0, n0 + 3 if translation else n0 + 1):
+        src = split_text(text, n)
+        tgt = None
+        if translation:
+            tgt = _regroup(split_text(translation, len(src), [text_width(s) for s in src]), len(src))
+        ok = all(fits(s) for s in src) and (tgt is None or all(fits(s) for s in tgt))
+        if not ok:
+            continue
+        pairs = list(zip(src, tgt or [None] * len(src), strict=True))
+        if first is None:
+            first = pairs
+        if tgt is None or all(bool(_CLAUSE_END.search(a)) == bool(_CLAUSE_END.search(b)) for a, b in pairs[:-1]):
+            return pairs
+    if first is not None:
+        return first
+    # Nothing fitted (a word longer than two lines): fall back to more, shorter pieces.
+    n = n0 + 1
     while True:
         src = split_text(text, n)
-        tgt = split_text(translation, n) if translation else None
-        if tgt is not None and len(tgt) != len(src):
-            tgt = _regroup(tgt, len(src))
-        ok = all(fits(s) for s in src) and (tgt is None or all(fits(s) for s in tgt))
-        if ok or n > 2 * len(text) + 4:
+        tgt = _regroup(split_text(translation, len(src)), len(src)) if translation else None
+        if (all(fits(s) for s in src) and (tgt is None or all(fits(s) for s in tgt))) or n > 2 * len(text) + 4:
             return list(zip(src, tgt or [None] * len(src), strict=True))
         n += 1
 
