@@ -95,3 +95,18 @@ def test_quality_prefers_frontal_sharp_faces():
     assert quality(_det(60), 1.0, sharp) > quality(_det(78), 1.0, sharp)
     assert quality(_det(60), 1.0, sharp) > quality(_det(60), 1.0, blurry)
     assert quality(_det(60), 2.0, sharp) > quality(_det(60), 1.0, sharp)
+
+
+def test_cluster_recovers_people_among_many_tracks():
+    rng = np.random.default_rng(3)
+    people = rng.normal(size=(6, 128))
+    embeddings, spans, truth = [], [], []
+    for k in range(120):
+        p = k % 6
+        e = people[p] + 0.8 * rng.normal(size=128)
+        embeddings.append(e / np.linalg.norm(e))
+        spans.append((k * 10, k * 10 + 8))
+        truth.append(p)
+    labels = cluster(embeddings, spans)
+    assert len(set(labels)) == 6
+    assert all((labels[a] == labels[b]) == (truth[a] == truth[b]) for a in range(120) for b in range(120))

@@ -80,33 +80,39 @@ def load_recognizer() -> cv2.FaceRecognizerSF:
 
 def cluster(embeddings: list[np.ndarray], spans: list[tuple[float, float]],
             threshold: float = SFACE_COSINE) -> list[int]:
-    """Label per track. Average-linkage agglomeration with cannot-link for overlapping spans."""
+    """Label per track: average-linkage agglomeration with cannot-link between overlapping spans.
+
+    Cluster-level similarity sums, sizes and cannot-link flags are kept as
+    matrices and updated on each merge, so hundreds of tracks stay cheap.
+    """
     n = len(embeddings)
     if n == 0:
         return []
-    E = np.stack(embeddings)
-    sim = E @ E.T
-    clusters: list[list[int]] = [[i] for i in range(n)]
-
-    def overlap(a: int, b: int) -> bool:
-        return spans[a][0] <= spans[b][1] and spans[b][0] <= spans[a][1]
-
+    E = np.stack(embeddings).astype(np.float64)
+    total = E @ E.T  # sum of pairwise similarities between two clusters
+    size = np.ones(n)
+    start = np.array([a for a, _ in spans], dtype=np.float64)
+    end = np.array([b for _, b in spans], dtype=np.float64)
+    blocked = (start[:, None] <= end[None, :]) & (start[None, :] <= end[:, None])
+    alive = np.ones(n, bool)
+    members: list[list[int]] = [[i] for i in range(n)]
     while True:
-        best, pair = threshold, None
-        for i in range(len(clusters)):
-            for j in range(i + 1, len(clusters)):
-                if any(overlap(a, b) for a in clusters[i] for b in clusters[j]):
-                    continue
-                s = float(np.mean(sim[np.ix_(clusters[i], clusters[j])]))
-                if s >= best:
-                    best, pair = s, (i, j)
-        if pair is None:
+        avg = total / np.outer(size, size)
+        avg[blocked | ~alive[:, None] | ~alive[None, :]] = -np.inf
+        np.fill_diagonal(avg, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(avg)), avg.shape)
+        if avg[i, j] < threshold:
             break
-        i, j = pair
-        clusters[i] = clusters[i] + clusters[j]
-        del clusters[j]
+        total[i, :] += total[j, :]
+        total[:, i] += total[:, j]
+        size[i] += size[j]
+        blocked[i, :] |= blocked[j, :]
+        blocked[:, i] |= blocked[:, j]
+        alive[j] = False
+        members[i] += members[j]
     labels = [0] * n
-    for k, members in enumerate(sorted(clusters, key=min)):
-        for m in members:
+    groups = sorted((members[k] for k in range(n) if alive[k]), key=min)
+    for k, group in enumerate(groups):
+        for m in group:
             labels[m] = k
     return labels
