@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from PIL import ImageFont
@@ -29,7 +29,7 @@ class FontFace:
     index: int
     family: str
     style: str
-    ranges: tuple[tuple[int, int], ...]
+    ranges: tuple[tuple[int, int], ...] = field(repr=False)
 
     def covers(self, ch: str) -> bool:
         cp = ord(ch)
@@ -82,7 +82,7 @@ def _rank(face: FontFace, lang: str | None) -> tuple:
     return (
         0 if noto_sans else 1 if "Noto" in fam else 2,
         0 if style == "bold" else 1 if "bold" in style and "semi" not in style else 2,
-        0 if region and fam.endswith(region) else 1,
+        0 if "CJK" not in fam or fam.endswith(region) else 1,
         " UI" in fam,  # UI variants squeeze vertical metrics
         len(fam),  # "Noto Sans" before "Noto Sans Symbols"
         fam,
