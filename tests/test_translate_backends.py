@@ -126,7 +126,7 @@ def test_ctranslate_download_error_names_the_model(monkeypatch, tmp_path):
     monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path))
     monkeypatch.delenv("SCENEGLOT_OFFLINE", raising=False)
     monkeypatch.setattr(ctranslate, "HUB", "http://127.0.0.1:9/{repo}/{file}")  # nothing listens on port 9
-    with pytest.raises(ModelError, match="opus-mt-en-de.*download of .*gaudi/opus-mt-en-de-ctranslate2/model.bin"):
+    with pytest.raises(ModelError, match=r"opus-mt-en-de.*download of .*gaudi/opus-mt-en-de-ctranslate2/model.bin"):
         ctranslate.fetch(ctranslate.opus_source("en", "de"))
 
 

@@ -32,13 +32,14 @@ class DeepLTranslator:
 
     def __init__(self, deepl_auth_key: str | None = None, deepl_server_url: str | None = None,
                  formality: str | None = None, glossary: str | None = None, timeout: float = 30.0,
-                 attempts: int = 4, **_options) -> None:
+                 attempts: int = 4, batch_size: int | None = None, **_options) -> None:
         self.key = deepl_auth_key or os.environ.get("DEEPL_AUTH_KEY", "")
         self.server_url = deepl_server_url or os.environ.get("DEEPL_SERVER_URL") or None
         self.formality = formality or os.environ.get("DEEPL_FORMALITY") or None
         self.glossary = glossary or os.environ.get("DEEPL_GLOSSARY_ID") or None
         self.timeout = timeout
         self.attempts = attempts
+        self.batch_size = batch_size or type(self).batch_size
         if self.formality and self.formality not in FORMALITIES:
             raise BackendError(f"deepl formality must be one of {', '.join(sorted(FORMALITIES))}")
         self.variant = f"formality={self.formality or ''};glossary={self.glossary or ''}"

@@ -70,7 +70,7 @@ class OpenAITranslator:
 
     def __init__(self, openai_model: str | None = None, openai_base_url: str | None = None,
                  openai_api_key: str | None = None, timeout: float = 60.0, attempts: int = 4,
-                 temperature: float = 0.0, **_options) -> None:
+                 temperature: float = 0.0, batch_size: int | None = None, **_options) -> None:
         env = os.environ.get
         self.model = openai_model or env("SCENEGLOT_OPENAI_MODEL", "")
         self.base_url = (openai_base_url or env("SCENEGLOT_OPENAI_BASE_URL") or env("OPENAI_BASE_URL")
@@ -79,7 +79,8 @@ class OpenAITranslator:
         self.timeout = timeout
         self.attempts = attempts
         self.temperature = temperature
-        self.variant = f"{self.base_url}|{self.model}"
+        self.batch_size = batch_size or type(self).batch_size
+        self.variant = self.model  # the endpoint may move (port, proxy); the model decides the output
 
     def info(self) -> BackendInfo:
         pairs = "any->any (as good as the model)"
