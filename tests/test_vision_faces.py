@@ -188,3 +188,17 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sceneglot: error:")
     assert not (tmp_path / "job" / "scene.json").exists()
+
+
+def test_audio_only_gives_empty_result(tmp_path):
+    from tests.media_fixtures import write_audio_only
+
+    path = write_audio_only(tmp_path / "a.m4a", 0.5)
+    r = analyze_faces(path)
+    _valid(path, r)
+    assert r.shots == [] and r.tracks == [] and r.persons == []
+
+
+def test_cli_rejects_bad_settings(tmp_path, capsys):
+    assert cli.main(["faces", str(GRID[0]), "--every", "0", "--artifacts", str(tmp_path / "j")]) == 2
+    assert "--every" in capsys.readouterr().err

@@ -4,9 +4,10 @@ import sys
 from pathlib import Path
 
 from .. import scene as scene_io
+from ..errors import InputError
 from ..media import check_input, probe
 from ..pipeline import Artifacts
-from ..vision import analyze_faces
+from ..vision import FacesSettings, analyze_faces
 
 HELP = "find shots, face tracks (a box per frame) and persons; writes DIR/scene.json"
 
@@ -16,6 +17,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--artifacts", metavar="DIR",
                         help="job folder for scene.json and stage caches (default: ./INPUT_STEM.sceneglot)")
     parser.add_argument("--debug-video", metavar="MP4", help="also write a video with boxes and person ids")
+    parser.add_argument("--detect-size", type=int, default=FacesSettings.detect_size, metavar="PX",
+                        help="long side of the frames the face detector sees (raise it for small faces)")
+    parser.add_argument("--every", type=int, default=FacesSettings.every, metavar="K",
+                        help="run the detector on every K-th frame and track in between")
 
 
 def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
@@ -37,8 +42,11 @@ def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
 def run(args) -> int:
     src = check_input(args.input)
     folder = Path(args.artifacts) if args.artifacts else Path.cwd() / f"{src.stem}.sceneglot"
+    if args.detect_size < 32 or args.every < 1:
+        raise InputError("--detect-size must be >= 32 and --every >= 1")
     info = probe(src)
-    result = analyze_faces(src, artifacts=Artifacts(folder, src), debug_video=args.debug_video)
+    settings = FacesSettings(detect_size=args.detect_size, every=args.every)
+    result = analyze_faces(src, artifacts=Artifacts(folder, src), debug_video=args.debug_video, settings=settings)
     out = folder / "scene.json"
     fresh = scene_io.Scene(media=info, shots=result.shots, tracks=result.tracks, persons=result.persons)
     scene_io.save(_merge(out, fresh), out)
