@@ -67,6 +67,7 @@ def test_pick_prefers_available_backends_and_explains_what_would_work(monkeypatc
         pick("en", "pl")
     msg = str(err.value)
     assert "en->pl" in msg and "DEEPL_AUTH_KEY" in msg and "SCENEGLOT_OPENAI_MODEL" in msg and "nllb" in msg
+    assert "opus-mt:en-pl" in msg
     with pytest.raises(BackendError, match="not available: set DEEPL_AUTH_KEY"):
         pick("en", "pt", name="deepl")
     with pytest.raises(BackendError, match="cannot translate en->es"):
@@ -111,13 +112,16 @@ def test_ctranslate_offline_lookup_fails_clearly(monkeypatch, tmp_path):
     with pytest.raises(ModelError, match="SCENEGLOT_OFFLINE"):
         n.translate(req(["Hello."], "en", "pl"))
     o = create("opus-mt")
-    assert not o.info().available and not o.supports("en", "de")
+    assert not o.info().available and o.supports("en", "de") and "opus-mt:en-de" in o.how_for("en", "de")
     # A conversion placed in the cache is found, and the pair becomes available.
     folder = ctranslate.model_dir(ctranslate.opus_source("en", "de"))
     folder.mkdir(parents=True)
     for _, name in ctranslate.opus_source("en", "de").files:
         (folder / name).write_bytes(b"x")
-    assert o.supports("en", "de") and o.info().available and "en-de" in o.info().pairs
+    assert o.how_for("en", "de") == "" and o.info().available and "en-de" in o.info().pairs
+    monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
+    monkeypatch.delenv("SCENEGLOT_OPENAI_MODEL", raising=False)
+    assert pick("en", "de").name == "opus-mt"  # the only backend with this pair here
 
 
 def test_ctranslate_download_error_names_the_model(monkeypatch, tmp_path):

@@ -142,9 +142,12 @@ def pick(source: str, target: str, name: str | None = None, options: dict | None
         if backend.name == "whisper" and not has_audio:
             continue
         info = backend.info()
-        if info.available:
+        # A backend whose availability depends on the pair (one model per pair) says so itself.
+        how = backend.how_for(source, target) if hasattr(backend, "how_for") else ("" if info.available else info.how)
+        if not how:
             return backend
-        could.append(f"{backend.name} ({info.how})")
+        could.append(f"{backend.name} ({how})")
     hint = "; ".join(could) if could else "an OpenAI-compatible endpoint (set SCENEGLOT_OPENAI_MODEL) or DeepL " \
         "(set DEEPL_AUTH_KEY)"
-    raise BackendError(f"no available translator for {source or '?'}->{target}; would work: {hint}")
+    unknown = "" if source else " (the spoken language is unknown: pass --language)"
+    raise BackendError(f"no available translator for {source or '?'}->{target}{unknown}; would work: {hint}")

@@ -216,7 +216,14 @@ class OpusMTTranslator(_CT2Base):
         return BackendInfo(self.name, bool(have), pairs, offline=True, how=how, note=f"models in {root}")
 
     def supports(self, source: str, target: str) -> bool:
-        return bool(source) and bool(target) and source != target and ready(opus_source(source, target))
+        """OPUS-MT has a model for ~1,000 pairs; whether this one is here is `how_for`'s business."""
+        return len(source) == 2 and len(target) == 2 and source != target
+
+    def how_for(self, source: str, target: str) -> str:
+        """'' when the pair's model is in the cache, else what to run to get it."""
+        if ready(opus_source(source, target)):
+            return ""
+        return f"download once: `sceneglot translators --download opus-mt:{source}-{target}`"
 
     def source_for(self, source: str, target: str) -> Source:
         return opus_source(source, target)
