@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from pathlib import Path
 
 from .. import models
@@ -15,22 +16,26 @@ from ..errors import ModelError
 from ..files import atomic_path
 
 OPSET = 17
-INPUTS = ("audio", "video")
-OUTPUT = "logits"
+PARTS = ("encoder", "backend")
 
 
-def onnx_path(model_name: str = "light-asd") -> Path:
-    """The exported graph for `model_name`, exporting it first if needed."""
+def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:
+    """The exported graphs for `model_name` ({"encoder": ..., "backend": ...}), exporting them first if needed.
+
+    encoder: audio (1, 4T, 13) MFCC + video (1, T, 112, 112) grey -> features (1, T, 128)
+    backend: features (1, T, 128) -> logits (T, 2); column 1 is the speaking score.
+    File names carry the weights' sha256, so other weights never reuse a stale export.
+    """
     digest = models.get(model_name).files[0].sha256
-    target = models.cache_dir("onnx") / f"{model_name}-{digest[:16]}.onnx"
-    if target.is_file():
-        return target
-    export(models.file(model_name), target)
-    return target
+    folder = models.cache_dir("onnx")
+    paths = {part: folder / f"{model_name}-{digest[:16]}-{part}.onnx" for part in PARTS}
+    if not all(p.is_file() for p in paths.values()):
+        export(models.file(model_name), paths)
+    return paths
 
 
-def export(weights: Path, target: Path) -> Path:
-    """Trace the torch network on a dummy input with a dynamic time axis and write `target` atomically.
+def export(weights: Path, targets: dict[str, Path]) -> None:
+    """Trace both halves of the torch network with a dynamic time axis; each file is written atomically.
 
     Batch is fixed at 1 (one face track per call); only the time axis varies.
     """
@@ -40,19 +45,24 @@ def export(weights: Path, target: Path) -> Path:
         from . import network
     except ImportError:
         raise ModelError("exporting Light-ASD to ONNX needs torch once: pip install torch") from None
-    net = network.ExportableLightASD(network.load(weights))
+    net = network.load(weights)
     frames = 25
     audio = torch.randn(1, 4 * frames, 13)
     video = torch.rand(1, frames, 112, 112) * 255
-    with atomic_path(target) as tmp, contextlib.redirect_stdout(io.StringIO()):
-        torch.onnx.export(
-            net, (audio, video), str(tmp),
-            input_names=list(INPUTS), output_names=[OUTPUT],
-            dynamic_axes={"audio": {1: "audio_steps"}, "video": {1: "frames"}, OUTPUT: {0: "frames"}},
-            opset_version=OPSET, dynamo=False,
-        )
-        _simplify_recurrent(tmp)
-    return target
+    feats = torch.randn(1, frames, 128)
+    jobs = {
+        "encoder": (network.Encoders(net), (audio, video), ["audio", "video"], ["features"],
+                    {"audio": {1: "audio_steps"}, "video": {1: "frames"}, "features": {1: "frames"}}),
+        "backend": (network.Backend(net), (feats,), ["features"], ["logits"],
+                    {"features": {1: "frames"}, "logits": {0: "frames"}}),
+    }
+    for part, (module, args, inputs, outputs, axes) in jobs.items():
+        with atomic_path(targets[part]) as tmp, contextlib.redirect_stdout(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, str(tmp), input_names=inputs, output_names=outputs,
+                              dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+            _simplify_recurrent(tmp)
 
 
 def _simplify_recurrent(path: Path) -> None:

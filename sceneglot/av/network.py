@@ -152,20 +152,38 @@ class LightASD(nn.Module):
         return self.lossAV.FC(x.reshape(-1, 128))
 
 
-class ExportableLightASD(nn.Module):
-    """The same function as LightASD.forward, written with ops OpenCV's ONNX importer accepts.
+class Encoders(nn.Module):
+    """The per-frame front ends of LightASD, summed: (B, 4T, 13) + (B, T, 112, 112) -> (B, T, 128).
+
+    Exported apart from the back end so a track's heavy convolutions run once
+    while the GRU back end is re-run over each scoring window.
+    """
+
+    def __init__(self, net: LightASD) -> None:
+        super().__init__()
+        self.net = net
+        self.eval()
+
+    def forward(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        m = self.net.model
+        a = m.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
+        v = m.visualEncoder(((video / 255.0 - MEAN) / STD).unsqueeze(1))
+        return a + v
+
+
+class Backend(nn.Module):
+    """LightASD's GRU back end + lossAV head, (1, T, 128) -> (T, 2), with ops OpenCV's ONNX importer accepts.
 
     `flip(gru_b(flip(x)))` is exactly the reverse direction of a bidirectional
     GRU, so the backward GRU's weights go into the reverse half of one
     bidirectional GRU (its forward half, a copy, is discarded); initial states
-    are constant zeros for batch 1, so no Shape/Slice ops reach the graph.
+    are constant zeros for batch 1, so no flip reaches the graph.
     """
 
     def __init__(self, net: LightASD) -> None:
         super().__init__()
         self.net = net
         gru = net.model.GRU
-        self.forward_gru = gru.gru_forward
         self.reverse_gru = nn.GRU(128, 128, num_layers=1, batch_first=True, bidirectional=True)
         with torch.no_grad():
             for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
@@ -174,14 +192,11 @@ class ExportableLightASD(nn.Module):
                 getattr(self.reverse_gru, name + "_reverse").copy_(value)
         self.eval()
 
-    def forward(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
-        m = self.net.model
-        a = m.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
-        v = m.visualEncoder(((video / 255.0 - MEAN) / STD).unsqueeze(1))
-        x = a + v
-        x = m.GRU.gelu(self.forward_gru(x, torch.zeros(1, 1, 128))[0])
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gru = self.net.model.GRU
+        x = gru.gelu(gru.gru_forward(x, torch.zeros(1, 1, 128))[0])
         x = self.reverse_gru(x, torch.zeros(2, 1, 128))[0][:, :, 128:]
-        return self.net.lossAV.FC(m.GRU.gelu(x).reshape(-1, 128))
+        return self.net.lossAV.FC(gru.gelu(x).reshape(-1, 128))
 
 
 def load(weights: str | Path) -> LightASD:

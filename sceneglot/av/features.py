@@ -1,0 +1,107 @@
+"""Light-ASD inputs, prepared exactly as ../shared/models/light-asd/SPEC.md describes.
+
+Video: per-frame face boxes at 25 fps -> median-smoothed centre and size ->
+a crop reaching below the chin, padded with grey 110 -> 224x224 -> grey ->
+central 112x112. Audio: 13 MFCC at 100 Hz (python_speech_features defaults)
+on int16-scaled samples, so exactly 4 rows per video frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.signal import medfilt
+
+FPS = 25
+MFCC_RATE = 100
+STEPS_PER_FRAME = MFCC_RATE // FPS
+SAMPLE_RATE = 16000
+CROP_SCALE = 0.4  # the reference's `cs`: how far the window reaches beyond the face
+PAD_VALUE = 110
+MEDIAN = 13
+_EPS = 1e-4
+
+
+@dataclass
+class CropGeometry:
+    """Per 25-fps frame of one track: smoothed centre (x, y) and half-size s, in source pixels."""
+
+    times: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    s: np.ndarray
+
+
+def frame_times(start: float, end: float, fps: int = FPS) -> np.ndarray:
+    """The 25-fps ticks k/fps that fall inside [start, end] (the frames media.iter_frames(fps=25) yields)."""
+    first = int(np.ceil(start * fps - _EPS))
+    last = int(np.floor(end * fps + _EPS))
+    return np.arange(first, last + 1) / fps
+
+
+def geometry(boxes: list[list[float]], start: float, end: float) -> CropGeometry:
+    """Resample a track's `[t, x0, y0, x1, y1]` rows to 25 fps by time, then median-filter over 13 frames."""
+    rows = np.asarray(boxes, dtype=np.float64).reshape(-1, 5)
+    times = frame_times(start, end)
+    if len(rows) == 0 or len(times) == 0:
+        empty = np.zeros(0)
+        return CropGeometry(empty, empty, empty, empty)
+    order = np.argsort(rows[:, 0])
+    rows = rows[order]
+    cols = [np.interp(times, rows[:, 0], rows[:, k]) for k in range(1, 5)]
+    x0, y0, x1, y1 = cols
+    s = np.maximum(x1 - x0, y1 - y0) / 2
+    # scipy's medfilt pads with zeros at the ends, as the reference does.
+    return CropGeometry(
+        times=times,
+        x=medfilt((x0 + x1) / 2, MEDIAN),
+        y=medfilt((y0 + y1) / 2, MEDIAN),
+        s=medfilt(s, MEDIAN),
+    )
+
+
+def crop_face(image: np.ndarray, x: float, y: float, s: float) -> np.ndarray:
+    """One 112x112 uint8 grey crop: the reference's pad-then-slice, done without padding the whole frame."""
+    h, w = image.shape[:2]
+    bs = float(s)
+    pad = int(bs * (1 + 2 * CROP_SCALE))
+    my, mx = y + pad, x + pad
+    # Slice bounds in the padded frame, clipped as numpy slicing would clip them.
+    r0 = min(max(int(my - bs), 0), h + 2 * pad)
+    r1 = min(max(int(my + bs * (1 + 2 * CROP_SCALE)), 0), h + 2 * pad)
+    c0 = min(max(int(mx - bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
+    c1 = min(max(int(mx + bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
+    if r1 - r0 < 1 or c1 - c0 < 1:
+        return np.full((112, 112), PAD_VALUE, np.uint8)
+    window = np.full((r1 - r0, c1 - c0, image.shape[2]), PAD_VALUE, np.uint8)
+    # Overlap of the window with the real frame, in padded coordinates.
+    sr0, sr1 = max(r0, pad), min(r1, pad + h)
+    sc0, sc1 = max(c0, pad), min(c1, pad + w)
+    if sr1 > sr0 and sc1 > sc0:
+        window[sr0 - r0:sr1 - r0, sc0 - c0:sc1 - c0] = image[sr0 - pad:sr1 - pad, sc0 - pad:sc1 - pad]
+    face = cv2.resize(window, (224, 224))
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    return np.ascontiguousarray(grey[56:168, 56:168])
+
+
+def mfcc(audio: np.ndarray) -> np.ndarray:
+    """(N, 13) MFCC rows at 100 Hz of 16 kHz mono float audio, computed at int16 scale."""
+    from python_speech_features import mfcc as psf_mfcc
+
+    if len(audio) < int(0.025 * SAMPLE_RATE):
+        return np.zeros((0, 13), np.float32)
+    pcm = np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+    feats = psf_mfcc(pcm, SAMPLE_RATE, numcep=13, winlen=0.025, winstep=0.010)
+    return feats.astype(np.float32)
+
+
+def align(audio_feats: np.ndarray, video: np.ndarray, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the whole-file MFCC rows for a track starting at 25-fps frame `first_frame`; trim both to one length.
+
+    Returns (4T, 13) audio rows and (T, 112, 112) crops with the same T.
+    """
+    rows = audio_feats[first_frame * STEPS_PER_FRAME:]
+    frames = min(len(rows) // STEPS_PER_FRAME, len(video))
+    return rows[: frames * STEPS_PER_FRAME], video[:frames]
