@@ -82,6 +82,8 @@ def run(args) -> int:
         raise InputError(f"no such file: {input_path}")
     if args.translator:
         create(args.translator)  # unknown names fail before the long analysis
+    if args.output:
+        check_output_path(args.output, input_path)  # before minutes of analysis, not after
     folder = artifacts_dir(input_path, args.output, args.artifacts)
     folder.mkdir(parents=True, exist_ok=True)
     scene = _analyze(input_path, folder, args)
