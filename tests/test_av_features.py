@@ -1,0 +1,61 @@
+"""Light-ASD input recipe: crops (against a literal pad-then-slice), MFCC rate and scale, alignment, smoothing."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from sceneglot.av import asd, features
+
+
+def _reference_crop(image, x, y, s):
+    """SPEC.md literally: pad the whole frame with 110, slice, resize, grey, centre 112."""
+    pad = int(s * 1.8)
+    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), "constant", constant_values=110)
+    my, mx = y + pad, x + pad
+    face = padded[int(my - s):int(my + s * 1.8), int(mx - s * 1.4):int(mx + s * 1.4)]
+    face = cv2.cvtColor(cv2.resize(face, (224, 224)), cv2.COLOR_BGR2GRAY)
+    return face[56:168, 56:168]
+
+
+@pytest.mark.parametrize("x,y,s", [(320, 240, 80), (10, 5, 60), (630, 470, 150), (300.7, 200.2, 33.3)])
+def test_crop_matches_pad_then_slice(x, y, s):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(features.crop_face(image, x, y, s), _reference_crop(image, x, y, s))
+
+
+def test_geometry_resamples_by_time_and_median_filters():
+    # Boxes at 30 fps with one outlier: 25-fps ticks, outlier removed by the 13-frame median.
+    rows = [[k / 30, 100, 100, 200, 220] for k in range(90)]
+    rows[40] = [40 / 30, 400, 400, 500, 520]
+    geo = features.geometry(rows, 0.0, 89 / 30)
+    assert np.allclose(np.diff(geo.times), 0.04)
+    middle = slice(7, len(geo.times) - 7)
+    assert np.allclose(geo.x[middle], 150) and np.allclose(geo.y[middle], 160) and np.allclose(geo.s[middle], 60)
+
+
+def test_mfcc_is_100_rows_per_second_and_int16_scaled():
+    t = np.arange(16000 * 2) / 16000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    feats = features.mfcc(tone)
+    assert feats.shape == (199, 13)
+    # Coefficient 0 is log frame energy: at int16 scale it is 2*ln(32768) above the float-scale value.
+    from python_speech_features import mfcc
+
+    on_floats = mfcc(tone.astype(np.float64), 16000, numcep=13)
+    assert abs(np.median(feats[:, 0] - on_floats[:, 0]) - 2 * np.log(32768)) < 0.01
+    np.testing.assert_allclose(feats[:, 1:], on_floats[:, 1:], atol=0.5)  # int16 rounding only
+
+
+def test_align_trims_to_four_rows_per_frame():
+    audio = np.zeros((803, 13), np.float32)
+    video = np.zeros((250, 112, 112), np.uint8)
+    a, v = features.align(audio, video, first_frame=50)
+    assert len(v) == 150 and a.shape == (600, 13)  # 803 - 200 rows left: 150 whole frames
+
+
+def test_smooth_is_a_clipped_five_frame_mean():
+    x = np.array([0, 0, 10, 0, 0, 0, 0], np.float32)
+    assert np.allclose(asd.smooth(x), [10 / 3, 2.5, 2, 2, 2, 0, 0])

@@ -1,0 +1,68 @@
+"""Light-ASD: strict loading of both released state dicts, ONNX export, and engine parity on real crops."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from tests.media_fixtures import SHARED, TWOSHOT
+
+os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(SHARED / "models"))
+
+torch = pytest.importorskip("torch")
+
+from sceneglot import media, models  # noqa: E402
+from sceneglot.av import asd, features, network  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def real_inputs():
+    """60 frames of the left face of twoshot.mp4 (fixed box around it) and the matching MFCC rows."""
+    box = [[0.0, 192, 205, 410, 505], [10.0, 192, 205, 410, 505]]
+    geo = features.geometry(box, 0.0, 2.36)
+    crops = [features.crop_face(f.image, geo.x[f.index], geo.y[f.index], geo.s[f.index])
+             for f in media.iter_frames(TWOSHOT, fps=25, end=2.4)]
+    audio = features.mfcc(media.read_audio(TWOSHOT))
+    return features.align(audio, np.stack(crops), 0)
+
+
+@pytest.mark.parametrize("name", ["light-asd", "light-asd-ava"])
+def test_state_dicts_load_strictly(name):
+    net = network.load(models.file(name))  # load_state_dict(strict=True) raises on any key mismatch
+    assert sum(p.numel() for p in net.parameters()) == 1_021_636
+
+
+@pytest.mark.slow
+def test_torch_onnxruntime_opencv_agree(real_inputs):
+    audio, video = real_inputs
+    assert len(video) == 60 and audio.shape == (240, 13)
+    net = network.load(models.file("light-asd"))
+    with torch.no_grad():
+        ref = net(torch.from_numpy(audio)[None], torch.from_numpy(video.astype(np.float32))[None]).numpy()
+    assert ref.shape == (60, 2) and np.abs(ref).max() > 0.5  # real, non-trivial logits
+    for kind in asd.ENGINES:
+        logits = asd.Engine(kind)(audio, video)
+        assert np.abs(logits - ref).max() < 1e-3, kind
+
+
+@pytest.mark.slow
+def test_chunked_encoding_equals_one_pass(real_inputs, monkeypatch):
+    audio, video = real_inputs
+    engine = asd.Engine("onnxruntime")
+    whole = engine.encode(audio, video)
+    monkeypatch.setattr(asd, "CHUNK", 17)
+    assert np.abs(engine.encode(audio, video) - whole).max() < 1e-4
+
+
+def test_export_is_cached_by_weights_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path))
+    from sceneglot.av import export
+
+    paths = export.onnx_paths("light-asd")
+    digest = models.get("light-asd").files[0].sha256[:16]
+    assert all(digest in p.name and p.parent == tmp_path / "onnx" for p in paths.values())
+    stamps = {k: p.stat().st_mtime_ns for k, p in paths.items()}
+    again = export.onnx_paths("light-asd")
+    assert {k: p.stat().st_mtime_ns for k, p in again.items()} == stamps
