@@ -202,3 +202,24 @@ def test_audio_only_gives_empty_result(tmp_path):
 def test_cli_rejects_bad_settings(tmp_path, capsys):
     assert cli.main(["faces", str(GRID[0]), "--every", "0", "--artifacts", str(tmp_path / "j")]) == 2
     assert "--every" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("hidden", "tracks"), [((30, 45), 1), ((15, 60), 2)])
+def test_occlusion_short_keeps_track_long_splits_but_same_person(tmp_path, hidden, tracks):
+    frames = []
+    for f in media.iter_frames(GRID[2]):
+        img = f.image.copy()
+        if hidden[0] <= f.index < hidden[1]:
+            face = img[80:260, 120:255]  # the face, pixelated beyond recognition (no cut-like jump)
+            img[80:260, 120:255] = cv2.resize(cv2.resize(face, (4, 5), interpolation=cv2.INTER_AREA),
+                                              face.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        frames.append(img)
+    path = _write(tmp_path / "occluded.mp4", frames)
+    r = analyze_faces(path)
+    _valid(path, r)
+    assert len(r.shots) == 1
+    assert len(r.tracks) == tracks and len(r.persons) == 1
+    if tracks == 1:
+        assert len(r.tracks[0].boxes) == 75  # interpolated through the occlusion
+    else:
+        assert r.tracks[0].end < hidden[0] / 25 + 0.25 and r.tracks[1].start >= hidden[1] / 25 - 0.01
