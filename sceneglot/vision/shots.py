@@ -38,6 +38,13 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(small, cv2.COLOR_BGR2HSV).astype(np.int16)
 
 
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean |dH|, |dS|, |dV|, with hue on its circle (OpenCV hue runs 0..179)."""
+    d = np.abs(a - b)
+    d[..., 0] = np.minimum(d[..., 0], 180 - d[..., 0])
+    return float(d.mean())
+
+
 class ShotDetector:
     """Feed frames in order; `update` says whether a new shot starts at that frame."""
 
@@ -53,7 +60,7 @@ class ShotDetector:
     def update(self, image: np.ndarray, time: float) -> bool:
         hsv = thumbnail(image)
         v_mean = float(hsv[..., 2].mean())
-        score = 0.0 if self._prev is None else float(np.abs(hsv - self._prev).mean())
+        score = 0.0 if self._prev is None else _distance(hsv, self._prev)
         self._prev = hsv
         self.scores.append(score)
         cut = False
