@@ -49,8 +49,13 @@ class Painter:
             face = cue.face_at(t)
             if face is not None:
                 brackets(image, face, rgb)
-            lines, _ = effects.visible_lines(cue, t, self.fps)
-            patch = self.renderer.block(lines, rgb, cue.width, cue.height, cue.name if cue.tagged else None)
+            lines, phase = effects.visible_lines(cue, t, self.fps)
+            tag = cue.name if cue.tagged else None
+            if phase == "type":
+                typed = [s.replace(effects.CURSOR, "") for s in lines]
+                patch = self.renderer.typing(cue.lines, typed, rgb, cue.width, cue.height, tag)
+            else:
+                patch = self.renderer.block(lines, rgb, cue.width, cue.height, tag)
             x, y = cue.at(t)
             blend(image, patch, x, y)
         return image
@@ -70,21 +75,32 @@ def export_paths(output: Path, scene: Scene) -> dict[str, Path]:
     return paths
 
 
-def write_exports(scene: Scene, cues: list[Cue], output: Path) -> dict[str, Path]:
+def export_texts(scene: Scene, cues: list[Cue], output: Path) -> dict[Path, str]:
+    """Every subtitle file beside OUTPUT, as {path: text}: source/target SRT and WebVTT, and ASS."""
     from . import export  # SRT/WebVTT writers
 
     paths = export_paths(output, scene)
     texts = {
-        "source_srt": export.to_srt(cues, use_translation=False),
-        "source_vtt": export.to_vtt(cues, use_translation=False),
-        "ass": ass.to_ass(scene, cues, scene.media.width, scene.media.height),
+        paths["source_srt"]: export.to_srt(cues, use_translation=False),
+        paths["source_vtt"]: export.to_vtt(cues, use_translation=False),
+        paths["ass"]: ass.to_ass(scene, cues, scene.media.width, scene.media.height),
     }
     if "target_srt" in paths:
-        texts["target_srt"] = export.to_srt(cues, use_translation=True)
-        texts["target_vtt"] = export.to_vtt(cues, use_translation=True)
-    for key, text in texts.items():
-        write_text_atomic(paths[key], text)
-    return paths
+        texts[paths["target_srt"]] = export.to_srt(cues, use_translation=True)
+        texts[paths["target_vtt"]] = export.to_vtt(cues, use_translation=True)
+    return texts
+
+
+def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo | None = None) -> int:
+    """Decode, draw, encode (with the source's audio); returns the number of frames written."""
+    info = info or media.probe(src)
+    fps = info.fps or painter.fps
+    n = 0
+    with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None) as writer:
+        for frame in media.iter_frames(src):
+            writer.write(painter.paint(frame.image.copy(), frame.time))
+            n += 1
+    return n
 
 
 def burn(scene: Scene, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
@@ -104,13 +120,15 @@ def burn(scene: Scene, input_path: str | os.PathLike, output_path: str | os.Path
         raise InputError(f"scene is for {scene.media.width}x{scene.media.height} video, {src} is "
                          f"{info.width}x{info.height}")
     painter = Painter(scene)
-    fps = info.fps or scene.media.fps or 25.0
-    with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None) as writer:
-        for frame in media.iter_frames(src):
-            writer.write(painter.paint(frame.image.copy(), frame.time))
-    write_exports(scene, painter.cues, out)
+    texts = export_texts(scene, painter.cues, out)  # before the video: a failure here leaves nothing
+    for path in texts:
+        check_output_path(path, src)
+    render_video(painter, src, out, info)
+    for path, text in texts.items():
+        write_text_atomic(path, text)
     if artifacts_dir is not None:
         folder = Path(artifacts_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        write_exports(scene, painter.cues, folder / out.name)
+        for path, text in texts.items():
+            write_text_atomic(folder / path.name, text)
     return out

@@ -146,6 +146,28 @@ class Renderer:
         h = rows * st.line_h + 2 * st.pad_y + (st.tag_h if tagged else 0)
         return w, h
 
+    def typing(self, lines: Sequence[str], typed: Sequence[str], rgb: tuple[int, int, int], width: int,
+               height: int, tag: str | None = None) -> np.ndarray:
+        """The typewriter state: `typed[k]` is the typed prefix of `lines[k]` (cursor after the last one)."""
+        st = self.style
+        full = self.block(lines, rgb, width, height, tag)
+        plate = self.block([""] * len(lines), rgb, width, height, tag)
+        top = st.tag_h if tag else 0
+        last = max((k for k, s in enumerate(typed) if s), default=0)
+        edges = []
+        for k, line in enumerate(lines):
+            prefix = typed[k] if k < len(typed) else ""
+            if not line or (not prefix and k != last):
+                continue
+            lw = self.line_width(line)
+            rtl = visual_runs(line, self.lang)[1] == "rtl"
+            pw = lw if prefix == line else self.line_width(prefix)
+            x0 = (width - lw) / 2
+            x = x0 + lw - pw if rtl else x0 + pw
+            y0 = top + st.pad_y + k * st.line_h
+            edges.append((y0, y0 + st.line_h, x, rtl, k == last))
+        return reveal(full, plate, edges, rgb, max(2, st.size // 3))
+
     # -- drawing ---------------------------------------------------------
 
     def _text(self, draw: ImageDraw.ImageDraw, x: float, baseline: float, text: str, size: int,
@@ -193,6 +215,32 @@ class Renderer:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return arr
+
+
+def reveal(full: np.ndarray, plate: np.ndarray, edges: Sequence[tuple[int, int, float, bool, bool]],
+           rgb: tuple[int, int, int], cursor_w: int) -> np.ndarray:
+    """Typewriter frame from two cached patches: text shown only up to each line's edge, then a cursor.
+
+    `edges` rows are (y0, y1, x, rtl, cursor): line band, the x where the typed
+    part ends (text is kept left of x, or right of it for right-to-left lines),
+    and whether the cursor stands there.
+    Cropping one drawn block is much cheaper than shaping and drawing every frame.
+    """
+    out = plate.copy()
+    bgr = np.array([rgb[2], rgb[1], rgb[0], 255], np.uint8)
+    for y0, y1, x, rtl, cursor in edges:
+        x = round(max(0, min(full.shape[1], x)))
+        if rtl:
+            out[y0:y1, x:] = full[y0:y1, x:]
+            c0, c1 = x - cursor_w, x
+        else:
+            out[y0:y1, :x] = full[y0:y1, :x]
+            c0, c1 = x, x + cursor_w
+        c0, c1 = max(0, c0), min(out.shape[1], c1)
+        if cursor and c1 > c0:
+            pad = (y1 - y0) // 5
+            out[y0 + pad : y1 - pad, c0:c1] = bgr
+    return out
 
 
 def blend(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:

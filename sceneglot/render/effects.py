@@ -88,7 +88,7 @@ def _decode(cue: Cue, t: float, tl: Timeline, fps: float) -> list[str]:
     n = max(len(cue.lines), len(tgt))
     pool = [c for c in clusters("".join(tgt)) if not c.isspace()] or ["#"]
     span = tl.decoded - tl.decode_start
-    tick = int(t * min(fps, 15.0))  # glyphs change at most 15 times a second
+    tick = int(t * min(fps, 12.0))  # glyphs change 12 times a second (and each state is drawn once)
     out = []
     for k in range(n):
         a = clusters(cue.lines[k]) if k < len(cue.lines) else []
