@@ -30,7 +30,7 @@ def cluster(
         labels = fcluster(tree, t=min(num_speakers, n), criterion="maxclust")
     else:
         labels = fcluster(tree, t=threshold, criterion="distance")
-        labels = _fold_small(emb, labels, max(2, int(round(min_share * n))), keep=min_speakers or 1)
+        labels = _fold_small(emb, labels, max(2, round(min_share * n)), keep=min_speakers or 1)
         k = len(set(labels))
         lo, hi = min_speakers or 1, max_speakers or n
         if not lo <= k <= hi:

@@ -24,7 +24,9 @@ class SpeakerTurn:
     speaker: str
 
 
-def windows(regions: list[tuple[float, float]], window: float, step: float, min_len: float) -> list[tuple[float, float]]:
+def windows(
+    regions: list[tuple[float, float]], window: float, step: float, min_len: float
+) -> list[tuple[float, float]]:
     """Sliding windows covering every region; a region shorter than `window` is one window."""
     out = []
     for start, end in regions:

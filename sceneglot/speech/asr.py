@@ -1,0 +1,205 @@
+"""Whisper transcription (faster-whisper) with word times and a language per speech chunk.
+
+The file is cut at VAD pauses into chunks; each chunk's language is detected
+on its own, so an interview that switches language keeps each phrase in the
+language it was said in. Short or uncertain chunks are limited to languages
+heard confidently elsewhere in the file (Whisper guesses wildly on 1 s of
+audio). Known failure modes are filtered after decoding: text over silence or
+music (subtitle-credit lines, low-confidence no-speech segments), repetition
+loops, words placed outside any speech.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from .. import models
+from ..errors import ModelError
+from ..scene import Segment, Word
+from . import vad
+
+SR = 16000
+# Lines Whisper learned from subtitle files and emits over silence or music.
+CREDITS = re.compile(
+    r"(subtitles? (by|made by|created by)|amara\.org|transcri(bed|ption) by|captions? by|"
+    r"thanks? (you )?for watching|please subscribe|like and subscribe|www\.|\.com\b|"
+    r"napisy (stworzone|wykonane|by|przez)|dzięki za obejrzenie|untertitel (der|von|im auftrag)|"
+    r"sous-titr(es|age)|sottotitoli|legendas? (pela|por)|subtítulos (realizados|por))",
+    re.IGNORECASE,
+)
+LEAD, TAIL = 0.4, 0.2  # seconds of context decoded around each chunk
+NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "my", "yue", "bo"}
+
+
+@dataclass
+class AsrOptions:
+    model: str = "whisper-base"  # a store name or a CTranslate2 model folder
+    beam_size: int = 5
+    chunk_gap: float = 0.5  # pause (s) at which the audio is cut into language chunks
+    max_chunk: float = 30.0
+    short_chunk: float = 2.0  # chunks shorter than this do not vote for the file's languages
+    min_language_prob: float = 0.6
+    min_detect: float = 1.0  # chunks shorter than this take their neighbour's language
+
+
+@cache
+def load_model(name: str = "whisper-base"):
+    """A cached WhisperModel: float16 on CUDA when present, int8 on CPU."""
+    from faster_whisper import WhisperModel
+
+    folder = name if os.path.isdir(name) else str(models.path(name))
+    try:
+        import ctranslate2
+
+        cuda = ctranslate2.get_cuda_device_count() > 0
+    except Exception:  # a CTranslate2 build without CUDA support
+        cuda = False
+    try:
+        if cuda:
+            return WhisperModel(folder, device="cuda", compute_type="float16")
+        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 2)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"cannot load Whisper model {name}: {exc}") from None
+
+
+@dataclass
+class Chunk:
+    start: float
+    end: float
+    language: str | None = None
+    probability: float = 0.0
+    probs: dict[str, float] | None = None
+
+
+def detect_languages(model, audio: np.ndarray, chunks: list[Chunk], opts: AsrOptions) -> None:
+    """Set each chunk's language; unsure or short chunks choose among the file's confident languages."""
+    for c in chunks:
+        if c.end - c.start < opts.min_detect:
+            continue  # an encoder pass per blip is slow and its guess is noise: inherit below
+        piece = audio[int(c.start * SR):int(c.end * SR)]
+        lang, prob, probs = model.detect_language(piece)
+        c.language, c.probability, c.probs = lang, prob, dict(probs)
+    known = [c for c in chunks if c.language]
+    for c in chunks:
+        if c.language is None and known:
+            near = min(known, key=lambda k: max(k.start - c.end, c.start - k.end))
+            c.language, c.probability, c.probs = near.language, 0.0, near.probs
+    confident = {c.language for c in chunks
+                 if c.probability >= opts.min_language_prob and c.end - c.start >= opts.short_chunk}
+    if not confident:  # no chunk is sure: pool the evidence, weighted by duration
+        total: dict[str, float] = {}
+        for c in chunks:
+            for k, p in (c.probs or {}).items():
+                total[k] = total.get(k, 0.0) + p * (c.end - c.start)
+        confident = {max(total, key=total.get)} if total else set()
+    for c in chunks:
+        unsure = c.probability < opts.min_language_prob or c.end - c.start < opts.short_chunk
+        if unsure and confident and c.language not in confident:
+            c.language = max(confident, key=lambda k: (c.probs or {}).get(k, 0.0))
+
+
+def _join_same_language(chunks: list[Chunk], gap: float, max_len: float) -> list[Chunk]:
+    out: list[Chunk] = []
+    for c in chunks:
+        if out and out[-1].language == c.language and c.start - out[-1].end < gap and c.end - out[-1].start <= max_len:
+            out[-1].end = c.end
+        else:
+            out.append(Chunk(c.start, c.end, c.language, c.probability))
+    return out
+
+
+def transcribe(
+    audio: np.ndarray, *, language: str | None = None, regions: list[tuple[float, float]] | None = None,
+    options: AsrOptions | None = None, progress=None,
+) -> list[Segment]:
+    """Segments (speaker unset) with words and language, times in seconds of `audio`."""
+    opts = options or AsrOptions()
+    audio = np.asarray(audio, np.float32).reshape(-1)
+    if regions is None:
+        regions = vad.speech_regions(audio, SR, threshold=0.5, min_silence=0.3, pad=0.2)
+    spans = vad.merge_regions(regions, opts.chunk_gap, opts.max_chunk)
+    chunks = [Chunk(s, e, language, 1.0) for s, e in spans if e - s >= 0.25]
+    if not chunks:
+        return []
+    model = load_model(opts.model)
+    if language is None:
+        if model.model.is_multilingual:
+            detect_languages(model, audio, chunks, opts)
+        else:
+            for c in chunks:
+                c.language = "en"
+        chunks = _join_same_language(chunks, gap=1.5, max_len=opts.max_chunk)
+    segments: list[Segment] = []
+    for c in progress(chunks) if progress else chunks:
+        segments += _decode_chunk(model, audio, c, regions, opts)
+    for i, s in enumerate(segments):
+        s.id = i
+    return segments
+
+
+def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions, opts: AsrOptions) -> list[Segment]:
+    # Whisper drops the first word when speech starts at sample 0: give it a little lead-in.
+    t0 = max(0.0, chunk.start - LEAD)
+    piece = audio[int(t0 * SR):int((chunk.end + TAIL) * SR)]
+    raw, _info = model.transcribe(
+        piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
+        condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
+        no_speech_threshold=0.6, hallucination_silence_threshold=2.0,
+    )
+    out = []
+    for seg in raw:
+        if hallucinated(seg.text, seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio):
+            continue
+        words = [Word(round(t0 + w.start, 3), round(t0 + w.end, 3), w.word.strip(),
+                      round(float(w.probability), 4)) for w in (seg.words or []) if w.word.strip()]
+        words = [w for w in drop_loops(words) if _in_speech(w, regions)]
+        if not words:
+            continue
+        out.append(Segment(id=0, start=words[0].start, end=words[-1].end, text=join_words(words, chunk.language),
+                           language=chunk.language, words=words))
+    return out
+
+
+def hallucinated(text: str, no_speech_prob: float, avg_logprob: float, compression_ratio: float) -> bool:
+    """Whisper's classic inventions: credit lines, confident-silence text, degenerate repetition."""
+    if CREDITS.search(text):
+        return True
+    if no_speech_prob > 0.5 and avg_logprob < -0.7:
+        return True
+    return compression_ratio > 2.4 or avg_logprob < -1.5
+
+
+def drop_loops(words: list[Word], max_repeats: int = 2) -> list[Word]:
+    """Cut an n-gram (n <= 4) repeated more than `max_repeats` times in a row down to one copy."""
+    toks = [re.sub(r"\W", "", w.text.lower()) for w in words]
+    keep = list(range(len(words)))
+    for n in (1, 2, 3, 4):
+        i, out = 0, []
+        while i < len(keep):
+            gram = [toks[k] for k in keep[i:i + n]]
+            reps = 1
+            while [toks[k] for k in keep[i + reps * n:i + (reps + 1) * n]] == gram:
+                reps += 1
+            if reps > max_repeats and len(gram) == n:
+                out += keep[i:i + n]
+                i += reps * n
+            else:
+                out.append(keep[i])
+                i += 1
+        keep = out
+    return [words[k] for k in keep]
+
+
+def _in_speech(word: Word, regions: list[tuple[float, float]], slack: float = 0.6) -> bool:
+    mid = (word.start + word.end) / 2
+    return any(s - slack <= mid <= e + slack for s, e in regions)
+
+
+def join_words(words: list[Word], language: str | None) -> str:
+    sep = "" if language in NO_SPACE_LANGS else " "
+    return sep.join(w.text for w in words).strip()
