@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import SceneglotError
 
-COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators"]
+COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe"]
 
 
 def build_parser() -> argparse.ArgumentParser:
