@@ -1,1 +1,83 @@
-"""Audio-visual stage: active speaker detection (Light-ASD) and phrase -> face assignment."""
+"""Audio-visual stage: active speaker detection (Light-ASD) and phrase -> face assignment.
+
+`active_speakers` picks Light-ASD when its weights can be had (and either a
+cached ONNX export or torch to make one), else the clearly labelled lip-motion
+fallback, and caches the per-track scores as the "asd" stage.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import media, models
+
+if TYPE_CHECKING:
+    from ..pipeline import Artifacts
+    from ..scene import Track
+
+LIGHT_ASD = "light-asd"
+FALLBACK = "lip-motion"
+
+
+@dataclass
+class ActiveSpeakers:
+    method: str  # "light-asd" or "lip-motion"
+    scores: dict[str, list[list[float]]] = field(default_factory=dict)  # track id -> [[t, score], ...]
+    seconds: float = 0.0  # compute time (0 when read from the cache)
+
+
+def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
+    """(which scorer a run would use, why) without loading anything."""
+    status = models.status(model_name)
+    if not status.available:
+        return FALLBACK, f"Light-ASD weights missing ({status.where})"
+    from . import export
+
+    digest = models.get(model_name).files[0].sha256[:16]
+    cached = all((models.home() / "onnx" / f"{model_name}-{digest}-{p}.onnx").is_file() for p in export.PARTS)
+    if not cached and importlib.util.find_spec("torch") is None:
+        return FALLBACK, "Light-ASD ONNX export not cached and torch (needed once to export) is not installed"
+    return LIGHT_ASD, f"Light-ASD ({status.where})"
+
+
+def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = None,
+                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD) -> ActiveSpeakers:
+    """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available."""
+    from . import asd
+
+    if engine not in asd.ENGINES:
+        from ..errors import InputError
+
+        raise InputError(f"unknown ASD engine {engine!r}; choose from {', '.join(asd.ENGINES)}")
+    which, why = method(model_name)
+    if which == FALLBACK:
+        print(f"sceneglot: warning: {why}; using the lip-motion fallback for active speakers", file=sys.stderr)
+
+    def compute() -> ActiveSpeakers:
+        start = time.perf_counter()
+        info = media.probe(path)
+        if not info.has_audio or not info.has_video or not tracks:
+            return ActiveSpeakers(which, {t.id: [] for t in tracks}, 0.0)
+        audio = media.read_audio(path)
+        if which == LIGHT_ASD:
+            scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name))
+        else:
+            from . import lipmotion
+
+            scores = lipmotion.score_tracks(path, tracks, audio)
+        return ActiveSpeakers(which, scores, time.perf_counter() - start)
+
+    if artifacts is None:
+        return compute()
+    settings = {"method": which, "model": model_name if which == LIGHT_ASD else None,
+                "tracks": [[t.id, t.start, t.end, len(t.boxes)] for t in tracks]}
+    return artifacts.cached("asd", settings, compute,
+                            lambda r: {"method": r.method, "scores": r.scores, "seconds": r.seconds},
+                            lambda d: ActiveSpeakers(d["method"], d["scores"], 0.0))
+
+
+__all__ = ["ActiveSpeakers", "active_speakers", "method"]
