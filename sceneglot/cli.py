@@ -14,7 +14,7 @@ import sys
 from . import __version__
 from .errors import SceneglotError
 
-COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe"]
+COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe", "analyze"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,3 +80,37 @@ def progress(items: Iterable[T], total: float | None = None, desc: str = "", uni
     from tqdm import tqdm
 
     yield from tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+
+
+def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_speakers=None, max_speakers=None,
+            asd_engine="onnxruntime", debug_video=None):
+    """Speech + faces + active speakers + assignment in one run; writes artifacts_dir/scene.json (no translation).
+
+    Each stage is cached under `artifacts_dir`, so a re-run redoes only what
+    changed; scene.json appears only once everything succeeded.
+    """
+    from . import media
+    from . import scene as scene_io
+    from .av import active_speakers
+    from .av.assign import assign
+    from .speech import transcribe_scene
+    from .vision import analyze_faces
+
+    info = media.probe(input_path)
+    art = Artifacts(artifacts_dir, input_path)
+    speech = transcribe_scene(input_path, language=language, num_speakers=num_speakers,
+                              min_speakers=min_speakers, max_speakers=max_speakers, artifacts=art)
+    faces = analyze_faces(input_path, artifacts=art)
+    asd = active_speakers(input_path, faces.tracks, artifacts=art, engine=asd_engine)
+    for track in faces.tracks:
+        track.speaking = [list(row) for row in asd.scores.get(track.id, [])]
+    scene = scene_io.Scene(media=info, source_language=speech.source_language, shots=faces.shots,
+                           speakers=speech.speakers, persons=faces.persons, tracks=faces.tracks,
+                           segments=speech.segments)
+    assign(scene)
+    scene_io.save(scene, art.path("scene.json"))
+    if debug_video:
+        from .av.debug import render
+
+        render(input_path, scene, debug_video)
+    return scene
