@@ -56,6 +56,10 @@ def sections() -> dict[str, list[str]]:
     for model in models.MODELS.values():
         st = models.status(model.name)
         out["models"].append(f"{model.name}: {'ok' if st.available else 'MISSING'} ({st.where})")
+    from ..av import method as asd_method
+
+    which, why = asd_method()
+    out["models"].append(f"active speakers: {'Light-ASD' if which == 'light-asd' else 'LIP-MOTION FALLBACK'} ({why})")
     return out
 
 
