@@ -1,0 +1,49 @@
+from sceneglot.render import export
+from sceneglot.scene import Segment
+from sceneglot.speech.diarize import SpeakerTurn
+
+
+def _segs():
+    return [
+        Segment(id=1, start=3723.5, end=3725.0, text="Second <b> & co", speaker="S1", translation="Segundo"),
+        Segment(id=0, start=0.0, end=1.2345, text="Hello\nthere", speaker="S0"),
+        Segment(id=2, start=5.0, end=5.0, text="   ", speaker="S0"),
+    ]
+
+
+def test_srt_orders_numbers_and_formats_times():
+    srt = export.to_srt(_segs())
+    assert srt == (
+        "1\n00:00:00,000 --> 00:00:01,234\nS0: Hello there\n\n"
+        "2\n01:02:03,500 --> 01:02:05,000\nS1: Second <b> & co\n"
+    )
+
+
+def test_srt_translation_falls_back_to_text():
+    srt = export.to_srt(_segs(), use_translation=True, label_speakers=False)
+    assert "Segundo" in srt and "Hello there" in srt and "S0:" not in srt
+
+
+def test_vtt_header_voice_and_escaping():
+    vtt = export.to_vtt(_segs())
+    assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.234\n<v S0>Hello there\n")
+    assert "<v S1>Second &lt;b&gt; &amp; co" in vtt
+    assert vtt.count("-->") == 2
+
+
+def test_rttm_lines_sorted_and_empty_turns_dropped():
+    turns = [SpeakerTurn(2.0, 3.5, "S1"), SpeakerTurn(0.25, 1.0, "S0"), SpeakerTurn(4.0, 4.0, "S0")]
+    text = export.to_rttm(turns, "my clip")
+    assert text == (
+        "SPEAKER my_clip 1 0.250 0.750 <NA> <NA> S0 <NA> <NA>\n"
+        "SPEAKER my_clip 1 2.000 1.500 <NA> <NA> S1 <NA> <NA>\n"
+    )
+
+
+def test_save_helpers_write_files(tmp_path):
+    export.save_srt(tmp_path / "a.srt", _segs())
+    export.save_vtt(tmp_path / "a.vtt", _segs())
+    export.save_rttm(tmp_path / "a.rttm", [SpeakerTurn(0, 1, "S0")], "x")
+    assert (tmp_path / "a.srt").read_text().startswith("1\n")
+    assert (tmp_path / "a.vtt").read_text().startswith("WEBVTT")
+    assert (tmp_path / "a.rttm").read_text().split()[7] == "S0"

@@ -1,0 +1,128 @@
+"""Unit tests of the speech stage's pure parts: no model is loaded here."""
+
+import numpy as np
+import pytest
+
+from sceneglot.scene import Segment, Word
+from sceneglot.speech import asr, cluster, fbank, metrics, phrases, vad
+from sceneglot.speech.diarize import SpeakerTurn, _absorb_short, windows
+
+
+def W(start, end, text, speaker=None):
+    return Word(start, end, text, 0.9, speaker)
+
+
+def test_attribution_takes_largest_overlap_and_keeps_continuity():
+    turns = [SpeakerTurn(0.0, 2.0, "S0"), SpeakerTurn(1.5, 4.0, "S1"), SpeakerTurn(6.0, 7.0, "S0")]
+    words = [W(0.1, 0.5, "a"), W(1.4, 1.9, "b"), W(1.6, 1.9, "c"), W(2.5, 3.0, "d"), W(4.5, 4.8, "e"),
+             W(5.8, 6.2, "f")]
+    phrases.attribute(words, turns)
+    # "b": 0.4 s with S0 vs 0.4 s with S1 -> tie keeps the previous speaker; "c" fully in the overlap -> tie again.
+    assert [w.speaker for w in words] == ["S0", "S0", "S0", "S1", "S1", "S0"]
+
+
+def test_attribution_overlap_prefers_the_bigger_share():
+    turns = [SpeakerTurn(0.0, 1.1, "S0"), SpeakerTurn(1.0, 3.0, "S1")]
+    words = [W(0.9, 1.6, "x")]
+    phrases.attribute(words, turns)
+    assert words[0].speaker == "S1"
+
+
+def test_rejoin_cuts_at_speaker_language_and_pause_and_joins_across_whisper_segments():
+    seg1 = Segment(0, 0.0, 2.0, "", language="en",
+                   words=[W(0.0, 0.4, "Hello", "S0"), W(0.5, 0.9, "there", "S0")])
+    seg2 = Segment(1, 1.0, 5.0, "", language="en",
+                   words=[W(1.0, 1.3, "my", "S0"), W(1.35, 1.8, "friend.", "S0"), W(1.9, 2.2, "Hi", "S1"),
+                          W(4.0, 4.3, "again", "S1")])
+    seg3 = Segment(2, 4.4, 5.0, "", language="pl", words=[W(4.4, 4.9, "cześć", "S1")])
+    out = phrases.rejoin([seg2, seg1, seg3])
+    assert [(s.text, s.speaker, s.language) for s in out] == [
+        ("Hello there my friend.", "S0", "en"), ("Hi", "S1", "en"), ("again", "S1", "en"), ("cześć", "S1", "pl")]
+    assert [s.id for s in out] == [0, 1, 2, 3]
+    assert out[0].start == 0.0 and out[0].end == 1.8
+
+
+def test_rejoin_sentence_end_with_pause_starts_new_phrase_and_long_phrases_split():
+    words = [W(0.0, 0.3, "One"), W(0.3, 0.6, "two"), W(0.6, 0.9, "three."), W(1.3, 1.6, "Four")]
+    for w in words:
+        w.speaker = "S0"
+    out = phrases.rejoin([Segment(0, 0, 2, "", language="en", words=words)])
+    assert [s.text for s in out] == ["One two three.", "Four"]
+    long = [W(i * 0.5, i * 0.5 + 0.4, f"w{i}" + ("," if i == 9 else ""), "S0") for i in range(20)]
+    out = phrases.rejoin([Segment(0, 0, 10, "", language="en", words=long)])
+    assert len(out) >= 2 and all(s.end - s.start <= 7.0 for s in out)
+    assert out[0].words[-1].text == "w9,"
+
+
+def test_drop_loops_and_hallucination_filters():
+    said = ["I", "said"] + ["thank", "you"] * 4 + ["ok"]
+    words = [W(i, i + 0.5, t) for i, t in enumerate(said)]
+    assert [w.text for w in asr.drop_loops(words)] == ["I", "said", "thank", "you", "ok"]
+    keep = [W(0, 1, "very"), W(1, 2, "very"), W(2, 3, "good")]
+    assert len(asr.drop_loops(keep)) == 3
+    assert asr.hallucinated("Subtitles by the Amara.org community", 0.1, -0.3, 1.2)
+    assert asr.hallucinated("Napisy stworzone przez społeczność Amara.org", 0.1, -0.3, 1.2)
+    assert asr.hallucinated("la la la la la la la la", 0.1, -0.3, 3.1)
+    assert asr.hallucinated("Okay.", 0.8, -0.9, 0.8)
+    assert not asr.hallucinated("Thank you for coming today.", 0.1, -0.3, 1.1)
+
+
+def test_language_guard_moves_short_unsure_chunks_to_file_languages():
+    class Fake:
+        def detect_language(self, piece):
+            n = len(piece) / 16000
+            if n > 3:
+                return ("pl", 0.95, [("pl", 0.95), ("en", 0.03)]) if n > 4 else ("en", 0.9, [("en", 0.9)])
+            return "nn", 0.3, [("nn", 0.3), ("pl", 0.25), ("en", 0.2)]
+
+    chunks = [asr.Chunk(0, 3.5), asr.Chunk(4, 9), asr.Chunk(10, 11.5), asr.Chunk(12, 12.5)]
+    asr.detect_languages(Fake(), np.zeros(16000 * 13, np.float32), chunks, asr.AsrOptions())
+    assert [c.language for c in chunks] == ["en", "pl", "pl", "pl"]
+
+
+def test_cluster_counts_and_bounds():
+    rng = np.random.default_rng(0)
+    centres = np.linalg.qr(rng.normal(size=(192, 3)))[0].T
+    emb = np.concatenate([c + 0.25 * rng.normal(size=(12, 192)) / np.sqrt(192) for c in centres])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = cluster.cluster(emb)
+    assert len(set(labels)) == 3 and labels[0] == 0
+    assert len(set(cluster.cluster(emb, num_speakers=2))) == 2
+    assert len(set(cluster.cluster(emb, max_speakers=2))) == 2
+    same = np.repeat(centres[:1], 10, axis=0) + 0.01 * rng.normal(size=(10, 192))
+    assert len(set(cluster.cluster(same))) == 1
+    assert len(set(cluster.cluster(same, min_speakers=2))) == 2
+
+
+def test_windows_and_turn_smoothing():
+    wins = windows([(0.0, 4.0), (5.0, 5.3), (6.0, 7.0)], 1.5, 0.75, 0.4)
+    assert wins[0] == (0.0, 1.5) and wins[-2] == (2.5, 4.0) and wins[-1] == (6.0, 7.0)
+    assert all(e - s <= 1.5 for s, e in wins)
+    turns = _absorb_short([[0.0, 2.0, 0], [2.0, 2.1, 1], [2.1, 4.0, 0], [4.0, 6.0, 1]], 0.25)
+    assert turns == [[0.0, 4.0, 0], [4.0, 6.0, 1]]
+
+
+def test_fbank_matches_kaldi_conventions():
+    t = np.arange(16000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    feats = fbank.fbank(tone, cmn=False)
+    assert feats.shape == (1 + (16000 - 400) // 160, 80)
+    banks = fbank.mel_banks()
+    peak_bin = int(np.argmax(banks[round(1000 * 512 / 16000)]))
+    assert int(np.argmax(feats.mean(0))) == peak_bin
+    assert fbank.fbank(np.zeros(100, np.float32)).shape == (0, 80)
+    assert np.allclose(fbank.fbank(tone).mean(0), 0, atol=1e-3)
+
+
+def test_merge_regions():
+    regions = [(0.0, 1.0), (1.2, 2.0), (3.0, 4.0), (4.1, 40.0)]
+    assert vad.merge_regions(regions, 0.5, 30.0) == [(0.0, 2.0), (3.0, 4.0), (4.1, 40.0)]
+
+
+def test_wer_and_der():
+    assert metrics.wer("Ask not, what your country", "ask what your county") == 0.4
+    ref = [SpeakerTurn(0, 10, "a"), SpeakerTurn(5, 6, "b"), SpeakerTurn(10, 20, "b")]
+    assert metrics.der(ref, [SpeakerTurn(0, 10, "X"), SpeakerTurn(10, 20, "Y")]) == pytest.approx(1 / 21, abs=1e-3)
+    swapped = [SpeakerTurn(0, 8, "Y"), SpeakerTurn(8, 20, "X")]  # 2 s confused, 1 s overlap missed
+    assert metrics.der(ref, swapped) == pytest.approx(3 / 21, abs=1e-3)
+    assert metrics.der(ref, []) == pytest.approx(1.0)
