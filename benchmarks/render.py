@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# Run as a script, this folder comes first on sys.path, where a sibling (benchmarks/av.py) would shadow PyAV.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 EVAL = ROOT.parent / "shared" / "eval" / "scenes"
 
 
@@ -116,7 +117,8 @@ def main() -> None:
                 res = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
                 rows.append((clip.name, step, res))
     print(f"render benchmark, 1280x720 25 fps, x264 preset {args.preset}, {_cpus()} CPUs")
-    print(f"{'clip':18} {'step':8} {'frames':>6} {'media s':>8} {'wall s':>7} {'fps':>6} {'x real':>7} {'peak RSS MB':>11}")
+    print(f"{'clip':18} {'step':8} {'frames':>6} {'media s':>8} {'wall s':>7} {'fps':>6} {'x real':>7} "
+          f"{'peak RSS MB':>11}")
     for name, step, r in rows:
         label = {"decode": "decode", "draw": "+draw", "encode": "+encode"}[step]
         print(f"{name:18} {label:8} {r['frames']:>6} {r['duration']:>8.1f} {r['wall']:>7.2f} "

@@ -98,7 +98,7 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
     n = 0
     with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None) as writer:
         for frame in media.iter_frames(src):
-            writer.write(painter.paint(frame.image.copy(), frame.time))
+            writer.write(painter.paint(frame.image, frame.time))  # a fresh array per decoded frame
             n += 1
     return n
 
