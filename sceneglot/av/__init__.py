@@ -41,7 +41,7 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
     cached = all((models.home() / "onnx" / f"{model_name}-{digest}-{p}.onnx").is_file() for p in export.PARTS)
     if not cached and importlib.util.find_spec("torch") is None:
         return FALLBACK, "Light-ASD ONNX export not cached and torch (needed once to export) is not installed"
-    return LIGHT_ASD, f"Light-ASD ({status.where})"
+    return LIGHT_ASD, f"weights in {status.where}"
 
 
 def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = None,

@@ -26,8 +26,8 @@ WINDOWS = {1: 3, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1}
 SMOOTH = 2  # frames either side in the final moving mean
 
 
-CHUNK = 100  # frames per encoder call: bounds memory (~0.4 MB of activations per frame)
-CONTEXT = 8  # frames of real neighbours on each side of a chunk; the encoders see at most 6
+CHUNK = 150  # frames per encoder call: bounds memory (~0.4 MB of activations per frame and buffer)
+CONTEXT = 6  # frames of real neighbours each side of a chunk: the visual encoder sees ±6, the audio one less
 
 
 class Engine:
