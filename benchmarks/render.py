@@ -2,6 +2,7 @@
 
     python benchmarks/render.py            # table for the shared 720p25 scenes and a 64 s loop of one
     python benchmarks/render.py --preset ultrafast
+    python benchmarks/render.py --frames docs  # docs/frame-cut2.png, docs/frame-twoshot.png
 
 Each measurement runs in a fresh process so its peak RSS is its own. Steps:
 decode only, decode + draw, decode + draw + encode (H.264 + audio copy, what
@@ -99,11 +100,35 @@ def _loop_video(src: Path, loops: int, dst: Path) -> Path:
     return dst
 
 
+def write_frames(folder: Path) -> None:
+    """docs/frame-<clip>.png: one rendered frame per shared scene, 960 px wide, palette PNG (< 300 KB)."""
+    import cv2
+    from PIL import Image
+
+    from sceneglot import media
+    from sceneglot.render import truth
+    from sceneglot.render.burn import Painter
+
+    for name, t in (("cut2", 5.2), ("twoshot", 3.6)):
+        scene = truth.scene_from_truth(EVAL / f"{name}.json", truth.PHRASES[name])
+        frame = next(media.iter_frames(EVAL / f"{name}.mp4", start=t))
+        image = Painter(scene).paint(frame.image.copy(), frame.time)
+        small = cv2.resize(image, (960, 540), interpolation=cv2.INTER_AREA)
+        pil = Image.fromarray(small[:, :, ::-1]).quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        out = folder / f"frame-{name}.png"
+        pil.save(out, optimize=True)
+        print(f"{out}: {out.stat().st_size // 1024} KB, t = {frame.time:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="veryfast", help="x264 preset of the encode step (burn uses veryfast)")
     ap.add_argument("--one", nargs=3, metavar=("CLIP", "STEP", "LOOPS"), help=argparse.SUPPRESS)
+    ap.add_argument("--frames", metavar="DIR", help="only write the documentation frames into DIR")
     args = ap.parse_args()
+    if args.frames:
+        write_frames(Path(args.frames))
+        return
     if args.one:
         print(json.dumps(one(Path(args.one[0]), args.one[1], int(args.one[2]), args.preset)))
         return
