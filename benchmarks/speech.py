@@ -1,0 +1,95 @@
+"""Speech benchmark: WER (jfk.flac), DER and speaker count (sample.wav), RTF and peak RSS per stage.
+
+    python benchmarks/speech.py
+
+Each stage runs in a fresh process so its peak RSS is its own (models included).
+RTF = processing seconds / audio seconds with the models already loaded (load
+time is listed apart). The "60 s" rows run on sample.wav twice over (60 s, two
+speakers). Timings on a shared machine are inflated by other jobs' load.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, benchmarks/ is sys.path[0], and benchmarks/av.py would shadow PyAV.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
+import multiprocessing as mp  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+JFK = EVAL / "speech" / "jfk.flac"
+DIAR = EVAL / "diarization" / "sample.wav"
+
+
+def _audio(name: str) -> np.ndarray:
+    from sceneglot.media import read_audio
+
+    if name == "jfk":
+        return read_audio(JFK)
+    a = read_audio(DIAR)
+    return a if name == "sample" else np.concatenate([a, a])
+
+
+def _stage(kind: str, name: str, queue) -> None:
+    from sceneglot.speech import asr, campplus, diarize
+
+    audio = _audio(name)
+    t0 = time.perf_counter()
+    if kind == "asr":
+        asr.load_model()
+    else:
+        campplus.load()
+    loaded = time.perf_counter()
+    result = asr.transcribe(audio) if kind == "asr" else diarize(audio)
+    done = time.perf_counter()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((result, loaded - t0, done - loaded, len(audio) / 16000, rss_mb))
+
+
+def run(kind: str, name: str):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_stage, args=(kind, name, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def main() -> int:
+    from sceneglot.speech.metrics import der, read_rttm, wer
+
+    rows = []
+    segs, load, proc, dur, rss = run("asr", "jfk")
+    hyp = " ".join(s.text for s in segs)
+    score = wer(JFK.with_suffix(".txt").read_text(), hyp)
+    rows.append(("ASR jfk.flac", f"WER {100 * score:.1f} %", load, proc, dur, rss))
+    turns, load, proc, dur, rss = run("diar", "sample")
+    score = der(read_rttm(DIAR.with_suffix(".rttm")), turns)
+    k = len({t.speaker for t in turns})
+    rows.append(("diarization sample.wav", f"DER {100 * score:.1f} %, {k} speakers (truth 2)", load, proc, dur, rss))
+    a60 = run("asr", "sample60")
+    d60 = run("diar", "sample60")
+    rows.append(("ASR 60 s", f"{len(a60[0])} segments", *a60[1:]))
+    rows.append(("diarization 60 s", f"{len({t.speaker for t in d60[0]})} speakers", *d60[1:]))
+    both = (a60[2] + d60[2]) / a60[3]
+    print(f"{'stage':24} {'quality':34} {'load s':>7} {'run s':>7} {'audio s':>8} {'RTF':>6} {'peak RSS MB':>12}")
+    for name, quality, load, proc, dur, rss in rows:
+        print(f"{name:24} {quality:34} {load:7.2f} {proc:7.2f} {dur:8.1f} {proc / dur:6.3f} {rss:12.0f}")
+    print(f"ASR + diarization on 60 s: RTF {both:.3f} (target <= 0.5); peak RSS max "
+          f"{max(a60[4], d60[4]):.0f} MB (target <= 1536); cpu count {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("hypothesis (jfk):", hyp)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
