@@ -155,6 +155,9 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         video = np.stack(p.crops) if p.crops else np.zeros((0, 112, 112), np.uint8)
         a, v = features.align(feats, video, p.first)
         scores = multi_window(runner, a, v)
+        if 0 < len(scores) < len(p.geo.times) <= len(scores) + 2:
+            # The file's last frame or two lack a whole 25 ms MFCC window: hold the last score.
+            scores = np.concatenate([scores, np.repeat(scores[-1:], len(p.geo.times) - len(scores))])
         results[p.track.id] = [[round(float(t), 3), round(float(s), 3)]
                                for t, s in zip(p.geo.times[: len(scores)], scores, strict=True)]
         p.crops.clear()

@@ -68,8 +68,11 @@ def correlate(motion: np.ndarray, voice: np.ndarray) -> np.ndarray:
     for i in range(n):
         lo, hi = max(0, i - WINDOW), min(n, i + WINDOW + 1)
         m, v = motion[lo:hi], voice[lo:hi]
-        if m.std() < 1e-6 or v.std() < 1e-6:
-            out[i] = GAIN * (float(v.mean()) - 0.5) * (1.0 if m.mean() > 0.1 else -1.0) * 0.5
+        if m.std() < 1e-6:  # a still mouth is not speaking, whatever is heard
+            out[i] = -0.25 * GAIN
+            continue
+        if v.std() < 1e-6:  # steady sound: a moving mouth under a loud voice is weak evidence for
+            out[i] = 0.25 * GAIN * (1.0 if v.mean() > 0.5 and m.mean() > 0.1 else -1.0)
             continue
         out[i] = GAIN * float(np.corrcoef(m, v)[0, 1])
     return out
