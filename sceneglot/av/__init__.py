@@ -37,8 +37,7 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
         return FALLBACK, f"Light-ASD weights missing ({status.where})"
     from . import export
 
-    digest = models.get(model_name).files[0].sha256[:16]
-    cached = all((models.home() / "onnx" / f"{model_name}-{digest}-{p}.onnx").is_file() for p in export.PARTS)
+    cached = all(p.is_file() for p in export.cached_paths(model_name).values())
     if not cached and importlib.util.find_spec("torch") is None:
         return FALLBACK, "Light-ASD ONNX export not cached and torch (needed once to export) is not installed"
     return LIGHT_ASD, f"weights in {status.where}"

@@ -17,6 +17,7 @@ from ..files import atomic_path
 
 OPSET = 17
 PARTS = ("encoder", "backend")
+VERSION = 1  # bump when the exported graphs change, so stale exports are not reused
 
 
 def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:
@@ -26,12 +27,18 @@ def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:
     backend: features (1, T, 128) -> logits (T, 2); column 1 is the speaking score.
     File names carry the weights' sha256, so other weights never reuse a stale export.
     """
-    digest = models.get(model_name).files[0].sha256
-    folder = models.cache_dir("onnx")
-    paths = {part: folder / f"{model_name}-{digest[:16]}-{part}.onnx" for part in PARTS}
+    models.cache_dir("onnx")
+    paths = cached_paths(model_name)
     if not all(p.is_file() for p in paths.values()):
         export(models.file(model_name), paths)
     return paths
+
+
+def cached_paths(model_name: str = "light-asd") -> dict[str, Path]:
+    """Where the exports of `model_name` live (present or not): keyed by weights sha256 and export version."""
+    digest = models.get(model_name).files[0].sha256[:16]
+    folder = models.home() / "onnx"
+    return {part: folder / f"{model_name}-{digest}-v{VERSION}-{part}.onnx" for part in PARTS}
 
 
 def export(weights: Path, targets: dict[str, Path]) -> None:

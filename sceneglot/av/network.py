@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 _EPS = 0.001
@@ -153,38 +152,11 @@ class LightASD(nn.Module):
         return self.lossAV.FC(x.reshape(-1, 128))
 
 
-def _bn(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
-
-
-def _visual_block_2d(x: torch.Tensor, b: VisualBlock, size: int) -> torch.Tensor:
-    """VisualBlock on (T, C, H, W) with 2-D convolutions only: the same arithmetic, a faster path at runtime.
-
-    A (1, k, k) Conv3d is a Conv2d applied to every frame; a (k, 1, 1) Conv3d is a
-    Conv2d with kernel (k, 1) over the (time, pixels) plane of a (1, C, T, H*W) view.
-    `size` is the output side (fixed: the crops are 112x112), so no dynamic shape
-    reaches the graph except the time axis.
-    """
-
-    def branch(s_conv: nn.Conv3d, bn_s, t_conv: nn.Conv3d, bn_t) -> torch.Tensor:
-        y = F.relu(_bn(F.conv2d(x, s_conv.weight[:, :, 0], stride=s_conv.stride[1:], padding=s_conv.padding[1:]),
-                       bn_s))
-        c = y.shape[1]
-        y = y.reshape(-1, c, size * size).transpose(0, 1).unsqueeze(0)
-        y = F.relu(_bn(F.conv2d(y, t_conv.weight[..., 0], padding=(t_conv.padding[0], 0)), bn_t))
-        return y.squeeze(0).transpose(0, 1).reshape(-1, c, size, size)
-
-    y = branch(b.s_3, b.bn_s_3, b.t_3, b.bn_t_3) + branch(b.s_5, b.bn_s_5, b.t_5, b.bn_t_5)
-    return F.relu(_bn(F.conv2d(y, b.last.weight[:, :, 0]), b.bn_last))
-
-
 class Encoders(nn.Module):
     """The per-frame front ends of LightASD, summed: (1, 4T, 13) + (1, T, 112, 112) -> (1, T, 128).
 
     Exported apart from the back end so a track's heavy convolutions run once
-    while the GRU back end is re-run over each scoring window. The visual
-    encoder is written with 2-D convolutions (see `_visual_block_2d`): runtimes
-    have much faster 2-D than 3-D convolution kernels. Batch 1 only.
+    while the GRU back end is re-run over each scoring window.
     """
 
     def __init__(self, net: LightASD) -> None:
@@ -192,17 +164,11 @@ class Encoders(nn.Module):
         self.net = net
         self.eval()
 
-    def visual(self, video: torch.Tensor) -> torch.Tensor:
-        enc = self.net.model.visualEncoder
-        x = ((video / 255.0 - MEAN) / STD).transpose(0, 1)  # (T, 1, 112, 112)
-        x = F.max_pool2d(_visual_block_2d(x, enc.block1, 56), 3, 2, 1)
-        x = F.max_pool2d(_visual_block_2d(x, enc.block2, 28), 3, 2, 1)
-        x = _visual_block_2d(x, enc.block3, 14)
-        return torch.amax(x, dim=(2, 3)).unsqueeze(0)
-
     def forward(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
-        a = self.net.model.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
-        return a + self.visual(video)
+        m = self.net.model
+        a = m.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
+        v = m.visualEncoder(((video / 255.0 - MEAN) / STD).unsqueeze(1))
+        return a + v
 
 
 class Backend(nn.Module):
