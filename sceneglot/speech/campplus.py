@@ -174,6 +174,27 @@ def load() -> CAMPPlus:
     return net.eval()
 
 
+def frame_features(feats: np.ndarray) -> np.ndarray:
+    """Frame-level D-TDNN output, (frames // 2, 512) at a 20 ms hop, for pooling many spans from one pass."""
+    net = load()
+    torch.set_flush_denormal(True)
+    with torch.inference_mode():
+        x = net.head(torch.from_numpy(np.ascontiguousarray(feats))[None].permute(0, 2, 1))
+        for name, layer in net.xvector.named_children():
+            if name == "stats":
+                break
+            x = layer(x)
+    return x[0].T.numpy()
+
+
+def pool(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Mean+std pooling and the embedding layer on row ranges of `frame_features`; L2-normalised (n, 192)."""
+    stats = np.stack([np.concatenate([frames[a:b].mean(0), frames[a:b].std(0, ddof=1)]) for a, b in spans])
+    with torch.inference_mode():
+        emb = load().xvector.dense(torch.from_numpy(stats.astype(np.float32))).numpy()
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
+
+
 def embed(feats: list[np.ndarray]) -> np.ndarray:
     """L2-normalised embeddings, one row per fbank matrix; equal lengths are batched together."""
     net = load()
