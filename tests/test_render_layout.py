@@ -109,7 +109,7 @@ def test_placement_near_face_inside_frame_no_overlap(name):
     W, H = scene.media.width, scene.media.height
     cues = layout.layout(scene)
     for c in cues:
-        assert c.path and not c.tagged  # every speaker is on screen in these scenes
+        assert len(c.path) and not c.tagged  # every speaker is on screen in these scenes
         for t, x0, y0, x1, y1 in _rects(c):
             assert x0 >= 0 and y0 >= 0 and x1 <= W and y1 <= H
             fx0, fy0, fx1, fy1 = c.face_at(t)

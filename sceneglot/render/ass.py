@@ -78,7 +78,7 @@ def to_ass(scene: Scene, cues: list[Cue], width: int, height: int) -> str:
             phases.append((tl.decode_start, cue.end, cue.target_lines))
         tag = f"{{\\fs{st.tag_size}}}{_escape(cue.name)}\\N{{\\fs{size}}}" if cue.tagged and cue.name else ""
         for a, b, lines in phases:
-            if b - a < 0.01 or not cue.path:
+            if b - a < 0.01 or not len(cue.path):
                 continue
             pos = _position(cue, a, b, st)
             text = "\\N".join(_escape(s) for s in lines)

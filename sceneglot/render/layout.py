@@ -17,6 +17,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
 
 from ..scene import Scene, Track
 
@@ -58,8 +61,8 @@ class Cue:
     height: int = 0
     tagged: bool = False
     placement: str = ""  # above | right | left | below | bottom
-    path: list[list[float]] = field(default_factory=list)
-    face: list[list[float]] = field(default_factory=list)
+    path: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    face: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
 
     def at(self, t: float) -> tuple[int, int]:
         """Top-left of the block at time t (nearest frame of the path)."""
@@ -67,7 +70,7 @@ class Cue:
         return int(row[1]), int(row[2])
 
     def face_at(self, t: float) -> tuple[int, int, int, int] | None:
-        if not self.face:
+        if not len(self.face):
             return None
         row = self.face[_nearest(self.face, t)]
         if abs(row[0] - t) > 0.5:
@@ -75,17 +78,11 @@ class Cue:
         return int(row[1]), int(row[2]), int(row[3]), int(row[4])
 
 
-def _nearest(rows: list[list[float]], t: float) -> int:
-    lo, hi = 0, len(rows) - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if rows[mid][0] < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo > 0 and abs(rows[lo - 1][0] - t) <= abs(rows[lo][0] - t):
-        return lo - 1
-    return lo
+def _nearest(rows: np.ndarray, t: float) -> int:
+    i = int(np.searchsorted(rows[:, 0], t))
+    if i >= len(rows) or (i > 0 and abs(rows[i - 1, 0] - t) <= abs(rows[i, 0] - t)):
+        return i - 1 if i > 0 else 0
+    return i
 
 
 # ---------------------------------------------------------------- text
@@ -96,11 +93,15 @@ def char_width(ch: str) -> int:
 
 
 def text_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     return sum(char_width(c) for c in text)
 
 
 def _is_spaced(text: str) -> bool:
     """Scripts written without spaces (CJK, Thai) may break between any two characters."""
+    if text.isascii():
+        return " " in text.strip()
     wide = sum(char_width(c) == 2 for c in text)
     return wide * 3 < len(text) and " " in text.strip()
 
@@ -108,6 +109,7 @@ def _is_spaced(text: str) -> bool:
 _CLAUSE_END = re.compile(r"[,;:.!?…，。！？、；：،؛؟—–]$")
 
 
+@lru_cache(maxsize=4096)
 def _break_points(text: str) -> list[tuple[int, float]]:
     """(index, penalty) of every place a line may break; the break is *before* index.
 
@@ -117,7 +119,7 @@ def _break_points(text: str) -> list[tuple[int, float]]:
     points = []
     if _is_spaced(text):
         for m in re.finditer(r" +", text):
-            before = text[: m.start()]
+            before = text[max(0, m.start() - 1) : m.start()]
             penalty = 0.0 if _CLAUSE_END.search(before) else 1.0
             points.append((m.end(), penalty))
     else:
@@ -141,9 +143,11 @@ def break_lines(text: str, max_line: int = MAX_LINE) -> list[str]:
     if text_width(text) <= max_line:
         return [text] if text else []
     best: tuple[float, int] | None = None
+    total = text_width(text)
     for idx, penalty in _break_points(text):
         a, b = text[:idx].rstrip(), text[idx:].lstrip()
-        wa, wb = text_width(a), text_width(b)
+        wa = text_width(a)
+        wb = total - text_width(text[:idx]) - (len(text[idx:]) - len(b))
         if wa > max_line:
             break
         if wb > max_line:
@@ -174,7 +178,11 @@ def _hard_cut(text: str, max_line: int) -> int:
     return len(text)
 
 
+@lru_cache(maxsize=4096)
 def fits(text: str) -> bool:
+    """Fits MAX_LINES lines (cached: the splitting search asks about the same pieces many times)."""
+    if text_width(text) > MAX_LINE * MAX_LINES:
+        return False
     return len(break_lines(text)) <= MAX_LINES
 
 
@@ -323,7 +331,8 @@ def time_cues(cues: list[Cue], fps: float, duration: float | None) -> list[Cue]:
             start = max(min(start, end - need), last_end.get(cue.speaker, -1e9) + gap, 0.0)
         cue.start, cue.end = round(start, 4), round(end, 4)
         last_end[cue.speaker] = cue.end
-    return sorted(cues, key=lambda c: c.start)
+    # A phrase past the end of the media (or squeezed to nothing there) cannot be shown.
+    return sorted((c for c in cues if c.end - c.start >= 1 / (fps or 25.0)), key=lambda c: c.start)
 
 
 def make_cues(scene: Scene) -> list[Cue]:
@@ -365,123 +374,118 @@ def font_px(height: int) -> int:
     return max(12, round(height * 0.042))
 
 
-def _frame_times(start: float, end: float, fps: float) -> list[float]:
+def _frame_times(start: float, end: float, fps: float) -> np.ndarray:
     first = math.ceil(start * fps - 1e-6)
-    last = math.floor(end * fps - 1e-6)
-    return [k / fps for k in range(first, max(first, last) + 1)]
+    last = max(first, math.floor(end * fps - 1e-6))
+    return np.arange(first, last + 1) / fps
 
 
-def _smooth_track(track: Track, window: float) -> list[list[float]]:
-    """Centred moving average of the box rows: removes detector jitter, keeps real motion."""
-    rows = sorted(track.boxes, key=lambda r: r[0])
+def _smooth_track(track: Track, window: float) -> np.ndarray:
+    """Centred moving average (rows [t, x0, y0, x1, y1]): removes detector jitter, keeps real motion."""
+    rows = np.asarray(sorted(track.boxes, key=lambda r: r[0]), np.float64)[:, :5]
     if len(rows) < 3:
-        return [list(r) for r in rows]
-    out = []
-    j0 = j1 = 0
-    acc = [0.0] * 4
-    for row in rows:
-        t = row[0]
-        while j1 < len(rows) and rows[j1][0] <= t + window / 2:
-            acc = [a + v for a, v in zip(acc, rows[j1][1:5], strict=True)]
-            j1 += 1
-        while rows[j0][0] < t - window / 2:
-            acc = [a - v for a, v in zip(acc, rows[j0][1:5], strict=True)]
-            j0 += 1
-        n = j1 - j0
-        out.append([t, *(a / n for a in acc)])
+        return rows
+    t = rows[:, 0]
+    lo = np.searchsorted(t, t - window / 2, side="left")
+    hi = np.searchsorted(t, t + window / 2, side="right")
+    csum = np.vstack([np.zeros((1, 4)), np.cumsum(rows[:, 1:5], axis=0)])
+    out = rows.copy()
+    out[:, 1:5] = (csum[hi] - csum[lo]) / (hi - lo)[:, None]
     return out
 
 
-def _face_path(scene: Scene, person: str | None, times: list[float], smoothed) -> list[list[float]] | None:
+def _lookup(rows: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows nearest to each time, and their distance in time."""
+    idx = np.clip(np.searchsorted(rows[:, 0], times), 1, len(rows) - 1) if len(rows) > 1 else np.zeros(
+        len(times), int)
+    if len(rows) > 1:
+        left = idx - 1
+        idx = np.where(np.abs(rows[left, 0] - times) <= np.abs(rows[idx, 0] - times), left, idx)
+    return rows[idx], np.abs(rows[idx, 0] - times)
+
+
+def _face_path(scene: Scene, person: str | None, times: np.ndarray, smoothed) -> np.ndarray | None:
     """The speaker's smoothed face box at each time, or None when it is off screen too often."""
     if person is None:
         return None
-    tracks = [t for t in scene.tracks if t.person == person and t.boxes]
+    lo, hi = times[0], times[-1]
+    tracks = [t for t in scene.tracks if t.person == person and t.boxes and t.end >= lo - 0.1 and t.start <= hi + 0.1]
     if not tracks:
         return None
-    rows: list[list[float] | None] = []
-    for t in times:
-        found = None
-        for tr in tracks:
-            if tr.start - 0.1 <= t <= tr.end + 0.1:
-                path = smoothed(tr)
-                row = path[_nearest(path, t)]
-                if abs(row[0] - t) <= 0.25:
-                    found = [t, *row[1:5]]
-                    break
-        rows.append(found)
-    seen = sum(r is not None for r in rows)
-    if seen < 0.5 * len(rows):
+    out = np.full((len(times), 5), np.nan)
+    out[:, 0] = times
+    for tr in tracks:
+        rows, dist = _lookup(smoothed(tr), times)
+        ok = (dist <= 0.25) & (times >= tr.start - 0.1) & (times <= tr.end + 0.1) & np.isnan(out[:, 1])
+        out[ok, 1:5] = rows[ok, 1:5]
+    known = np.flatnonzero(~np.isnan(out[:, 1]))
+    if len(known) < 0.5 * len(times):
         return None
     # Hold the nearest known box over short gaps (a dropped detection, a cut inside the cue).
-    known = [i for i, r in enumerate(rows) if r is not None]
-    filled = []
-    for i, r in enumerate(rows):
-        if r is None:
-            j = min(known, key=lambda k, i=i: abs(k - i))
-            r = [times[i], *rows[j][1:5]]
-        filled.append(r)
-    return filled
+    missing = np.flatnonzero(np.isnan(out[:, 1]))
+    if len(missing):
+        pos = np.clip(np.searchsorted(known, missing), 1, len(known) - 1) if len(known) > 1 else np.zeros(
+            len(missing), int)
+        if len(known) > 1:
+            left = pos - 1
+            pos = np.where(np.abs(known[left] - missing) <= np.abs(known[pos] - missing), left, pos)
+        out[missing, 1:5] = out[known[pos], 1:5]
+    return out
 
 
-def _candidate(kind: str, face: list[list[float]], w: int, h: int, W: int, H: int, m: int):
-    """Block path for one placement, or None if it would leave the frame."""
-    path = []
-    for t, x0, y0, x1, y1 in face:
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        if kind == "above":
-            x, y = cx - w / 2, y0 - m - h
-        elif kind == "right":
-            x, y = x1 + m, cy - h / 2
-        elif kind == "left":
-            x, y = x0 - m - w, cy - h / 2
-        elif kind == "below":
-            x, y = cx - w / 2, y1 + m
-        else:  # "inside": over the top of the box, when nothing around it has room
-            x, y = cx - w / 2, y0 + m
-        if kind in ("above", "below", "inside"):
-            x = min(max(x, m), W - m - w)
-        else:
-            y = min(max(y, m), H - m - h)
-        if x < m - 0.5 or y < m - 0.5 or x + w > W - m + 0.5 or y + h > H - m + 0.5:
-            return None
-        path.append([t, round(x), round(y)])
-    return path
+def _candidate(kind: str, face: np.ndarray, w: int, h: int, W: int, H: int, m: int) -> np.ndarray | None:
+    """Block path for one placement (rows [t, x, y]), or None if it would leave the frame."""
+    t, x0, y0, x1, y1 = face.T
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if kind == "above":
+        x, y = cx - w / 2, y0 - m - h
+    elif kind == "right":
+        x, y = x1 + m, cy - h / 2
+    elif kind == "left":
+        x, y = x0 - m - w, cy - h / 2
+    elif kind == "below":
+        x, y = cx - w / 2, y1 + m
+    else:  # "inside": over the top of the box, when nothing around it has room
+        x, y = cx - w / 2, y0 + m
+    if kind in ("above", "below", "inside"):
+        x = np.clip(x, m, W - m - w)
+    else:
+        y = np.clip(y, m, H - m - h)
+    x, y = np.round(x), np.round(y)
+    if (x < m - 0.5).any() or (y < m - 0.5).any() or (x + w > W - m + 0.5).any() or (y + h > H - m + 0.5).any():
+        return None
+    return np.stack([t, x, y], axis=1)
 
 
-def _overlaps(path: list[list[float]], w: int, h: int, other: Cue, pad: int) -> bool:
-    if not other.path:
+def _overlaps(path: np.ndarray, w: int, h: int, other: Cue, pad: int) -> bool:
+    """Whether the block on `path` touches `other` (plus `pad`) in any frame both are on screen."""
+    if not len(other.path):
         return False
-    if path[-1][0] < other.path[0][0] - 1e-6 or path[0][0] > other.path[-1][0] + 1e-6:
+    t = path[:, 0]
+    both = (t >= other.path[0, 0] - 1e-6) & (t <= other.path[-1, 0] + 1e-6)
+    if not both.any():
         return False
-    for t, x, y in path:
-        if not (other.path[0][0] - 1e-6 <= t <= other.path[-1][0] + 1e-6):
-            continue
-        ox, oy = other.at(t)
-        if x < ox + other.width + pad and ox < x + w + pad and y < oy + other.height + pad and oy < y + h + pad:
-            return True
-    return False
+    rows, _ = _lookup(other.path, t[both])
+    x, y = path[both, 1], path[both, 2]
+    ox, oy = rows[:, 1], rows[:, 2]
+    hit = (x < ox + other.width + pad) & (ox < x + w + pad) & (y < oy + other.height + pad) & (oy < y + h + pad)
+    return bool(hit.any())
 
 
-def _covers_others(path, w: int, h: int, others: list[Track], smoothed) -> bool:
+def _covers_others(path: np.ndarray, w: int, h: int, others: list[Track], smoothed) -> bool:
     """True when the block would hide another visible face (> 15% of the block) for > 20% of its time.
 
     The time share lets a cue that outlasts a shot cut by a few frames keep its place.
     """
-    samples = path[::3]
-    hidden = 0
-    for t, x, y in samples:
-        for tr in others:
-            if not (tr.start <= t <= tr.end):
-                continue
-            rows = smoothed(tr)
-            _, a0, b0, a1, b1 = rows[_nearest(rows, t)]
-            ix = max(0.0, min(x + w, a1) - max(x, a0))
-            iy = max(0.0, min(y + h, b1) - max(y, b0))
-            if ix * iy > 0.15 * w * h:
-                hidden += 1
-                break
-    return hidden > 0.2 * len(samples)
+    t, x, y = path[:, 0], path[:, 1], path[:, 2]
+    hidden = np.zeros(len(t), bool)
+    for tr in others:
+        rows, dist = _lookup(smoothed(tr), t)
+        on = (t >= tr.start) & (t <= tr.end) & (dist <= 0.25)
+        ix = np.clip(np.minimum(x + w, rows[:, 3]) - np.maximum(x, rows[:, 1]), 0, None)
+        iy = np.clip(np.minimum(y + h, rows[:, 4]) - np.maximum(y, rows[:, 2]), 0, None)
+        hidden |= on & (ix * iy > 0.15 * w * h)
+    return bool(hidden.sum() > 0.2 * len(t))
 
 
 def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) -> list[Cue]:
@@ -490,20 +494,22 @@ def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) ->
     fps = scene.media.fps or 25.0
     measure = measure or estimate_measure(H)
     m = max(4, round(H * MARGIN))
-    cache: dict[str, list[list[float]]] = {}
+    cache: dict[str, np.ndarray] = {}
 
-    def smoothed(track: Track) -> list[list[float]]:
+    def smoothed(track: Track) -> np.ndarray:
         if track.id not in cache:
             cache[track.id] = _smooth_track(track, SMOOTH_SECONDS)
         return cache[track.id]
 
     placed: list[Cue] = []
+    active: list[Cue] = []  # placed cues that may still be on screen (sorted by start, so pruning is safe)
     for cue in sorted(cues, key=lambda c: c.start):
-        times = _frame_times(cue.start, cue.end, fps) or [cue.start]
+        times = _frame_times(cue.start, cue.end, fps)
         face = _face_path(scene, cue.person, times, smoothed)
         every = [*cue.lines, *(cue.target_lines or [])]
         rows = max(1, len(cue.lines), len(cue.target_lines or []))
-        live = [c for c in placed if c.end > cue.start and c.start < cue.end]
+        active = [c for c in active if c.end > cue.start]
+        live = [c for c in active if c.start < cue.end]
         others = [tr for tr in scene.tracks if tr.boxes and tr.person != cue.person
                   and tr.end > cue.start and tr.start < cue.end]
         chosen = None
@@ -511,7 +517,7 @@ def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) ->
             w, h = measure(every, rows, False)
             for kind in ("above", "right", "left", "below", "inside"):
                 path = _candidate(kind, face, w, h, W, H, m)
-                if (path and not any(_overlaps(path, w, h, o, m // 2) for o in live)
+                if (path is not None and not any(_overlaps(path, w, h, o, m // 2) for o in live)
                         and not _covers_others(path, w, h, others, smoothed)):
                     chosen = (kind, path, w, h, False)
                     break
@@ -520,14 +526,16 @@ def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) ->
             w = min(w, W - 2 * m)
             for k in range(8):  # stack upwards from the bottom
                 y = H - m - h - k * (h + m // 2)
-                path = [[t, round((W - w) / 2), round(max(m, y))] for t in times]
+                path = np.stack([times, np.full(len(times), round((W - w) / 2)),
+                                 np.full(len(times), round(max(m, y)))], axis=1)
                 if not any(_overlaps(path, w, h, o, m // 2) for o in live) or y <= m:
                     chosen = ("bottom", path, w, h, True)
                     break
         kind, path, w, h, tagged = chosen
         cue.placement, cue.path, cue.width, cue.height, cue.tagged = kind, path, int(w), int(h), tagged
-        cue.face = [[round(v, 2) for v in row] for row in face] if face is not None else []
+        cue.face = np.round(face, 2) if face is not None else np.zeros((0, 5))
         placed.append(cue)
+        active.append(cue)
     return placed
 
 
