@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--speakers", type=int, metavar="N", help="exact number of speakers")
     parser.add_argument("--min-speakers", type=int, metavar="A")
     parser.add_argument("--max-speakers", type=int, metavar="B")
+    parser.add_argument("--asr-model", metavar="NAME|DIR",
+                        help="Whisper: store name or CTranslate2 folder (default whisper-base or $SCENEGLOT_WHISPER)")
 
 
 def _check(args) -> str | None:
@@ -40,6 +42,7 @@ def run(args) -> int:
     from .. import media, pipeline
     from .. import scene as scene_io
     from ..render import export
+    from ..speech import asr
     from ..speech.pipeline import transcribe_with_turns
 
     language = _check(args)
@@ -54,6 +57,7 @@ def run(args) -> int:
     scene, turns = transcribe_with_turns(
         src, language=language, num_speakers=args.speakers, min_speakers=args.min_speakers,
         max_speakers=args.max_speakers, artifacts=arts,
+        asr_options=asr.AsrOptions(model=args.asr_model) if args.asr_model else None,
         progress=lambda items: pipeline.progress(items, total=len(items), desc="transcribe", unit="chunk"),
     )
     text_srt, text_vtt = export.to_srt(scene.segments), export.to_vtt(scene.segments)

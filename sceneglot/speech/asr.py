@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -38,7 +38,8 @@ NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "my", "yue", "bo"}
 
 @dataclass
 class AsrOptions:
-    model: str = "whisper-base"  # a store name or a CTranslate2 model folder
+    # A store name or a CTranslate2 model folder (a larger Whisper, e.g.); $SCENEGLOT_WHISPER overrides the default.
+    model: str = field(default_factory=lambda: os.environ.get("SCENEGLOT_WHISPER", "whisper-base"))
     beam_size: int = 5
     chunk_gap: float = 0.5  # pause (s) at which the audio is cut into language chunks
     max_chunk: float = 30.0
