@@ -47,6 +47,7 @@ def run(args) -> int:
 
     language = _check(args)
     src = media.check_input(args.input)
+    media.probe(src)  # unusable media fails here, before any folder is created
     folder = Path(args.artifacts) if args.artifacts else src.parent / f"{src.stem}.sceneglot"
     if folder.exists() and not folder.is_dir():
         raise InputError(f"--artifacts is not a folder: {folder}")
