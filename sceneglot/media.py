@@ -140,6 +140,17 @@ def probe(path: str | os.PathLike) -> MediaInfo:
         return info
 
 
+def require(info: MediaInfo, *, video: bool = False, audio: bool = False) -> MediaInfo:
+    """Refuse, up front and in one line, media that lacks what a job needs."""
+    if video and not info.has_video:
+        raise InputError(f"no video track in {info.path}: there is nothing to draw subtitles on")
+    if audio and not info.has_audio:
+        raise InputError(f"no audio track in {info.path}: there is no speech to subtitle")
+    if video and (info.frame_count or round(info.duration * info.fps)) < 2:
+        raise InputError(f"{info.path} holds a single video frame: there is nothing to subtitle")
+    return info
+
+
 def iter_audio(
     path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, chunk_seconds: float = 30.0
 ) -> Iterator[np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from media_fixtures import DIAR_WAV
+from media_fixtures import CUT2, DIAR_WAV
 from test_translate_scene import stm_scene
 
 from sceneglot import pipeline
@@ -63,8 +63,9 @@ def test_translate_command_renders_when_asked(tmp_path, fake_analyze, monkeypatc
     monkeypatch.setattr(burn_mod, "burn", lambda scene, src, out: burned.append((scene.target_language, src, out)))
     monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path / "home"))
     out = tmp_path / "out.mp4"
-    assert main(["translate", str(DIAR_WAV), "--to", "pt", "-o", str(out)]) == 0
-    assert burned == [("pt", str(DIAR_WAV), str(out))]
+    # -o needs a video with sound (audio-only input is refused up front)
+    assert main(["translate", str(CUT2), "--to", "pt", "-o", str(out)]) == 0
+    assert burned == [("pt", str(CUT2), str(out))]
     assert (tmp_path / "out.sceneglot" / "scene.json").is_file()  # default job folder beside -o
 
 

@@ -6,7 +6,7 @@ import importlib
 import inspect
 from pathlib import Path
 
-from ..errors import InputError, SceneglotError
+from ..errors import SceneglotError
 
 HELP = "transcribe INPUT (or read a scene.json) and fill segments[].translation; -o also renders the video"
 
@@ -73,17 +73,19 @@ def _burn(scene, media_path: str, output: str) -> None:
 
 
 def run(args) -> int:
+    from .. import media
     from .. import scene as scene_io
     from ..files import check_output_path
     from ..translate import create, translate_scene
 
     input_path = args.input
-    if not Path(input_path).is_file():
-        raise InputError(f"no such file: {input_path}")
+    media.check_input(input_path)
     if args.translator:
         create(args.translator)  # unknown names fail before the long analysis
     if args.output:
         check_output_path(args.output, input_path)  # before minutes of analysis, not after
+    if not input_path.lower().endswith(".json"):
+        media.require(media.probe(input_path), audio=True, video=bool(args.output))
     folder = artifacts_dir(input_path, args.output, args.artifacts)
     folder.mkdir(parents=True, exist_ok=True)
     scene = _analyze(input_path, folder, args)
