@@ -36,9 +36,9 @@ def run(args) -> int:
     if args.min_speakers and args.max_speakers and args.min_speakers > args.max_speakers:
         raise InputError("--min-speakers is larger than --max-speakers")
     folder = Path(args.artifacts) if args.artifacts else Path.cwd() / f"{src.stem}.sceneglot"
-    probe(src)  # unusable media fails here, before any folder is made
+    info = probe(src)  # unusable media fails here, before any folder is made
     debug = None
-    if not args.no_debug_video:
+    if not args.no_debug_video and info.has_video:
         if not args.debug_video:
             folder.mkdir(parents=True, exist_ok=True)
         debug = check_output_path(args.debug_video or folder / "debug-av.mp4", src)
