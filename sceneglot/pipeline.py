@@ -108,9 +108,9 @@ def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_
                            speakers=speech.speakers, persons=faces.persons, tracks=faces.tracks,
                            segments=speech.segments)
     assign(scene)
-    scene_io.save(scene, art.path("scene.json"))
-    if debug_video:
+    if debug_video and info.has_video:  # nothing to draw on for audio-only input
         from .av.debug import render
 
         render(input_path, scene, debug_video)
+    scene_io.save(scene, art.path("scene.json"))
     return scene
