@@ -67,6 +67,8 @@ def one(clip: Path, step: str, loops: int, preset: str) -> dict:
 
     scene = _scene(clip, loops)
     t0 = time.perf_counter()
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = use.ru_utime + use.ru_stime
     painter = Painter(scene)
     n = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,8 +86,9 @@ def one(clip: Path, step: str, loops: int, preset: str) -> dict:
         if writer:
             writer.close()
     wall = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"frames": n, "duration": scene.media.duration, "wall": wall, "rss_mb": rss}
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = use.ru_utime + use.ru_stime - cpu0
+    return {"frames": n, "duration": scene.media.duration, "wall": wall, "cpu": cpu, "rss_mb": use.ru_maxrss / 1024}
 
 
 def _loop_video(src: Path, loops: int, dst: Path) -> Path:
@@ -143,11 +146,14 @@ def main() -> None:
                 rows.append((clip.name, step, res))
     print(f"render benchmark, 1280x720 25 fps, x264 preset {args.preset}, {_cpus()} CPUs")
     print(f"{'clip':18} {'step':8} {'frames':>6} {'media s':>8} {'wall s':>7} {'fps':>6} {'x real':>7} "
-          f"{'peak RSS MB':>11}")
+          f"{'CPU s':>6} {'x real/2 CPU-s':>14} {'peak RSS MB':>11}")
     for name, step, r in rows:
         label = {"decode": "decode", "draw": "+draw", "encode": "+encode"}[step]
         print(f"{name:18} {label:8} {r['frames']:>6} {r['duration']:>8.1f} {r['wall']:>7.2f} "
-              f"{r['frames'] / r['wall']:>6.1f} {r['duration'] / r['wall']:>7.2f} {r['rss_mb']:>11.0f}")
+              f"{r['frames'] / r['wall']:>6.1f} {r['duration'] / r['wall']:>7.2f} {r['cpu']:>6.1f} "
+              f"{r['duration'] / (r['cpu'] / 2):>14.2f} {r['rss_mb']:>11.0f}")
+    print("x real: media seconds per wall second (other jobs share these cores: wall time is inflated);\n"
+          "x real/2 CPU-s: the same if this job had both cores to itself (CPU time spread over 2 cores).")
 
 
 def _cpus() -> int:
