@@ -151,3 +151,34 @@ def test_effect_types_then_decodes_into_translation():
     scene.segments[0].translation = None
     cue = Painter(scene).cues[0]
     assert effects.visible_lines(cue, cue.end - 0.05) == (cue.lines, "source")
+
+
+@pytest.mark.parametrize("lang,translation", [
+    ("ar", "نحن نعمل على هذا المشروع منذ ما يقرب من ثلاث سنوات"),
+    ("ja", "私たちはこのプロジェクトにほぼ三年間取り組んできました。"),
+    ("hi", "हम लगभग तीन वर्षों से इस परियोजना पर काम कर रहे हैं।"),
+])
+def test_any_target_script_renders_through_the_painter(lang, translation):
+    scene = truth.scene_from_truth(EVAL / "scenes" / "twoshot.json", truth.PHRASES["twoshot"][:1],
+                                   target_language=lang)
+    scene.segments[0].translation = translation
+    painter = Painter(scene)
+    cue = painter.cues[0]
+    assert cue.target_lines and all(layout_width(s) <= 42 for s in cue.target_lines)
+    t = cue.end - 0.1
+    assert effects.visible_lines(cue, t)[1] == "target"
+    frame = next(media.iter_frames(scene.media.path, start=t))
+    clean = frame.image.copy()
+    image = painter.paint(frame.image.copy(), frame.time)
+    x, y = cue.at(frame.time)
+    block = image[y : y + cue.height, x : x + cue.width]
+    rgb = painter.colors[cue.speaker]
+    ink = (np.abs(block.astype(np.int16) - np.array(rgb[::-1], np.int16)).max(axis=2) < 40).sum()
+    assert ink > 800
+    assert np.array_equal(image[:, 700:], clean[:, 700:])  # nothing drawn on the other speaker's side
+
+
+def layout_width(text: str) -> int:
+    from sceneglot.render.layout import text_width
+
+    return text_width(text)
