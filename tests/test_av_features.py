@@ -36,6 +36,12 @@ def test_geometry_resamples_by_time_and_median_filters():
     assert np.allclose(geo.x[middle], 150) and np.allclose(geo.y[middle], 160) and np.allclose(geo.s[middle], 60)
 
 
+def test_short_tracks_keep_their_box():
+    rows = [[k / 25, 100, 100, 200, 220] for k in range(4)]
+    geo = features.geometry(rows, 0.0, 3 / 25)
+    assert len(geo.times) == 4 and np.allclose(geo.s, 60) and np.allclose(geo.x, 150)
+
+
 def test_mfcc_is_100_rows_per_second_and_int16_scaled():
     t = np.arange(16000 * 2) / 16000
     tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)

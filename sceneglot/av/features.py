@@ -53,13 +53,18 @@ def geometry(boxes: list[list[float]], start: float, end: float) -> CropGeometry
     cols = [np.interp(times, rows[:, 0], rows[:, k]) for k in range(1, 5)]
     x0, y0, x1, y1 = cols
     s = np.maximum(x1 - x0, y1 - y0) / 2
-    # scipy's medfilt pads with zeros at the ends, as the reference does.
-    return CropGeometry(
-        times=times,
-        x=medfilt((x0 + x1) / 2, MEDIAN),
-        y=medfilt((y0 + y1) / 2, MEDIAN),
-        s=medfilt(s, MEDIAN),
-    )
+    return CropGeometry(times=times, x=_median((x0 + x1) / 2), y=_median((y0 + y1) / 2), s=_median(s))
+
+
+def _median(values: np.ndarray) -> np.ndarray:
+    """The reference's 13-frame median (scipy's medfilt, zero-padded at the ends).
+
+    On a track shorter than 7 frames the zero padding would win every window and
+    collapse the box to 0, so short tracks take their overall median instead.
+    """
+    if len(values) <= MEDIAN // 2:
+        return np.full_like(values, np.median(values))
+    return medfilt(values, MEDIAN)
 
 
 def crop_face(image: np.ndarray, x: float, y: float, s: float) -> np.ndarray:
