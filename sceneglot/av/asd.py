@@ -24,8 +24,6 @@ ENGINES = ("onnxruntime", "opencv")
 # the short windows more (the network is deterministic), so each length runs once with that weight.
 WINDOWS = {1: 3, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1}
 SMOOTH = 2  # frames either side in the final moving mean
-
-
 CHUNK = 150  # frames per encoder call: bounds memory (~0.4 MB of activations per frame and buffer)
 CONTEXT = 6  # frames of real neighbours each side of a chunk: the visual encoder sees ±6, the audio one less
 
@@ -138,6 +136,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
 
     `audio` is the whole soundtrack, 16 kHz mono float32 (media.read_audio).
     """
+    tracks = list(tracks)
     runner = engine if isinstance(engine, Engine) else Engine(engine)
     feats = features.mfcc(audio)
     pending: list[_Pending] = []
