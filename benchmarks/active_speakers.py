@@ -1,6 +1,6 @@
 """Audio-visual benchmark on the shared scenes: who-says-what accuracy, frame-level ASD accuracy, ASD time share.
 
-    python benchmarks/av.py [--engine onnxruntime|opencv] [--fallback] [SCENE ...]
+    python benchmarks/active_speakers.py [--engine onnxruntime|opencv] [--fallback] [SCENE ...]
 
 Runs each stage from scratch (fresh artifacts folder) and prints a table:
 - phrase->face: share of truth speech time, covered by a phrase, whose phrase is attached to
@@ -27,8 +27,6 @@ from scipy.optimize import linear_sum_assignment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# This file is named av.py: drop its own folder from the path so `import av` finds PyAV, not this script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 EVAL = ROOT.parent / "shared" / "eval" / "scenes"
 os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))
