@@ -1,8 +1,16 @@
-"""Who speaks when: VAD regions -> CAM++ embeddings on sliding windows -> clustering -> turns.
+"""Who speaks when. Two methods share the CAM++ embeddings and the clustering:
 
-Windows of `window` s every `step` s inside each speech region give local
-speaker evidence; each 10 ms speech frame takes the label most windows covering
-it voted for, so speaker changes land within about a step of the truth.
+"segmentation" (default, overlap-aware; the pyannote 3.x recipe): the
+segmentation-3.0 network labels up to 3 local speakers per 16.875 ms frame in 10 s
+chunks every `seg_step` s; each (chunk, local speaker) is embedded from the frames
+where it speaks alone; the embeddings are clustered across chunks; each chunk's
+local activity is mapped onto the global speakers and averaged over overlapping
+chunks, and every frame keeps as many speakers as the chunks say talk at once
+(so overlapped speech yields overlapping turns).
+
+"embedding" (the earlier method; one speaker per moment): VAD regions -> windows of
+`window` s every `step` s -> clustering; each 10 ms speech frame takes the label
+most windows covering it voted for, so changes land within about a step of the truth.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import campplus, cluster, fbank, vad
+from ..errors import InputError
+from . import campplus, cluster, fbank, segmentation, vad
 
 RES = 0.01  # seconds per decision frame
 HOP = 0.02  # seconds per CAM++ frame-level output
@@ -48,11 +57,19 @@ def windows(
 def diarize(
     audio: np.ndarray, sample_rate: int = 16000, *, num_speakers: int | None = None,
     min_speakers: int | None = None, max_speakers: int | None = None,
+    method: str = "segmentation", seg_step: float = 1.0,
     regions: list[tuple[float, float]] | None = None,
     window: float = 1.5, step: float = 0.5, min_turn: float = 0.25, refine: bool = True,
 ) -> list[SpeakerTurn]:
-    """Speaker turns (S0, S1, ... in order of first speech); [] when there is no speech."""
+    """Speaker turns (S0, S1, ... in order of first speech; they overlap where two people talk at once);
+    [] when there is no speech. `regions`, `window`, `step`, `min_turn`, `refine` tune method="embedding"."""
     audio = np.asarray(audio, np.float32).reshape(-1)
+    if sample_rate != segmentation.SAMPLE_RATE:
+        raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
+    if method == "segmentation":
+        return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)
+    if method != "embedding":
+        raise InputError(f"unknown diarization method {method!r} (segmentation or embedding)")
     if regions is None:
         regions = vad.speech_regions(audio, sample_rate, threshold=VAD_THRESHOLD)
     wins = windows(regions, window, step, min_len=0.4)
@@ -83,6 +100,122 @@ def diarize(
     if refine:
         _refine_changes(audio, sample_rate, turns, emb, labels)
     return _name(turns)
+
+
+# Cosine distance cut for embeddings pooled over whole solo turns: these are steadier than 1.5 s
+# windows, so speakers sit closer to their centroids and the cut is lower than cluster.THRESHOLD.
+SEG_THRESHOLD = 0.37
+MIN_ALONE = 0.5  # s of solo speech a local speaker needs for its own embedding
+EMB_BLOCK = 30.0  # s of audio per CAM++ frame-feature pass (bounds memory on long inputs)
+
+
+def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_speakers,
+                          seg_step: float, threshold: float = SEG_THRESHOLD) -> list[SpeakerTurn]:
+    if len(audio) < segmentation.FRAME_SPAN:
+        return []
+    starts, act = segmentation.segment(audio, step=seg_step)
+    n_frames = act.shape[1]
+    emb, keys = _local_embeddings(audio, starts, act)
+    if not keys:
+        return []
+    labels = cluster.cluster(emb, num_speakers, min_speakers, max_speakers, threshold=threshold)
+    k = int(labels.max()) + 1
+    # Every active local speaker (embedded or not) joins its nearest global speaker; local speakers
+    # too short to embed on their own stay unassigned but still count in the per-frame speaker count.
+    assign = {key: int(lab) for key, lab in zip(keys, labels, strict=True)}
+    step_s = segmentation.FRAME_STEP / segmentation.SAMPLE_RATE
+    total = int(np.ceil(len(audio) / segmentation.FRAME_STEP))
+    score = np.zeros((total, k), np.float32)
+    count = np.zeros(total, np.float32)
+    cover = np.zeros(total, np.float32)
+    valid = np.arange(n_frames)
+    for c, s0 in enumerate(starts):
+        off = round(s0 / segmentation.FRAME_STEP)
+        idx = off + valid
+        keep = idx < total
+        idx, local = idx[keep], act[c][valid[keep]]
+        # frames past the audio's end (zero padding of a short input) are not evidence
+        inside = (s0 + segmentation.frame_times(n_frames)[valid[keep]] * segmentation.SAMPLE_RATE) < len(audio)
+        idx, local = idx[inside], local[inside]
+        cover[idx] += 1
+        count[idx] += local.sum(1)
+        chunk = np.zeros((len(idx), k), np.float32)
+        for j in range(local.shape[1]):
+            g = assign.get((c, j))
+            if g is not None:
+                chunk[:, g] = np.maximum(chunk[:, g], local[:, j])
+        score[idx] += chunk
+    seen = cover > 0
+    score[seen] /= cover[seen, None]
+    speakers = np.rint(np.where(seen, count / np.maximum(cover, 1), 0)).astype(int).clip(0, k)
+    order = np.argsort(-score, axis=1, kind="stable")
+    active = np.zeros_like(score, bool)
+    for n in range(1, int(speakers.max(initial=0)) + 1):
+        rows = np.flatnonzero(speakers >= n)
+        active[rows, order[rows, n - 1]] = True
+    turns = []
+    for g in range(k):
+        for a, b in _true_runs(active[:, g]):
+            start = max(0.0, segmentation.frame_times(a)[-1] - step_s / 2) if a else 0.0
+            turns.append([start, segmentation.frame_times(b)[-1] - step_s / 2, g])
+    turns.sort(key=lambda t: (t[0], t[1]))
+    return _name(turns)
+
+
+def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def _local_embeddings(audio: np.ndarray, starts: list[int], act: np.ndarray
+                      ) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """One CAM++ embedding per (chunk, local speaker) with enough speech, pooled over that speaker's
+    solo frames (overlap masked out; all its frames when solo speech is too short).
+
+    Frame-level CAM++ features are computed once over the audio (in `EMB_BLOCK` blocks), not per
+    chunk: chunks overlap ten-fold, so this costs a tenth of embedding each chunk."""
+    sr = segmentation.SAMPLE_RATE
+    feats, times = [], []
+    block = int(EMB_BLOCK * sr)
+    for b0 in range(0, len(audio), block):
+        piece = audio[b0:b0 + block + 240]
+        fb = fbank.fbank(piece)
+        if len(fb) < 20:
+            continue
+        fr = campplus.frame_features(fb)
+        t = b0 / sr + 0.02 * np.arange(len(fr)) + 0.0125
+        keep = t < (b0 + block) / sr
+        feats.append(fr[keep])
+        times.append(t[keep])
+    if not feats:
+        return np.zeros((0, 192), np.float32), []
+    frames, ftimes = np.concatenate(feats), np.concatenate(times)
+    n_frames = act.shape[1]
+    centres = segmentation.frame_times(n_frames)
+    step_s = segmentation.FRAME_STEP / sr
+    stats, keys = [], []
+    for c, s0 in enumerate(starts):
+        t0 = s0 / sr
+        sel = np.flatnonzero((ftimes >= t0) & (ftimes < t0 + segmentation.WINDOW / sr))
+        if len(sel) == 0:
+            continue
+        fi = np.clip(np.rint((ftimes[sel] - t0 - centres[0]) / step_s).astype(int), 0, n_frames - 1)
+        local = act[c][fi]  # (sel, 3) segmentation activity at each CAM++ frame
+        alone = local * (local.sum(1, keepdims=True) == 1)
+        for j in range(local.shape[1]):
+            w = alone[:, j] if alone[:, j].sum() * 0.02 >= MIN_ALONE else local[:, j]
+            if w.sum() * 0.02 < MIN_ALONE:
+                continue
+            x = frames[sel][w > 0]
+            stats.append(np.concatenate([x.mean(0), x.std(0, ddof=1)]))
+            keys.append((c, j))
+    if not keys:
+        return np.zeros((0, 192), np.float32), []
+    import torch
+
+    with torch.inference_mode():
+        emb = campplus.load().xvector.dense(torch.from_numpy(np.stack(stats).astype(np.float32))).numpy()
+    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8), keys
 
 
 def _refine_changes(audio, sample_rate, turns: list[list], emb: np.ndarray, labels: np.ndarray,
