@@ -51,34 +51,27 @@ def write_video(
         for p in v.encode(None):
             out.mux(p)
         if a is not None:
-            n = int(audio_seconds * 16000)
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 16000)).astype(np.float32)
-            for start in range(0, n, 1024):
-                chunk = tone[start : start + 1024]
-                af = av.AudioFrame.from_ndarray(chunk[None, :], format="flt", layout="mono")
-                af.sample_rate = 16000
-                af.pts = start
-                af.time_base = Fraction(1, 16000)
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode(None):
-                out.mux(p)
+            _mux_tone(out, a, audio_seconds, 440.0)
     return path
+
+
+def _mux_tone(out, stream, seconds: float, hz: float) -> None:
+    n = int(seconds * 16000)
+    tone = (0.3 * np.sin(2 * np.pi * hz * np.arange(n) / 16000)).astype(np.float32)
+    for start in range(0, n, 1024):
+        af = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="flt", layout="mono")
+        af.sample_rate = 16000
+        af.pts = start
+        af.time_base = Fraction(1, 16000)
+        for p in stream.encode(af):
+            out.mux(p)
+    for p in stream.encode(None):
+        out.mux(p)
 
 
 def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
     with av.open(str(path), "w") as out:
         a = out.add_stream("aac", rate=16000)
         a.layout = "mono"
-        n = int(seconds * 16000)
-        tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(n) / 16000)).astype(np.float32)
-        for start in range(0, n, 1024):
-            af = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="flt", layout="mono")
-            af.sample_rate = 16000
-            af.pts = start
-            af.time_base = Fraction(1, 16000)
-            for p in a.encode(af):
-                out.mux(p)
-        for p in a.encode(None):
-            out.mux(p)
+        _mux_tone(out, a, seconds, 300.0)
     return path

@@ -18,7 +18,7 @@ def fake_analyze(monkeypatch):
     """The analysis pipeline is another stage's work: here it returns the real STM transcript of sample.wav."""
     calls = []
 
-    def analyze(input_path, artifacts_dir, language=None, num_speakers=None):
+    def analyze(input_path, artifacts_dir, language=None, num_speakers=None, min_speakers=None, max_speakers=None):
         calls.append({"input": str(input_path), "dir": str(artifacts_dir), "language": language,
                       "num_speakers": num_speakers})
         scene = stm_scene()

@@ -8,14 +8,14 @@ from ..errors import InputError
 from ..media import check_input, probe
 from ..pipeline import Artifacts
 from ..vision import FacesSettings, analyze_faces
+from . import options
 
 HELP = "find shots, face tracks (a box per frame) and persons; writes DIR/scene.json"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("input", help="video file")
-    parser.add_argument("--artifacts", metavar="DIR",
-                        help="job folder for scene.json and stage caches (default: ./INPUT_STEM.sceneglot)")
+    options.add_job_folder(parser)
     parser.add_argument("--debug-video", metavar="MP4", help="also write a video with boxes and person ids")
     parser.add_argument("--detect-size", type=int, default=FacesSettings.detect_size, metavar="PX",
                         help="long side of the frames the face detector sees (raise it for small faces)")
@@ -41,7 +41,7 @@ def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
 
 def run(args) -> int:
     src = check_input(args.input)
-    folder = Path(args.artifacts) if args.artifacts else Path.cwd() / f"{src.stem}.sceneglot"
+    folder = options.job_folder(args, src)
     if args.detect_size < 32 or args.every < 1:
         raise InputError("--detect-size must be >= 32 and --every >= 1")
     info = probe(src)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 from pathlib import Path
 
 from ..errors import SceneglotError
+from . import options
 
 HELP = "transcribe INPUT (or read a scene.json) and fill segments[].translation; -o also renders the video"
 
@@ -18,10 +18,9 @@ def add_arguments(parser) -> None:
                         help="backend to use (see `sceneglot translators`); default: the best available one")
     parser.add_argument("-o", "--output", metavar="OUT.mp4", help="also write the subtitled video here")
     parser.add_argument("--artifacts", metavar="DIR",
-                        help="job folder for scene.json and stage caches (default: next to -o, "
-                             "else ./sceneglot-out/<input name>)")
-    parser.add_argument("--language", metavar="LANG", help="spoken language, when known (default: detect)")
-    parser.add_argument("--num-speakers", type=int, metavar="N", help="number of speakers, when known")
+                        help="job folder for scene.json and stage caches "
+                             "(default: OUT_STEM.sceneglot beside -o, else ./INPUT_STEM.sceneglot)")
+    options.add_speech(parser)
     parser.add_argument("--formality", choices=["default", "more", "less", "prefer_more", "prefer_less"],
                         help="DeepL formality")
     parser.add_argument("--glossary", metavar="ID", help="DeepL glossary id")
@@ -31,13 +30,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cache", metavar="FILE", help="translation cache (SQLite; default: in the model cache)")
 
 
-def artifacts_dir(input_path: str, output: str | None, artifacts: str | None) -> Path:
-    if artifacts:
-        return Path(artifacts)
-    if output:
-        out = Path(output)
+def artifacts_dir(args) -> Path:
+    """--artifacts, else OUT_STEM.sceneglot beside -o, else ./INPUT_STEM.sceneglot."""
+    if args.output and not args.artifacts:
+        out = Path(args.output)
         return out.parent / f"{out.stem}.sceneglot"
-    return Path("sceneglot-out") / Path(input_path).stem
+    return options.job_folder(args, Path(args.input))
 
 
 def _options(args) -> dict:
@@ -57,10 +55,7 @@ def _analyze(input_path: str, folder: Path, args):
     if analyze is None:
         raise SceneglotError("the analysis pipeline (sceneglot.pipeline.analyze) is not part of this build yet; "
                              "give a scene.json as INPUT instead")
-    wanted = {"language": args.language, "num_speakers": args.num_speakers}
-    accepted = inspect.signature(analyze).parameters
-    kwargs = {k: v for k, v in wanted.items() if v is not None and k in accepted}
-    return analyze(input_path, folder, **kwargs)
+    return analyze(input_path, folder, **options.speech_options(args))
 
 
 def _burn(scene, media_path: str, output: str) -> None:
@@ -86,7 +81,8 @@ def run(args) -> int:
         check_output_path(args.output, input_path)  # before minutes of analysis, not after
     if not input_path.lower().endswith(".json"):
         media.require(media.probe(input_path), audio=True, video=bool(args.output))
-    folder = artifacts_dir(input_path, args.output, args.artifacts)
+    options.speech_options(args)  # bad speaker/language options fail before any work
+    folder = artifacts_dir(args)
     folder.mkdir(parents=True, exist_ok=True)
     scene = _analyze(input_path, folder, args)
     media_path = scene.media.path if input_path.lower().endswith(".json") else input_path

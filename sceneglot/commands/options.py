@@ -1,0 +1,55 @@
+"""Options several sub-commands share, declared and checked in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def add_job_folder(parser) -> None:
+    parser.add_argument("--artifacts", metavar="DIR",
+                        help="job folder for scene.json, exports and stage caches (default: ./INPUT_STEM.sceneglot)")
+
+
+def job_folder(args, src: Path) -> Path:
+    """The job folder: --artifacts, else INPUT_STEM.sceneglot in the current directory."""
+    folder = Path(args.artifacts) if args.artifacts else Path.cwd() / f"{Path(src).stem}.sceneglot"
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--artifacts is not a folder: {folder}")
+    return folder
+
+
+def add_speech(parser) -> None:
+    parser.add_argument("--language", default="auto",
+                        help="'auto' (detected per speech chunk) or a Whisper code: en, pl, ...")
+    parser.add_argument("--speakers", "--num-speakers", dest="num_speakers", type=int, metavar="N",
+                        help="exact number of speakers, when known")
+    parser.add_argument("--min-speakers", type=int, metavar="A", help="at least this many speakers")
+    parser.add_argument("--max-speakers", type=int, metavar="B", help="at most this many speakers")
+
+
+def speech_options(args) -> dict:
+    """Validated keyword arguments for the speech stage, from the options `add_speech` declared."""
+    if args.num_speakers is not None and (args.min_speakers is not None or args.max_speakers is not None):
+        raise InputError("--speakers excludes --min-speakers/--max-speakers")
+    for name in ("num_speakers", "min_speakers", "max_speakers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            flag = "speakers" if name == "num_speakers" else name.replace("_", "-")
+            raise InputError(f"--{flag} must be at least 1")
+    if args.min_speakers and args.max_speakers and args.min_speakers > args.max_speakers:
+        raise InputError("--min-speakers is larger than --max-speakers")
+    return {"language": language(args.language), "num_speakers": args.num_speakers,
+            "min_speakers": args.min_speakers, "max_speakers": args.max_speakers}
+
+
+def language(code: str | None) -> str | None:
+    lang = (code or "auto").lower()
+    if lang == "auto":
+        return None
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    if lang not in _LANGUAGE_CODES:
+        raise InputError(f"unknown language code {code!r} (use auto or a Whisper code such as en, pl)")
+    return lang
