@@ -104,7 +104,7 @@ def diarize(
 
 # Cosine distance cut for embeddings pooled over whole solo turns: these are steadier than 1.5 s
 # windows, so speakers sit closer to their centroids and the cut is lower than cluster.THRESHOLD.
-SEG_THRESHOLD = 0.37
+SEG_THRESHOLD = 0.38
 MIN_ALONE = 0.5  # s of solo speech a local speaker needs for its own embedding
 EMB_BLOCK = 30.0  # s of audio per CAM++ frame-feature pass (bounds memory on long inputs)
 

@@ -57,7 +57,8 @@ def transcribe_with_turns(
         segments = artifacts.cached("asr", {"language": language, **asdict(opts)}, run_asr,
                                     _enc_segments, _dec_segments)
         turns = artifacts.cached(
-            "diarization", {"num": num_speakers, "min": min_speakers, "max": max_speakers}, run_diarize,
+            "diarization", {"num": num_speakers, "min": min_speakers, "max": max_speakers, "method": "segmentation"},
+            run_diarize,
             lambda ts: [asdict(t) for t in ts], lambda data: [SpeakerTurn(**d) for d in data])
     else:
         segments, turns = run_asr(), run_diarize()
