@@ -1,6 +1,7 @@
 """Audio-visual benchmark on the shared scenes: who-says-what accuracy, frame-level ASD accuracy, ASD time share.
 
-    python benchmarks/active_speakers.py [--engine onnxruntime|opencv] [--fallback] [SCENE ...]
+    python benchmarks/active_speakers.py [--engine onnxruntime|opencv] [--fallback] [--no-parallel] [--job]
+                                         [SCENE ...]
 
 Runs each stage from scratch (fresh artifacts folder) and prints a table:
 - phrase->face: share of truth speech time, covered by a phrase, whose phrase is attached to
@@ -8,13 +9,21 @@ Runs each stage from scratch (fresh artifacts folder) and prints a table:
   labels by optimal matching of face positions. `covered` is the share of truth speech time under a phrase.
 - ASD acc raw / fused: frame-level accuracy (score > 0 <=> truth speaking) over visible faces, for the
   network's own scores and for the scores after voice-identity fusion (what scene.json holds).
-- time: wall seconds per stage and ASD's share of the whole pipeline (ASD = scoring + assignment), then
-  the same share in process CPU time, which other jobs on the machine disturb much less than wall time.
+- time (stages run one after another): wall seconds per stage and ASD's share of speech + faces + ASD
+  (ASD = scoring + assignment), then the same share in process CPU time, which other jobs on the
+  machine disturb much less than wall time. A second table splits ASD into its steps.
+- parallel (what `sceneglot analyze` / `translate` do: speech in a thread beside faces -> ASD):
+  wall time of pipeline.analyze() against the same concurrent run without ASD; the difference is
+  the wall time ASD adds. Each run starts from a fresh artifacts folder.
+- --job: also times translate_scene (default translator, to English) and the subtitle burn, so the
+  shares can be given against the whole `translate -o` job.
+Load averages are printed: other jobs on the machine inflate wall times.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import sys
@@ -33,7 +42,7 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "mode
 
 from sceneglot import av, media  # noqa: E402
 from sceneglot.av import assign as av_assign  # noqa: E402
-from sceneglot.pipeline import Artifacts  # noqa: E402
+from sceneglot.pipeline import Artifacts, analyze  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
 from sceneglot.speech import transcribe_scene  # noqa: E402
 from sceneglot.vision import analyze_faces  # noqa: E402
@@ -107,11 +116,12 @@ def asd_accuracy(tracks, scores: dict[str, list[list[float]]], truth: dict) -> f
 def run_scene(name: str, engine: str, fallback: bool) -> dict:
     path = EVAL / f"{name}.mp4"
     truth = json.loads((EVAL / f"{name}.json").read_text())
+    steps: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         art = Artifacts(folder, path)
         c0, t0 = time.process_time(), time.perf_counter()
         speech = transcribe_scene(path, artifacts=art)
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         faces = analyze_faces(path, artifacts=art)
         c2, t2 = time.process_time(), time.perf_counter()
         if fallback:
@@ -120,8 +130,13 @@ def run_scene(name: str, engine: str, fallback: bool) -> dict:
             raw = lipmotion.score_tracks(path, faces.tracks, media.read_audio(path))
             method = av.FALLBACK
         else:
-            result = av.active_speakers(path, faces.tracks, engine=engine)
-            raw, method = result.scores, result.method
+            t = time.perf_counter()
+            audio = media.read_audio(path)
+            steps["read audio"] = time.perf_counter() - t
+            from sceneglot.av import asd
+
+            raw = asd.score_tracks(path, faces.tracks, audio, engine=engine, times=steps)
+            method = av.LIGHT_ASD
         t3 = time.perf_counter()
         for tr in faces.tracks:
             tr.speaking = [list(r) for r in raw.get(tr.id, [])]
@@ -129,6 +144,7 @@ def run_scene(name: str, engine: str, fallback: bool) -> dict:
                       persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
         av_assign.assign(scene)
         c4, t4 = time.process_time(), time.perf_counter()
+    steps["assign"] = t4 - t3
     mapping = person_map(scene, truth)
     phrase, covered = phrase_accuracy(scene, truth, mapping)
     return {
@@ -136,9 +152,49 @@ def run_scene(name: str, engine: str, fallback: bool) -> dict:
         "asd_raw": asd_accuracy(scene.tracks, raw, truth),
         "asd_fused": asd_accuracy(scene.tracks, {t.id: t.speaking for t in scene.tracks}, truth),
         "speech_s": t1 - t0, "faces_s": t2 - t1, "asd_s": t3 - t2, "assign_s": t4 - t3,
-        "share": (t4 - t2) / (t4 - t0), "cpu_asd_s": c4 - c2, "cpu_all_s": c4 - c0,
-        "cpu_share": (c4 - c2) / (c4 - c0),
+        "share": (t4 - t2) / (t4 - t0), "cpu_speech_s": c1 - c0, "cpu_faces_s": c2 - c1,
+        "cpu_asd_s": c4 - c2, "cpu_all_s": c4 - c0, "cpu_share": (c4 - c2) / (c4 - c0), "steps": steps,
+        "scene_obj": scene,
     }
+
+
+def run_parallel(name: str, engine: str) -> dict:
+    """Wall and CPU time of pipeline.analyze (speech beside faces -> ASD), and of the same without ASD."""
+    path = EVAL / f"{name}.mp4"
+    out = {}
+    with tempfile.TemporaryDirectory() as folder:
+        c, t = time.process_time(), time.perf_counter()
+        analyze(path, folder, asd_engine=engine)
+        out["with_s"], out["with_cpu_s"] = time.perf_counter() - t, time.process_time() - c
+    with tempfile.TemporaryDirectory() as folder:
+        art = Artifacts(folder, path)
+        c, t = time.process_time(), time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            job = pool.submit(transcribe_scene, path, artifacts=art)
+            analyze_faces(path, artifacts=art)
+            job.result()
+        out["without_s"], out["without_cpu_s"] = time.perf_counter() - t, time.process_time() - c
+    out["added_s"] = out["with_s"] - out["without_s"]
+    out["share"] = out["added_s"] / out["with_s"]
+    return out
+
+
+def run_job(name: str, scene: Scene) -> dict:
+    """Seconds of the rest of `translate -o`: translation (default translator, to English) and the burn."""
+    from sceneglot.render.burn import burn
+    from sceneglot.translate import translate_scene
+
+    path = EVAL / f"{name}.mp4"
+    t = time.perf_counter()
+    translated = translate_scene(scene, "en", audio_path=str(path))
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        burn(translated, str(path), str(Path(folder) / "out.mp4"))
+    return {"translate_s": t1 - t, "render_s": time.perf_counter() - t1}
+
+
+def _load() -> str:
+    return "load avg " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -146,18 +202,53 @@ def main() -> None:
     parser.add_argument("scenes", nargs="*", default=["cut2", "twoshot"])
     parser.add_argument("--engine", default="onnxruntime", choices=["onnxruntime", "opencv"])
     parser.add_argument("--fallback", action="store_true", help="score with the lip-motion fallback instead")
+    parser.add_argument("--no-parallel", action="store_true", help="skip the concurrent pipeline.analyze runs")
+    parser.add_argument("--job", action="store_true", help="also time translation + render (translate -o)")
     args = parser.parse_args()
     os.environ.setdefault("SCENEGLOT_QUIET", "1")
     av.active_speakers  # noqa: B018  (import check before the long runs)
+    print(_load())
     head = (f"{'scene':<9} {'method':<11} {'phrase->face':>12} {'covered':>8} {'ASD raw':>8} {'ASD fused':>9} "
             f"{'speech s':>9} {'faces s':>8} {'ASD s':>7} {'ASD share':>9} {'ASD cpu s':>9} {'cpu share':>9}")
     print(head)
     print("-" * len(head))
+    results = []
     for name in args.scenes:
         r = run_scene(name, args.engine, args.fallback)
+        results.append(r)
         print(f"{r['scene']:<9} {r['method']:<11} {r['phrase']:>11.1%} {r['covered']:>8.1%} {r['asd_raw']:>8.1%} "
               f"{r['asd_fused']:>9.1%} {r['speech_s']:>9.1f} {r['faces_s']:>8.1f} {r['asd_s'] + r['assign_s']:>7.1f} "
               f"{r['share']:>9.1%} {r['cpu_asd_s']:>9.1f} {r['cpu_share']:>9.1%}", flush=True)
+    print(_load())
+    if not args.fallback:
+        order = ["session", "read audio", "mfcc", "decode", "crop", "encoder", "backend", "assign"]
+        print("\nASD steps, wall seconds (serial run; decode = waiting on media.iter_frames at 25 fps)")
+        print(f"{'scene':<9} " + " ".join(f"{k:>10}" for k in order) + f" {'frames':>7} {'face-frames':>11} "
+              f"{'enc ms/ff':>9}")
+        for r in results:
+            st = r["steps"]
+            print(f"{r['scene']:<9} " + " ".join(f"{st.get(k, 0.0):>10.2f}" for k in order)
+                  + f" {st.get('frames', 0):>7} {st.get('face_frames', 0):>11}"
+                  f" {1000 * st.get('encoder', 0.0) / max(st.get('face_frames', 0), 1):>9.1f}")
+    if not args.no_parallel and not args.fallback:
+        print("\nparallel pipeline.analyze (speech in a thread beside faces -> ASD), fresh artifacts each")
+        print(f"{'scene':<9} {'with ASD s':>10} {'without s':>9} {'ASD adds s':>10} {'wall share':>10} "
+              f"{'cpu with s':>10} {'cpu without':>11}")
+        for name in args.scenes:
+            p = run_parallel(name, args.engine)
+            print(f"{name:<9} {p['with_s']:>10.1f} {p['without_s']:>9.1f} {p['added_s']:>10.1f} {p['share']:>10.1%} "
+                  f"{p['with_cpu_s']:>10.1f} {p['without_cpu_s']:>11.1f}  ({_load()})", flush=True)
+    if args.job:
+        print("\nwhole `translate -o` job, serial stage times (ASD share of speech+faces+ASD+translate+render)")
+        for r in results:
+            try:
+                j = run_job(r["scene"], r["scene_obj"])
+            except Exception as exc:  # a missing translator must not hide the tables above
+                print(f"{r['scene']:<9} not measured: {exc}")
+                continue
+            whole = r["speech_s"] + r["faces_s"] + r["asd_s"] + r["assign_s"] + j["translate_s"] + j["render_s"]
+            print(f"{r['scene']:<9} translate {j['translate_s']:.1f} s, render {j['render_s']:.1f} s, "
+                  f"ASD share of the job {(r['asd_s'] + r['assign_s']) / whole:.1%}", flush=True)
     print("targets: phrase->face >= 95 % on both; frame-level ASD >= 90 % on twoshot; ASD share <= 15 %")
 
 

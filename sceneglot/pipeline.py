@@ -83,12 +83,19 @@ def progress(items: Iterable[T], total: float | None = None, desc: str = "", uni
 
 
 def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_speakers=None, max_speakers=None,
-            asd_engine="onnxruntime", debug_video=None):
+            asd_engine="onnxruntime", debug_video=None, parallel=True):
     """Speech + faces + active speakers + assignment in one run; writes artifacts_dir/scene.json (no translation).
 
     Each stage is cached under `artifacts_dir`, so a re-run redoes only what
-    changed; scene.json appears only once everything succeeded.
+    changed; scene.json appears only once everything succeeded. With `parallel`,
+    speech runs in a worker thread while faces and then active speakers run here:
+    ASD needs only the face tracks and the audio, not the transcript, and the
+    heavy parts (CTranslate2, onnxruntime, FFmpeg) release the GIL. ASD then uses
+    one onnxruntime thread, the cheapest in CPU per frame, leaving the other core
+    to speech.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from . import media
     from . import scene as scene_io
     from .av import active_speakers
@@ -98,10 +105,25 @@ def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_
 
     info = media.probe(input_path)
     art = Artifacts(artifacts_dir, input_path)
-    speech = transcribe_scene(input_path, language=language, num_speakers=num_speakers,
-                              min_speakers=min_speakers, max_speakers=max_speakers, artifacts=art)
-    faces = analyze_faces(input_path, artifacts=art)
-    asd = active_speakers(input_path, faces.tracks, artifacts=art, engine=asd_engine)
+
+    def speech_stage():
+        return transcribe_scene(input_path, language=language, num_speakers=num_speakers,
+                                min_speakers=min_speakers, max_speakers=max_speakers, artifacts=art)
+
+    def vision_stages():
+        faces = analyze_faces(input_path, artifacts=art)
+        asd = active_speakers(input_path, faces.tracks, artifacts=art, engine=asd_engine,
+                              threads=1 if parallel else None)
+        return faces, asd
+
+    if parallel:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sceneglot-speech") as pool:
+            speech_job = pool.submit(speech_stage)
+            faces, asd = vision_stages()  # on an error here, leaving the pool still waits for speech
+            speech = speech_job.result()
+    else:
+        speech = speech_stage()
+        faces, asd = vision_stages()
     for track in faces.tracks:
         track.speaking = [list(row) for row in asd.scores.get(track.id, [])]
     scene = scene_io.Scene(media=info, source_language=speech.source_language, shots=faces.shots,

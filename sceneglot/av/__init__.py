@@ -44,8 +44,13 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
 
 
 def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = None,
-                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD) -> ActiveSpeakers:
-    """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available."""
+                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD, threads: int | None = None,
+                    times: dict[str, float] | None = None) -> ActiveSpeakers:
+    """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
+
+    `threads`: onnxruntime threads for Light-ASD (None: all cores; 1 when sharing the CPU with
+    speech). `times` collects per-step seconds (see asd.score_tracks); untouched on a cache hit.
+    """
     from . import asd
 
     if engine not in asd.ENGINES:
@@ -63,7 +68,8 @@ def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = 
             return ActiveSpeakers(which, {t.id: [] for t in tracks}, 0.0)
         audio = media.read_audio(path)
         if which == LIGHT_ASD:
-            scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name))
+            scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
+                                      times=times)
         else:
             from . import lipmotion
 

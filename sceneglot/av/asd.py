@@ -9,6 +9,7 @@ once; per track only the 112x112 grey crops are kept, and a track is scored
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,13 +33,17 @@ class Engine:
     """The exported network: encoders (heavy, per frame) and GRU back end (light, per window).
 
     kind "onnxruntime" (default) or "opencv" (cv2.dnn); both run the same ONNX files.
+    `threads`: onnxruntime intra-op threads (None: SCENEGLOT_THREADS or all cores). One thread
+    costs the least CPU per frame (no pool sync), the right choice when ASD shares the
+    machine with speech recognition; all cores give the shortest wall time when it runs alone.
     """
 
-    def __init__(self, kind: str = "onnxruntime", model_name: str = "light-asd") -> None:
+    def __init__(self, kind: str = "onnxruntime", model_name: str = "light-asd", threads: int | None = None) -> None:
         if kind not in ENGINES:
             raise InputError(f"unknown ASD engine {kind!r}; choose from {', '.join(ENGINES)}")
         self.kind = kind
         self.model_name = model_name
+        self.threads = int(os.environ.get("SCENEGLOT_THREADS", "0")) if threads is None else threads
         self.paths = export.onnx_paths(model_name)
         self._run = {part: self._load(path) for part, path in self.paths.items()}
 
@@ -47,7 +52,7 @@ class Engine:
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = int(os.environ.get("SCENEGLOT_THREADS", "0"))
+            opts.intra_op_num_threads = self.threads
             opts.log_severity_level = 3
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             return lambda feeds: session.run(None, feeds)[0]
@@ -91,23 +96,30 @@ class Engine:
         return self.backend(self.encode(audio, video))
 
 
-def multi_window(engine: Engine, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
+def multi_window(engine: Engine, audio: np.ndarray, video: np.ndarray, times: dict[str, float] | None = None,
+                 ) -> np.ndarray:
     """Per-frame speaking score: back end over 1..6 s windows, weighted mean as the reference, ±2-frame mean.
 
     Unlike the reference demo, which reruns the whole network per window, the
     encoders run once per track, so window borders see real neighbouring frames
     instead of zero padding; only the GRU context changes between passes.
+    `times`, when given, accumulates seconds under "encoder" and "backend".
     """
     frames = len(video)
     if frames == 0:
         return np.zeros(0, np.float32)
+    t0 = time.perf_counter()
     feats = engine.encode(audio, video)
+    t1 = time.perf_counter()
     total = np.zeros(frames, np.float64)
     weight = 0
     for seconds, w in WINDOWS.items():
         n = seconds * features.FPS
         total += w * np.concatenate([engine.backend(feats[i:i + n])[:, 1] for i in range(0, frames, n)])
         weight += w
+    if times is not None:
+        times["encoder"] = times.get("encoder", 0.0) + t1 - t0
+        times["backend"] = times.get("backend", 0.0) + time.perf_counter() - t1
     return smooth(total / weight)
 
 
@@ -131,14 +143,26 @@ class _Pending:
 
 
 def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: Engine | str = "onnxruntime",
-                 ) -> dict[str, list[list[float]]]:
+                 times: dict[str, float] | None = None) -> dict[str, list[list[float]]]:
     """Light-ASD scores per track: `{track_id: [[t, score], ...]}` at 25 fps, score > 0 meaning speaking.
 
     `audio` is the whole soundtrack, 16 kHz mono float32 (media.read_audio).
+    `times`, when given, accumulates wall seconds per step (session, mfcc, decode, crop, encoder,
+    backend) and the counts "frames" (decoded) and "face_frames" (crops) for benchmarks.
     """
     tracks = list(tracks)
+    times = {} if times is None else times
+
+    def add(step: str, since: float) -> float:
+        now = time.perf_counter()
+        times[step] = times.get(step, 0.0) + now - since
+        return now
+
+    t = time.perf_counter()
     runner = engine if isinstance(engine, Engine) else Engine(engine)
+    t = add("session", t)
     feats = features.mfcc(audio)
+    add("mfcc", t)
     pending: list[_Pending] = []
     for tr in sorted(tracks, key=lambda t: t.start):
         geo = features.geometry(tr.boxes, tr.start, tr.end)
@@ -153,7 +177,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     def finish(p: _Pending) -> None:
         video = np.stack(p.crops) if p.crops else np.zeros((0, 112, 112), np.uint8)
         a, v = features.align(feats, video, p.first)
-        scores = multi_window(runner, a, v)
+        times["face_frames"] = times.get("face_frames", 0) + len(v)
+        scores = multi_window(runner, a, v, times)
         if 0 < len(scores) < len(p.geo.times) <= len(scores) + 2:
             # The file's last frame or two lack a whole 25 ms MFCC window: hold the last score.
             scores = np.concatenate([scores, np.repeat(scores[-1:], len(p.geo.times) - len(scores))])
@@ -162,7 +187,14 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         p.crops.clear()
 
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
-    for frame in media.iter_frames(path, fps=features.FPS, end=end):
+    frames = iter(media.iter_frames(path, fps=features.FPS, end=end))
+    while True:
+        t = time.perf_counter()
+        frame = next(frames, None)
+        add("decode", t)
+        if frame is None:
+            break
+        times["frames"] = times.get("frames", 0) + 1
         k = frame.index
         while queue and queue[0].first <= k:
             open_.append(queue.pop(0))
@@ -172,7 +204,9 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
                 finish(p)
                 open_.remove(p)
                 continue
+            t = time.perf_counter()
             p.crops.append(features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i]))
+            add("crop", t)
     for p in open_ + queue:
         finish(p)
     return results
