@@ -45,7 +45,9 @@ class Engine:
         self.model_name = model_name
         self.threads = int(os.environ.get("SCENEGLOT_THREADS", "0")) if threads is None else threads
         self.paths = export.onnx_paths(model_name)
-        self._run = {part: self._load(path) for part, path in self.paths.items()}
+        # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
+        encoder = "encoder2d" if kind == "onnxruntime" else "encoder"
+        self._run = {"encoder": self._load(self.paths[encoder]), "backend": self._load(self.paths["backend"])}
 
     def _load(self, path):
         if self.kind == "onnxruntime":

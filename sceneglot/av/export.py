@@ -16,7 +16,7 @@ from ..errors import ModelError
 from ..files import atomic_path
 
 OPSET = 17
-PARTS = ("encoder", "backend")
+PARTS = ("encoder", "encoder2d", "backend")
 VERSION = 1  # bump when the exported graphs change, so stale exports are not reused
 
 
@@ -24,6 +24,7 @@ def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:
     """The exported graphs for `model_name` ({"encoder": ..., "backend": ...}), exporting them first if needed.
 
     encoder: audio (1, 4T, 13) MFCC + video (1, T, 112, 112) grey -> features (1, T, 128)
+    encoder2d: the same function with 2-D convolutions (faster in onnxruntime; OpenCV cannot load it)
     backend: features (1, T, 128) -> logits (T, 2); column 1 is the speaking score.
     File names carry the weights' sha256, so other weights never reuse a stale export.
     """
@@ -60,6 +61,8 @@ def export(weights: Path, targets: dict[str, Path]) -> None:
     jobs = {
         "encoder": (network.Encoders(net), (audio, video), ["audio", "video"], ["features"],
                     {"audio": {1: "audio_steps"}, "video": {1: "frames"}, "features": {1: "frames"}}),
+        "encoder2d": (network.Encoders2D(net), (audio, video), ["audio", "video"], ["features"],
+                      {"audio": {1: "audio_steps"}, "video": {1: "frames"}, "features": {1: "frames"}}),
         "backend": (network.Backend(net), (feats,), ["features"], ["logits"],
                     {"features": {1: "frames"}, "logits": {0: "frames"}}),
     }
