@@ -1,5 +1,8 @@
 """Speech benchmark: WER (jfk.flac), DER and speaker count (sample.wav), RTF and peak RSS per stage.
 
+Diarization rows: "diarization" is the default overlap-aware method (pyannote
+segmentation-3.0 + CAM++), "diarization (embedding)" the earlier one-speaker-per-moment one.
+
     python benchmarks/speech.py
 
 Each stage runs in a fresh process so its peak RSS is its own (models included).
@@ -38,7 +41,7 @@ def _audio(name: str) -> np.ndarray:
 
 
 def _stage(kind: str, name: str, queue) -> None:
-    from sceneglot.speech import asr, campplus, diarize
+    from sceneglot.speech import asr, campplus, diarize, segmentation
 
     audio = _audio(name)
     t0 = time.perf_counter()
@@ -46,9 +49,13 @@ def _stage(kind: str, name: str, queue) -> None:
         asr.load_model()
     else:
         campplus.load()
+        segmentation.load()
     loaded = time.perf_counter()
     cpu0 = time.process_time()
-    result = asr.transcribe(audio) if kind == "asr" else diarize(audio)
+    if kind == "asr":
+        result = asr.transcribe(audio)
+    else:
+        result = diarize(audio, method="embedding" if kind == "diar-emb" else "segmentation")
     done = time.perf_counter()
     cpu = time.process_time() - cpu0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -78,6 +85,11 @@ def main() -> int:
     k = len({t.speaker for t in turns})
     rows.append(("diarization sample.wav", f"DER {100 * score:.1f} %, {k} speakers (truth 2)", load, proc, dur, rss,
                  cpu))
+    turns, load, proc, dur, rss, cpu = run("diar-emb", "sample")
+    score = der(read_rttm(DIAR.with_suffix(".rttm")), turns)
+    k = len({t.speaker for t in turns})
+    rows.append(("diar. (embedding) sample", f"DER {100 * score:.1f} %, {k} speakers (truth 2)", load, proc, dur,
+                 rss, cpu))
     a60 = run("asr", "sample60")
     d60 = run("diar", "sample60")
     rows.append(("ASR 60 s", f"{len(a60[0])} segments", *a60[1:]))

@@ -101,7 +101,15 @@ class PyanNet(nn.Module):
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """wav: (batch, 1, samples) -> powerset log-probabilities (batch, frames, 7)."""
-        x, _ = self.lstm(self.sincnet(wav).transpose(1, 2))
+        x = self.sincnet(wav).transpose(1, 2)
+        threads = torch.get_num_threads()
+        # The recurrence is thousands of tiny steps: with a second thread every step waits on a
+        # barrier, and on a shared CPU one descheduled thread made it 5-10x slower (measured).
+        torch.set_num_threads(1)
+        try:
+            x, _ = self.lstm(x)
+        finally:
+            torch.set_num_threads(threads)
         for layer in self.linear:
             x = F.leaky_relu(layer(x))
         return F.log_softmax(self.classifier(x), dim=-1)
