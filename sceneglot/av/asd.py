@@ -115,9 +115,14 @@ def multi_window(engine: Engine, audio: np.ndarray, video: np.ndarray, times: di
     t1 = time.perf_counter()
     total = np.zeros(frames, np.float64)
     weight = 0
+    done: dict[tuple[int, int], np.ndarray] = {}  # a window clipped by the track's end recurs in longer passes
     for seconds, w in WINDOWS.items():
         n = seconds * features.FPS
-        total += w * np.concatenate([engine.backend(feats[i:i + n])[:, 1] for i in range(0, frames, n)])
+        for i in range(0, frames, n):
+            key = (i, min(i + n, frames))
+            if key not in done:
+                done[key] = engine.backend(feats[key[0]:key[1]])[:, 1]
+            total[key[0]:key[1]] += w * done[key]
         weight += w
     if times is not None:
         times["encoder"] = times.get("encoder", 0.0) + t1 - t0
