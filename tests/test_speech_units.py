@@ -5,7 +5,7 @@ import pytest
 
 from sceneglot.scene import Segment, Word
 from sceneglot.speech import asr, cluster, fbank, metrics, phrases, vad
-from sceneglot.speech.diarize import SpeakerTurn, _absorb_short, windows
+from sceneglot.speech.diarize import SpeakerTurn, _absorb_short, reconstruct, windows
 
 
 def W(start, end, text, speaker=None):
@@ -126,3 +126,22 @@ def test_wer_and_der():
     swapped = [SpeakerTurn(0, 8, "Y"), SpeakerTurn(8, 20, "X")]  # 2 s confused, 1 s overlap missed
     assert metrics.der(ref, swapped) == pytest.approx(3 / 21, abs=1e-3)
     assert metrics.der(ref, []) == pytest.approx(1.0)
+
+
+def test_reconstruct_keeps_overlap_across_chunks_and_merges_split_speakers():
+    act = np.zeros((2, 589, 3), np.float32)
+    act[0, 0:300, 0] = 1  # chunk 0 (starts at 0 s): A on frames 0-299, B on 250-399 -> overlap 250-299
+    act[0, 250:400, 1] = 1
+    off = round(16000 / 270)  # chunk 1 starts 1 s later; its local speakers come in another order
+    act[1, 0:300 - off, 2] = 1
+    act[1, 250 - off:400 - off, 0] = 1
+    act[1, 450 - off:500 - off, 1] = 1  # a voice only chunk 1 hears, unassigned (too short to embed)
+    assign = {(0, 0): 0, (0, 1): 1, (1, 2): 0, (1, 0): 1}
+    active = reconstruct([0, 16000], act, assign, 2, 176000)
+    assert active.shape == (652, 2)
+    assert active[:250, 0].all() and not active[:250, 1].any()
+    assert active[250:300].all()  # both speakers in the overlap
+    assert active[300:400, 1].all() and not active[300:400, 0].any()
+    assert not active[400:].any()  # the unassigned voice adds no speaker, and nothing after it
+    merged = reconstruct([0], act[:1], {(0, 0): 0, (0, 1): 0}, 1, 160000)
+    assert merged[:400, 0].all() and not merged[400:].any()

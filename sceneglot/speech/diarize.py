@@ -114,29 +114,40 @@ def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_spe
     if len(audio) < segmentation.FRAME_SPAN:
         return []
     starts, act = segmentation.segment(audio, step=seg_step)
-    n_frames = act.shape[1]
     emb, keys = _local_embeddings(audio, starts, act)
     if not keys:
         return []
     labels = cluster.cluster(emb, num_speakers, min_speakers, max_speakers, threshold=threshold)
-    k = int(labels.max()) + 1
-    # Every active local speaker (embedded or not) joins its nearest global speaker; local speakers
-    # too short to embed on their own stay unassigned but still count in the per-frame speaker count.
+    # Local speakers too short to embed stay unassigned but still count in the per-frame speaker count.
     assign = {key: int(lab) for key, lab in zip(keys, labels, strict=True)}
-    step_s = segmentation.FRAME_STEP / segmentation.SAMPLE_RATE
-    total = int(np.ceil(len(audio) / segmentation.FRAME_STEP))
+    active = reconstruct(starts, act, assign, int(labels.max()) + 1, len(audio))
+    dur = len(audio) / segmentation.SAMPLE_RATE
+    turns = [[min(_edge(i0), dur), min(_edge(i1), dur), g]
+             for g in range(active.shape[1]) for i0, i1 in _true_runs(active[:, g])]
+    turns.sort(key=lambda t: (t[0], t[1]))
+    return _name(turns)
+
+
+def reconstruct(starts: list[int], act: np.ndarray, assign: dict[tuple[int, int], int], k: int,
+                n_samples: int) -> np.ndarray:
+    """Global (frames, k) speaker activity from per-chunk local activity (chunks, frames, 3).
+
+    Each chunk's local speakers map onto their global speaker (max where two map to one); scores
+    and speaker counts are averaged over the chunks covering a frame, and each frame keeps its
+    rounded count of highest-scoring speakers: that is how overlapped speech survives clustering.
+    Frame i of the result is frame i of a chunk starting at sample 0 (FRAME_STEP apart)."""
+    n_frames = act.shape[1]
+    total = int(np.ceil(n_samples / segmentation.FRAME_STEP))
     score = np.zeros((total, k), np.float32)
     count = np.zeros(total, np.float32)
     cover = np.zeros(total, np.float32)
-    valid = np.arange(n_frames)
+    centres = segmentation.frame_times(n_frames) * segmentation.SAMPLE_RATE
     for c, s0 in enumerate(starts):
-        off = round(s0 / segmentation.FRAME_STEP)
-        idx = off + valid
-        keep = idx < total
-        idx, local = idx[keep], act[c][valid[keep]]
         # frames past the audio's end (zero padding of a short input) are not evidence
-        inside = (s0 + segmentation.frame_times(n_frames)[valid[keep]] * segmentation.SAMPLE_RATE) < len(audio)
-        idx, local = idx[inside], local[inside]
+        local_idx = np.flatnonzero(s0 + centres < n_samples)
+        idx = round(s0 / segmentation.FRAME_STEP) + local_idx
+        keep = idx < total
+        idx, local = idx[keep], act[c][local_idx[keep]]
         cover[idx] += 1
         count[idx] += local.sum(1)
         chunk = np.zeros((len(idx), k), np.float32)
@@ -152,14 +163,16 @@ def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_spe
     active = np.zeros_like(score, bool)
     for n in range(1, int(speakers.max(initial=0)) + 1):
         rows = np.flatnonzero(speakers >= n)
-        active[rows, order[rows, n - 1]] = True
-    turns = []
-    for g in range(k):
-        for a, b in _true_runs(active[:, g]):
-            start = max(0.0, segmentation.frame_times(a)[-1] - step_s / 2) if a else 0.0
-            turns.append([start, segmentation.frame_times(b)[-1] - step_s / 2, g])
-    turns.sort(key=lambda t: (t[0], t[1]))
-    return _name(turns)
+        best = order[rows, n - 1]
+        keep = score[rows, best] > 0  # a count with no speaker behind it (two locals merged) adds nobody
+        active[rows[keep], best[keep]] = True
+    return active
+
+
+def _edge(i: int) -> float:
+    """Time (s) between global frames i-1 and i: frame i's centre minus half a step, 0 for i = 0."""
+    return max(0.0, (i * segmentation.FRAME_STEP + (segmentation.FRAME_SPAN - segmentation.FRAME_STEP) / 2)
+               / segmentation.SAMPLE_RATE) if i else 0.0
 
 
 def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
