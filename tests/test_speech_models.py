@@ -54,9 +54,9 @@ def test_jfk_wer():
 
 def test_diarization_sample_two_speakers():
     audio, ref = read_audio(DIAR_WAV), read_rttm(DIAR_WAV.with_suffix(".rttm"))
-    turns = diarize(audio)  # overlap-aware segmentation method: measured 6.0 %
+    turns = diarize(audio)  # overlap-aware segmentation method: measured 5.4 %
     assert {t.speaker for t in turns} == {"S0", "S1"}
-    assert der(ref, turns) <= 0.08
+    assert der(ref, turns) <= 0.07
     assert len(set(t.speaker for t in diarize(audio, num_speakers=3))) == 3
     old = diarize(audio, method="embedding")  # one speaker per moment: measured 16.3 %
     assert {t.speaker for t in old} == {"S0", "S1"}
