@@ -16,9 +16,11 @@ most windows covering it voted for, so changes land within about a step of the t
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from ..errors import InputError
 from . import campplus, cluster, fbank, segmentation, vad
@@ -67,7 +69,8 @@ def diarize(
     if sample_rate != segmentation.SAMPLE_RATE:
         raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
     if method == "segmentation":
-        return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)
+        with _one_thread():
+            return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)
     if method != "embedding":
         raise InputError(f"unknown diarization method {method!r} (segmentation or embedding)")
     if regions is None:
@@ -107,6 +110,20 @@ def diarize(
 SEG_THRESHOLD = 0.38
 MIN_ALONE = 0.5  # s of solo speech a local speaker needs for its own embedding
 EMB_BLOCK = 30.0  # s of audio per CAM++ frame-feature pass (bounds memory on long inputs)
+
+
+@contextmanager
+def _one_thread():
+    """Run torch single-threaded: measured on the 2-core box under other jobs' load, the CAM++ frame
+    pass and the segmentation net often took 3-10x longer with 2 threads than with 1 (likely the
+    worker thread stalling: flush-to-zero is set per thread), and were at best about 1.5x faster
+    with 2 threads; one steady thread keeps diarization well inside the real-time budget."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_speakers,
@@ -224,8 +241,6 @@ def _local_embeddings(audio: np.ndarray, starts: list[int], act: np.ndarray
             keys.append((c, j))
     if not keys:
         return np.zeros((0, 192), np.float32), []
-    import torch
-
     with torch.inference_mode():
         emb = campplus.load().xvector.dense(torch.from_numpy(np.stack(stats).astype(np.float32))).numpy()
     return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8), keys
