@@ -12,7 +12,7 @@ from sceneglot import models
 from sceneglot.media import read_audio
 from sceneglot.speech import diarize, segmentation
 from sceneglot.speech.metrics import read_rttm
-from tests.media_fixtures import DIAR_WAV
+from tests.media_fixtures import DIAR_WAV, TWOSHOT
 
 
 def test_powerset_maps_to_local_speakers():
@@ -79,3 +79,12 @@ def test_diarization_turns_overlap_where_two_people_talk():
     assert len(at) == 2
     ref = read_rttm(DIAR_WAV.with_suffix(".rttm"))
     assert sum(t.end - t.start for t in turns) > sum(t.end - t.start for t in ref) - 1.0
+
+
+@pytest.mark.slow
+def test_short_clip_one_chunk_two_voices():
+    """8 s, one segmentation chunk, one embedding per voice: both voices stay apart (truth: change at 4.5 s)."""
+    turns = diarize(read_audio(TWOSHOT))
+    assert [t.speaker for t in turns][-1] == "S1" and {t.speaker for t in turns} == {"S0", "S1"}
+    change = min(t.start for t in turns if t.speaker == "S1")
+    assert 4.0 < change < 4.8 and max(t.end for t in turns if t.speaker == "S0") < 4.8

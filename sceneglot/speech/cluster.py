@@ -18,8 +18,12 @@ THRESHOLD = 0.62  # cosine distance at which two clusters stay apart
 def cluster(
     emb: np.ndarray, num_speakers: int | None = None, min_speakers: int | None = None,
     max_speakers: int | None = None, threshold: float = THRESHOLD, min_share: float = 0.08,
+    min_count: int = 2,
 ) -> np.ndarray:
-    """Labels 0..k-1 per embedding row, numbered by first appearance."""
+    """Labels 0..k-1 per embedding row, numbered by first appearance.
+
+    An automatic cluster with fewer than max(`min_count`, `min_share` x rows) members is folded into
+    the nearest other; `min_count=1` suits few embeddings that each stand for a whole turn."""
     n = len(emb)
     if n == 0:
         return np.zeros(0, int)
@@ -30,7 +34,7 @@ def cluster(
         labels = fcluster(tree, t=min(num_speakers, n), criterion="maxclust")
     else:
         labels = fcluster(tree, t=threshold, criterion="distance")
-        labels = _fold_small(emb, labels, max(2, round(min_share * n)), keep=min_speakers or 1)
+        labels = _fold_small(emb, labels, max(min_count, round(min_share * n)), keep=min_speakers or 1)
         k = len(set(labels))
         lo, hi = min_speakers or 1, max_speakers or n
         if not lo <= k <= hi:

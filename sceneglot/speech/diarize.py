@@ -134,7 +134,9 @@ def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_spe
     emb, keys = _local_embeddings(audio, starts, act)
     if not keys:
         return []
-    labels = cluster.cluster(emb, num_speakers, min_speakers, max_speakers, threshold=threshold)
+    # min_count=1: on a short input each of a handful of embeddings is a whole solo turn, not a 1.5 s
+    # window, so a speaker heard in one chunk only is still a speaker.
+    labels = cluster.cluster(emb, num_speakers, min_speakers, max_speakers, threshold=threshold, min_count=1)
     # Local speakers too short to embed stay unassigned but still count in the per-frame speaker count.
     assign = {key: int(lab) for key, lab in zip(keys, labels, strict=True)}
     active = reconstruct(starts, act, assign, int(labels.max()) + 1, len(audio))
