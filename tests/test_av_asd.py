@@ -96,3 +96,35 @@ def test_lip_motion_fallback_scores_frames(tmp_path, monkeypatch):
     assert (still <= 0).all()  # voice but no motion: not speaking
     assert left[:100].mean() > still[:100].mean() + 0.5  # the man's mouth moves with his voice
     assert lipmotion.NAME.startswith("lip-motion fallback")
+
+
+class _ContextEngine:
+    """Stand-in network whose score depends on the whole window (running mean), so window borders matter."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, audio, video):
+        return np.asarray(video, np.float32).reshape(len(video), -1)[:, :1].repeat(128, 1)
+
+    def backend(self, feats):
+        self.calls += 1
+        run = np.cumsum(feats[:, 0]) / np.arange(1, len(feats) + 1)
+        return np.stack([-run, run], 1)
+
+
+def test_multi_window_reuses_repeated_windows_without_changing_scores():
+    frames = 83  # 3.3 s: the 4, 5 and 6 s passes each see the whole track as one window
+    video = np.sin(np.arange(frames) * 0.37)[:, None, None] * np.ones((1, 112, 112))
+    engine = _ContextEngine()
+    got = asd.multi_window(engine, np.zeros((4 * frames, 13)), video)
+    total = np.zeros(frames)
+    for seconds, w in asd.WINDOWS.items():  # the reference: every window of every pass, weighted
+        n = seconds * 25
+        total += w * np.concatenate([engine.backend(engine.encode(None, video[i:i + n]))[:, 1]
+                                     for i in range(0, frames, n)])
+    want = asd.smooth(total / sum(asd.WINDOWS.values()))
+    assert np.abs(got - want).max() < 1e-6
+    # Distinct windows, 8 of 11: 1 s [0,25) [25,50) [50,75) [75,83); 2 s [0,50) [50,83); 3 s [0,75) and
+    # [75,83) again; 4, 5 and 6 s all [0,83). The reference loop above made 11 calls.
+    assert engine.calls - 11 == 8
