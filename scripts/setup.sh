@@ -12,7 +12,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
 
-debs=$(grep -vE '^\s*(#|$)' scripts/debian-packages.txt || true)
+debs=$(sed 's/#.*//' scripts/debian-packages.txt | xargs)  # comments may follow a name
 if [ -n "$debs" ]; then
   if [ "$(id -u)" = 0 ]; then
     missing=$(for p in $debs; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
