@@ -27,7 +27,7 @@ def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
     """Keep what other stages already wrote to scene.json; replace only shots, tracks and persons."""
     try:
         old = scene_io.load(path)
-    except Exception:  # missing or unreadable: start afresh
+    except InputError:  # missing or unreadable: start afresh
         return fresh
     if Path(old.media.path).resolve() != Path(fresh.media.path).resolve():
         return fresh
