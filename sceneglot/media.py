@@ -165,13 +165,14 @@ def iter_audio(
         chunk = max(1, int(chunk_seconds * sample_rate))
         pending: list[np.ndarray] = []
         have = 0
-        emitted = 0
+        first = True
         try:
             for packet in container.demux(stream):
                 for frame in packet.decode():
                     for out in resampler.resample(frame):
                         samples = out.to_ndarray().reshape(-1)
-                        if emitted == 0 and have == 0 and out.time is not None:
+                        if first and out.time is not None:
+                            first = False
                             lead = round((out.time - origin) * sample_rate)
                             if lead > 0:  # audio starts late: pad so sample 0 is time 0
                                 pending.append(np.zeros(lead, np.float32))
@@ -183,7 +184,6 @@ def iter_audio(
                         while have >= chunk:
                             block = np.concatenate(pending)
                             yield block[:chunk]
-                            emitted += chunk
                             pending, have = [block[chunk:]], len(block) - chunk
             for out in resampler.resample(None):
                 pending.append(out.to_ndarray().reshape(-1))
@@ -275,12 +275,6 @@ def iter_frames(
             yield from emit_held(stop)
 
 
-def _rate(fps: float) -> Fraction:
-    """29.97 -> 30000/1001: keep NTSC rates exact instead of drifting."""
-    frac = Fraction(fps).limit_denominator(1001)
-    return frac
-
-
 class VideoWriter:
     """Write H.264/yuv420p MP4 frame by frame, muxing the source's audio alongside.
 
@@ -303,7 +297,7 @@ class VideoWriter:
         self._atomic = atomic_path(self.path)
         self._tmp = self._atomic.__enter__()
         self._out = av.open(str(self._tmp), mode="w", format="mp4")
-        self.rate = _rate(fps)
+        self.rate = Fraction(fps).limit_denominator(1001)  # 29.97 -> 30000/1001, not a drifting float
         self.width, self.height = width - width % 2, height - height % 2
         self._video = self._out.add_stream("libx264", rate=self.rate)
         self._video.width, self._video.height = self.width, self.height

@@ -21,7 +21,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
@@ -49,8 +49,6 @@ class Model:
     shared_dir: str | None = None  # SUBDIR under a $SCENEGLOT_MODEL_PATH entry
     url: str | None = None  # base URL; file names are appended
     origin: str = ""  # provenance, for the README and `sceneglot models`
-    notes: str = ""
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def _pkg(spec: str) -> Path | None:
