@@ -6,12 +6,7 @@ import math
 import sys
 from pathlib import Path
 
-import cv2
-
-from .. import media
-from .. import scene as scene_io
 from ..errors import InputError
-from ..files import atomic_path, check_output_path
 
 HELP = "render the subtitled frame at one time into a PNG (uses the job's scene.json)"
 
@@ -25,6 +20,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    import cv2
+
+    from .. import media
+    from .. import scene as scene_io
+    from ..files import atomic_path, check_output_path
     from ..render.burn import Painter
 
     src = media.check_input(args.input)
