@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-from ..errors import SceneglotError
 from . import options
 
 HELP = "transcribe INPUT (or read a scene.json) and fill segments[].translation; -o also renders the video"
@@ -46,25 +44,12 @@ def _options(args) -> dict:
 
 def _analyze(input_path: str, folder: Path, args):
     """The untranslated scene from the analysis pipeline (or from a scene.json given as input)."""
+    from .. import pipeline
     from .. import scene as scene_io
 
     if input_path.lower().endswith(".json"):
         return scene_io.load(input_path)
-    pipeline = importlib.import_module("sceneglot.pipeline")
-    analyze = getattr(pipeline, "analyze", None)
-    if analyze is None:
-        raise SceneglotError("the analysis pipeline (sceneglot.pipeline.analyze) is not part of this build yet; "
-                             "give a scene.json as INPUT instead")
-    return analyze(input_path, folder, **options.speech_options(args))
-
-
-def _burn(scene, media_path: str, output: str) -> None:
-    try:
-        burn = importlib.import_module("sceneglot.render.burn").burn
-    except (ImportError, AttributeError):
-        raise SceneglotError("video output needs sceneglot.render.burn, which is not part of this build; "
-                             "scene.json holds the translation") from None
-    burn(scene, media_path, output)
+    return pipeline.analyze(input_path, folder, **options.speech_options(args))
 
 
 def run(args) -> int:
@@ -97,6 +82,8 @@ def run(args) -> int:
     done = sum(1 for s in translated.segments if s.translation)
     print(f"{scene_file}: {done}/{len(translated.segments)} segments translated to {translated.target_language}")
     if args.output:
-        _burn(translated, media_path, args.output)
+        from ..render.burn import burn
+
+        burn(translated, media_path, args.output)
         print(args.output)
     return 0
