@@ -1,8 +1,8 @@
 """`sceneglot …`: one entry point; each sub-command lives in sceneglot/commands/NAME.py.
 
 A command module has `HELP` (one line), `add_arguments(parser)` and
-`run(args) -> int`. User-fixable problems surface as one line on stderr and a
-non-zero exit; a traceback means a bug.
+`run(args) -> int`; only the chosen command's module is imported. User-fixable
+problems surface as one line on stderr and a non-zero exit; a traceback means a bug.
 """
 
 from __future__ import annotations
@@ -17,7 +17,17 @@ from .errors import SceneglotError
 COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe", "analyze"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _module(name: str):
+    return importlib.import_module(f"sceneglot.commands.{name.replace('-', '_')}")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that sub-command's module is imported ("" imports none).
+
+    Command modules pull in their stage (torch, scipy, OpenCV...): importing
+    all of them costs seconds, so a run loads just the one it needs and only
+    the top-level --help reads every module's HELP.
+    """
     parser = argparse.ArgumentParser(
         prog="sceneglot",
         description="Speaker-anchored, live-translated subtitles for video of people talking.",
@@ -25,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sceneglot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"sceneglot.commands.{name.replace('-', '_')}")
+        if command is not None and name != command:
+            sub.add_parser(name)
+            continue
+        module = _module(name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(run=module.run)
@@ -33,7 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # Top-level --help lists every command's HELP; --version and usage errors need none.
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else (None if wants_help else "")
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except SceneglotError as exc:
