@@ -24,3 +24,16 @@ def test_top_level_help_lists_every_command():
     for name in COMMANDS:
         assert f"    {name}" in proc.stdout
     assert "print what a media file holds" in proc.stdout
+
+
+def test_doctor_reports_models_and_backends(capsys, monkeypatch):
+    from sceneglot.cli import main
+    from tests.media_fixtures import SHARED
+
+    monkeypatch.setenv("SCENEGLOT_MODEL_PATH", str(SHARED / "models"))
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    for section in ("[sceneglot]", "[packages]", "[devices]", "[models]", "[translation]"):
+        assert section in out
+    assert "whisper-base: ok" in out and "active speakers: Light-ASD" in out
+    assert "bergamot: ok" in out

@@ -43,7 +43,7 @@ def _devices() -> list[str]:
 
 
 def sections() -> dict[str, list[str]]:
-    """The report as titled lines; stages append their own checks in `extra_checks`."""
+    """The report as titled lines: environment, packages, devices, models, backends."""
     out: dict[str, list[str]] = {
         "sceneglot": [f"version {__version__}", f"python {platform.python_version()} on {platform.platform()}",
                       f"model cache {models.home()}",
@@ -60,6 +60,10 @@ def sections() -> dict[str, list[str]]:
 
     which, why = asd_method()
     out["models"].append(f"active speakers: {'Light-ASD' if which == 'light-asd' else 'LIP-MOTION FALLBACK'} ({why})")
+    from ..translate import available
+
+    out["translation"] = [f"{b.name}: {'ok' if b.available else 'unavailable'} ({b.pairs})"
+                          + ("" if b.available else f"; {b.how}") for b in available()]
     return out
 
 
