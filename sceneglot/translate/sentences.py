@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..scene import Segment
+from .base import norm_lang
 
 _FINAL = re.compile(r"""[.!?…。！？]["'”’)\]»]*$""")
 _PUNCT_END = re.compile(r"""[,;:.!?…、，。！？]["'”’)\]»]*$""")
@@ -46,8 +47,6 @@ def ends_sentence(text: str) -> bool:
 
 def join(segments: Sequence[Segment], default_language: str = "", max_gap: float = MAX_GAP) -> list[Sentence]:
     """Group segments into sentences; segments with no text are left out."""
-    from .base import norm_lang
-
     out: list[Sentence] = []
     current: list[int] = []
 
@@ -74,14 +73,9 @@ def join(segments: Sequence[Segment], default_language: str = "", max_gap: float
 
 
 def _tokens(text: str, language: str) -> tuple[list[str], str]:
-    words = text.split()
-    if norm_lang_simple(language) in _NO_SPACES:
+    if norm_lang(language) in _NO_SPACES:
         return list(text.replace(" ", "")), ""
-    return words, " "
-
-
-def norm_lang_simple(code: str) -> str:
-    return (code or "").lower().split("-")[0]
+    return text.split(), " "
 
 
 def split(translation: str, weights: Sequence[float], language: str = "") -> list[str]:
@@ -108,7 +102,7 @@ def split(translation: str, weights: Sequence[float], language: str = "") -> lis
             pieces[i] = tok
         return pieces
     total_w = sum(max(w, 0.0) for w in weights) or float(n)
-    w = [max(x, 0.0) if total_w else 1.0 for x in weights]
+    w = [max(x, 0.0) for x in weights]
     # ends[j] = length of the text made of tokens[:j] (j tokens), separators included.
     ends = [0]
     for j, tok in enumerate(tokens):
