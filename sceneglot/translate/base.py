@@ -139,7 +139,7 @@ def pick(source: str, target: str, name: str | None = None, options: dict | None
     for backend in all_backends(options):
         if not backend.supports(source, target):
             continue
-        if backend.name == "whisper" and not has_audio:
+        if getattr(backend, "needs_audio", False) and not has_audio:
             continue
         info = backend.info()
         # A backend whose availability depends on the pair (one model per pair) says so itself.

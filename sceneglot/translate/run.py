@@ -24,10 +24,11 @@ def translate_sentences(backend: Translator, source: str, target: str, sentences
     lines = tuple(Phrase(i, s.text, s.speaker, s.start, s.end) for i, s in enumerate(sentences))
     whole = Request(lines, source, target, lines, audio_path)
     backend_key = f"{backend.name}:{backend.variant}"
-    keys = [make_key(backend_key, source, target, p.text, _context_key(whole, p) if backend.uses_context else "")
-            for p in lines]
-    if backend.name == "whisper":  # translations come from the audio: the file and span are the key
+    if getattr(backend, "needs_audio", False):  # translations come from the audio: the file and span are the key
         keys = [make_key(backend_key, source, target, f"{audio_path}@{p.start:.2f}-{p.end:.2f}", p.text)
+                for p in lines]
+    else:
+        keys = [make_key(backend_key, source, target, p.text, _context_key(whole, p) if backend.uses_context else "")
                 for p in lines]
     done = cache.get_many(keys)
     todo = [p for p, k in zip(lines, keys, strict=True) if k not in done]

@@ -59,6 +59,7 @@ class WhisperTranslator:
     name = "whisper"
     variant = "base"
     uses_context = False
+    needs_audio = True  # works from the input's audio spans, not the text
     batch_size = 8
 
     def __init__(self, **_options) -> None:
