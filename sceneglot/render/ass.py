@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..scene import Scene
 from . import effects, fonts
-from .draw import UNKNOWN, Style, speaker_colors
+from .draw import UNKNOWN, Style, cue_speakers, speaker_colors
 from .layout import Cue, font_px
 
 _STYLE_FORMAT = ("Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
@@ -43,8 +43,7 @@ def _style_name(speaker: str | None) -> str:
 
 def to_ass(scene: Scene, cues: list[Cue], width: int, height: int) -> str:
     """The whole .ass file as text (PlayRes = the video's size, so positions are in video pixels)."""
-    ids = [s.id for s in scene.speakers]
-    ids += sorted({c.speaker for c in cues if c.speaker and c.speaker not in ids})
+    ids = cue_speakers(scene, cues)
     colors = speaker_colors(ids)
     size = font_px(height)
     st = Style(size)

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..files import check_output_path, write_text_atomic
 from ..scene import Scene
 from . import ass, effects
-from .draw import UNKNOWN, Renderer, blend, brackets, speaker_colors
+from .draw import UNKNOWN, Renderer, blend, brackets, cue_speakers, speaker_colors
 from .layout import Cue, layout
 
 
@@ -32,9 +32,7 @@ class Painter:
         self.cues = sorted(cues if cues is not None else layout(scene, self.renderer.measure), key=lambda c: c.start)
         self._starts = [c.start for c in self.cues]
         self._longest = max((c.end - c.start for c in self.cues), default=0.0)
-        ids = [s.id for s in scene.speakers]
-        ids += sorted({c.speaker for c in self.cues if c.speaker and c.speaker not in ids})
-        self.colors = speaker_colors(ids)
+        self.colors = speaker_colors(cue_speakers(scene, self.cues))
         self.fps = scene.media.fps or 25.0
 
     def visible(self, t: float) -> list[Cue]:

@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image, ImageDraw, features
 
 from ..errors import InputError
+from ..scene import Scene
 from . import fonts
-from .layout import font_px
+from .layout import Cue, font_px
 
 # Neon hues first (cyan, pink, yellow, green, orange, violet), then golden-angle steps.
 _BASE = [(0, 229, 255), (255, 64, 160), (255, 221, 0), (57, 255, 20), (255, 140, 0), (190, 120, 255)]
@@ -41,6 +42,12 @@ def color(index: int) -> tuple[int, int, int]:
 
 def speaker_colors(speakers: Sequence[str]) -> dict[str, tuple[int, int, int]]:
     return {s: color(i) for i, s in enumerate(speakers)}
+
+
+def cue_speakers(scene: Scene, cues: Sequence[Cue]) -> list[str]:
+    """The scene's speakers in order, then any other speaker a cue names (sorted): the palette's order."""
+    ids = [s.id for s in scene.speakers]
+    return ids + sorted({c.speaker for c in cues if c.speaker and c.speaker not in ids})
 
 
 def check_shaping() -> None:
