@@ -42,7 +42,6 @@ class Engine:
         if kind not in ENGINES:
             raise InputError(f"unknown ASD engine {kind!r}; choose from {', '.join(ENGINES)}")
         self.kind = kind
-        self.model_name = model_name
         self.threads = int(os.environ.get("SCENEGLOT_THREADS", "0")) if threads is None else threads
         self.paths = export.onnx_paths(model_name)
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.

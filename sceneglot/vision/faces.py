@@ -87,7 +87,6 @@ class AdaptiveDetector:
         self.full_every = full_every
         self._since_full = 0
         self._small_ok = False
-        self.full_rounds = self.half_rounds = 0
 
     def reset(self) -> None:
         """A new shot: look at full size first."""
@@ -100,10 +99,8 @@ class AdaptiveDetector:
             f = image.shape[1] / self.half.size[0]
             dets = [d.resized(f) for d in self.half.detect(small)]
             self._since_full += 1
-            self.half_rounds += 1
         else:
             dets = self.full.detect(image)
             self._since_full = 0
-            self.full_rounds += 1
         self._small_ok = bool(dets) and min(d.width for d in dets) >= self.min_small
         return dets

@@ -55,14 +55,12 @@ class ShotDetector:
         self._last_cut = -1e9
         self._dark_run = False
         self._lit_seen = False
-        self.scores: list[float] = []  # per frame, for benchmarks and tuning
 
     def update(self, image: np.ndarray, time: float) -> bool:
         hsv = thumbnail(image)
         v_mean = float(hsv[..., 2].mean())
         score = 0.0 if self._prev is None else _distance(hsv, self._prev)
         self._prev = hsv
-        self.scores.append(score)
         cut = False
         if v_mean < self.s.dark:
             self._dark_run = self._lit_seen  # a fade only counts after something was shown
