@@ -189,7 +189,12 @@ def frame_features(feats: np.ndarray) -> np.ndarray:
 
 def pool(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """Mean+std pooling and the embedding layer on row ranges of `frame_features`; L2-normalised (n, 192)."""
-    stats = np.stack([np.concatenate([frames[a:b].mean(0), frames[a:b].std(0, ddof=1)]) for a, b in spans])
+    return embed_stats(np.stack([np.concatenate([frames[a:b].mean(0), frames[a:b].std(0, ddof=1)])
+                                 for a, b in spans]))
+
+
+def embed_stats(stats: np.ndarray) -> np.ndarray:
+    """The embedding layer on rows of mean+std statistics (n, 1024); L2-normalised (n, 192)."""
     with torch.inference_mode():
         emb = load().xvector.dense(torch.from_numpy(stats.astype(np.float32))).numpy()
     return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)

@@ -243,9 +243,7 @@ def _local_embeddings(audio: np.ndarray, starts: list[int], act: np.ndarray
             keys.append((c, j))
     if not keys:
         return np.zeros((0, 192), np.float32), []
-    with torch.inference_mode():
-        emb = campplus.load().xvector.dense(torch.from_numpy(np.stack(stats).astype(np.float32))).numpy()
-    return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8), keys
+    return campplus.embed_stats(np.stack(stats)), keys
 
 
 def _refine_changes(audio, sample_rate, turns: list[list], emb: np.ndarray, labels: np.ndarray,
