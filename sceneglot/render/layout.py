@@ -394,13 +394,18 @@ def _smooth_track(track: Track, window: float) -> np.ndarray:
     return out
 
 
+def _nearest_many(values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Index of the nearest of the sorted `values` for each query (the earlier one on a tie)."""
+    if len(values) < 2:
+        return np.zeros(len(queries), int)
+    idx = np.clip(np.searchsorted(values, queries), 1, len(values) - 1)
+    left = idx - 1
+    return np.where(np.abs(values[left] - queries) <= np.abs(values[idx] - queries), left, idx)
+
+
 def _lookup(rows: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows nearest to each time, and their distance in time."""
-    idx = np.clip(np.searchsorted(rows[:, 0], times), 1, len(rows) - 1) if len(rows) > 1 else np.zeros(
-        len(times), int)
-    if len(rows) > 1:
-        left = idx - 1
-        idx = np.where(np.abs(rows[left, 0] - times) <= np.abs(rows[idx, 0] - times), left, idx)
+    idx = _nearest_many(rows[:, 0], times)
     return rows[idx], np.abs(rows[idx, 0] - times)
 
 
@@ -424,12 +429,7 @@ def _face_path(scene: Scene, person: str | None, times: np.ndarray, smoothed) ->
     # Hold the nearest known box over short gaps (a dropped detection, a cut inside the cue).
     missing = np.flatnonzero(np.isnan(out[:, 1]))
     if len(missing):
-        pos = np.clip(np.searchsorted(known, missing), 1, len(known) - 1) if len(known) > 1 else np.zeros(
-            len(missing), int)
-        if len(known) > 1:
-            left = pos - 1
-            pos = np.where(np.abs(known[left] - missing) <= np.abs(known[pos] - missing), left, pos)
-        out[missing, 1:5] = out[known[pos], 1:5]
+        out[missing, 1:5] = out[known[_nearest_many(known, missing)], 1:5]
     return out
 
 
