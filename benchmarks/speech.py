@@ -46,7 +46,7 @@ def _stage(kind: str, name: str, queue) -> None:
     audio = _audio(name)
     t0 = time.perf_counter()
     if kind == "asr":
-        asr.load_model()
+        asr.load_model(asr.AsrOptions().model)  # the model transcribe() uses ($SCENEGLOT_WHISPER too)
     else:
         campplus.load()
         segmentation.load()
