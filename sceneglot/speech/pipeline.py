@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from .. import media
 from ..scene import Scene, Segment, Speaker, Word
-from . import asr, phrases, vad
+from . import asr, phrases
 from .diarize import SpeakerTurn, diarize
 
 
@@ -77,4 +77,4 @@ def transcribe_with_turns(
     return scene, turns
 
 
-__all__ = ["transcribe_scene", "transcribe_with_turns", "vad"]
+__all__ = ["transcribe_scene", "transcribe_with_turns"]
