@@ -17,8 +17,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..scene import Scene, Segment, Track
+from .features import FPS
 
-FPS = 25
 COOCCURRENCE_WEIGHT = 0.5  # a face merely on screen is weaker evidence than a face seen speaking
 MIN_EVIDENCE = 0.2  # below this share of a speaker's time, the speaker is treated as off screen
 MIN_VISIBLE = 0.25  # a phrase is attached to a face on screen for at least this share of it

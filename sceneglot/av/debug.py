@@ -6,6 +6,7 @@ import cv2
 
 from .. import media
 from ..scene import Scene
+from .features import FPS
 
 _GREEN, _RED, _WHITE = (60, 220, 60), (60, 60, 230), (255, 255, 255)
 
@@ -16,14 +17,14 @@ def render(path, scene: Scene, out_path) -> None:
     fps = info.fps if info.fps > 0 else 25.0
     boxes: dict[int, list] = {}
     for tr in scene.tracks:
-        scores = {round(t * 25): s for t, s in tr.speaking}
+        scores = {round(t * FPS): s for t, s in tr.speaking}
         for row in tr.boxes:
-            boxes.setdefault(round(row[0] * 25), []).append((tr, row[1:], scores.get(round(row[0] * 25))))
+            boxes.setdefault(round(row[0] * FPS), []).append((tr, row[1:], scores.get(round(row[0] * FPS))))
     with media.VideoWriter(out_path, fps, info.width, info.height,
                            audio_from=path if info.has_audio else None) as out:
         for fr in media.iter_frames(path):
             img = fr.image
-            for tr, box, score in boxes.get(round(fr.time * 25), []):
+            for tr, box, score in boxes.get(round(fr.time * FPS), []):
                 colour = _WHITE if score is None else (_GREEN if score > 0 else _RED)
                 x0, y0, x1, y1 = (round(v) for v in box)
                 cv2.rectangle(img, (x0, y0), (x1, y1), colour, 3)

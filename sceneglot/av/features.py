@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 from scipy.signal import medfilt
 
+from ..media import SAMPLE_RATE
+
 FPS = 25
 MFCC_RATE = 100
 STEPS_PER_FRAME = MFCC_RATE // FPS
-SAMPLE_RATE = 16000
 CROP_SCALE = 0.4  # the reference's `cs`: how far the window reaches beyond the face
 PAD_VALUE = 110
 MEDIAN = 13
