@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BackendError, ModelError
-from ..files import atomic_path
+from ..files import atomic_path, write_text_atomic
 from .base import BackendInfo, Request, check_aligned
 
 HUB = "https://huggingface.co/{repo}/resolve/main/{file}"
@@ -103,7 +103,7 @@ def fetch(source: Source) -> Path:
             raise ModelError(f"{source.folder}: download of {url} failed ({getattr(exc, 'reason', exc)}); "
                              f"or put a CTranslate2 conversion in {folder}") from None
     stamp = {name: models.sha256(folder / name) for _, name in source.files}
-    stamp_file.write_text(json.dumps(stamp, indent=1))
+    write_text_atomic(stamp_file, json.dumps(stamp, indent=1))
     return folder
 
 
