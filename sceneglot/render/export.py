@@ -39,14 +39,18 @@ def _cues(segments: Iterable[Segment], use_translation: bool) -> list[tuple[Segm
     return [(s, t) for s, t in out if t]
 
 
+def _timing(seg: Segment, sep: str) -> str:
+    """The "start --> end" line; a zero-length cue is stretched to 1 ms so players keep it."""
+    return f"{_clock(seg.start, sep)} --> {_clock(max(seg.end, seg.start + 0.001), sep)}"
+
+
 def to_srt(segments: Iterable[Segment], use_translation: bool = False, label_speakers: bool = True) -> str:
     """SubRip: numbered cues, comma milliseconds; speaker as a "S0: " prefix."""
     blocks = []
     for i, (seg, text) in enumerate(_cues(segments, use_translation), 1):
         if label_speakers and seg.speaker:
             text = f"{seg.speaker}: {text}"
-        end = max(seg.end, seg.start + 0.001)
-        blocks.append(f"{i}\n{_clock(seg.start, ',')} --> {_clock(end, ',')}\n{text}\n")
+        blocks.append(f"{i}\n{_timing(seg, ',')}\n{text}\n")
     return "\n".join(blocks)
 
 
@@ -61,8 +65,7 @@ def to_vtt(segments: Iterable[Segment], use_translation: bool = False, label_spe
         body = _vtt_escape(text)
         if label_speakers and seg.speaker:
             body = f"<v {_vtt_escape(seg.speaker)}>{body}"
-        end = max(seg.end, seg.start + 0.001)
-        blocks.append(f"{_clock(seg.start, '.')} --> {_clock(end, '.')}\n{body}\n")
+        blocks.append(f"{_timing(seg, '.')}\n{body}\n")
     return "\n".join(blocks)
 
 
