@@ -17,6 +17,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from .. import media, pipeline
     from .. import scene as scene_io
+    from ..files import write_text_atomic
     from ..render import export
     from ..speech import asr
     from ..speech.pipeline import transcribe_with_turns
@@ -34,13 +35,14 @@ def run(args) -> int:
         asr_options=asr.AsrOptions(model=args.asr_model) if args.asr_model else None,
         progress=lambda items: pipeline.progress(items, total=len(items), desc="transcribe", unit="chunk"),
     )
-    text_srt, text_vtt = export.to_srt(scene.segments), export.to_vtt(scene.segments)
-    text_rttm = export.to_rttm(turns, src.stem)
-    body = scene_io.dumps(scene)  # validates before anything is written
-    export.write_text_atomic(arts.path("diarization.rttm"), text_rttm)
-    export.write_text_atomic(arts.path("transcript.srt"), text_srt)
-    export.write_text_atomic(arts.path("transcript.vtt"), text_vtt)
-    export.write_text_atomic(arts.path("scene.json"), body)
+    texts = {  # all made (scene.json validated) before anything is written
+        "diarization.rttm": export.to_rttm(turns, src.stem),
+        "transcript.srt": export.to_srt(scene.segments),
+        "transcript.vtt": export.to_vtt(scene.segments),
+        "scene.json": scene_io.dumps(scene),
+    }
+    for name, text in texts.items():
+        write_text_atomic(arts.path(name), text)
     langs = sorted({s.language for s in scene.segments if s.language})
     print(f"{len(scene.segments)} phrases, {len(scene.speakers)} speakers, languages {','.join(langs) or '-'} "
           f"-> {folder}")
