@@ -55,12 +55,10 @@ def analyze_faces(path, *, artifacts: Artifacts | None = None, debug_video: str 
                   settings: FacesSettings | None = None) -> FacesResult:
     """Shots, face tracks (one smoothed box per frame, source pixels) and persons of a video."""
     s = settings or FacesSettings()
-    info = media.probe(path)
     if artifacts is None:
-        result = _compute(path, info, s)
+        result = _compute(path, s)
     else:
-        result = artifacts.cached("faces", dataclasses.asdict(s), lambda: _compute(path, info, s),
-                                  _encode, _decode)
+        result = artifacts.cached("faces", dataclasses.asdict(s), lambda: _compute(path, s), _encode, _decode)
     if debug_video:
         from .debug import render
 
@@ -77,7 +75,8 @@ def _detect_size(info: MediaInfo, long_side: int) -> tuple[int, int] | None:
     return w, h
 
 
-def _compute(path, info: MediaInfo, s: FacesSettings) -> FacesResult:
+def _compute(path, s: FacesSettings) -> FacesResult:
+    info = media.probe(path)
     if not info.has_video:
         return FacesResult()
     size = _detect_size(info, s.detect_size)
