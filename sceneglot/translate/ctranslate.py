@@ -145,14 +145,10 @@ def detokenize(pieces: list[str]) -> str:
 class _CT2Base:
     uses_context = False
     batch_size = 16
-    kind = ""
 
     def __init__(self, **_options) -> None:
         self._lock = threading.Lock()
         self._loaded: dict[str, tuple] = {}
-
-    def source_for(self, source: str, target: str) -> Source:
-        raise NotImplementedError
 
     def _load(self, src: Source):
         with self._lock:
@@ -172,7 +168,6 @@ class _CT2Base:
 class NLLBTranslator(_CT2Base):
     name = "nllb"
     variant = "600M-int8"
-    kind = "nllb"
 
     def info(self) -> BackendInfo:
         src = nllb_source()
@@ -184,9 +179,6 @@ class NLLBTranslator(_CT2Base):
 
     def supports(self, source: str, target: str) -> bool:
         return source in NLLB_CODES and target in NLLB_CODES and source != target
-
-    def source_for(self, source: str, target: str) -> Source:
-        return nllb_source()
 
     def translate(self, request: Request) -> list[str]:
         if not self.supports(request.source, request.target):
@@ -203,7 +195,6 @@ class NLLBTranslator(_CT2Base):
 class OpusMTTranslator(_CT2Base):
     name = "opus-mt"
     variant = "ct2"
-    kind = "opus"
 
     def info(self) -> BackendInfo:
         from .. import models
@@ -224,9 +215,6 @@ class OpusMTTranslator(_CT2Base):
         if ready(opus_source(source, target)):
             return ""
         return f"download once: `sceneglot translators --download opus-mt:{source}-{target}`"
-
-    def source_for(self, source: str, target: str) -> Source:
-        return opus_source(source, target)
 
     def translate(self, request: Request) -> list[str]:
         translator, (sp_src, _sp_tgt) = self._load(opus_source(request.source, request.target))
