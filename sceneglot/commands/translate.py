@@ -59,24 +59,25 @@ def run(args) -> int:
     from ..translate import create, translate_scene
 
     input_path = args.input
+    from_json = input_path.lower().endswith(".json")
     media.check_input(input_path)
     if args.translator:
         create(args.translator)  # unknown names fail before the long analysis
     if args.output:
         check_output_path(args.output, input_path)  # before minutes of analysis, not after
-    if not input_path.lower().endswith(".json"):
+    if not from_json:
         media.require(media.probe(input_path), audio=True, video=bool(args.output))
     options.speech_options(args)  # bad speaker/language options fail before any work
     folder = artifacts_dir(args)
     folder.mkdir(parents=True, exist_ok=True)
     scene = _analyze(input_path, folder, args)
-    media_path = scene.media.path if input_path.lower().endswith(".json") else input_path
-    if args.output:
+    media_path = scene.media.path if from_json else input_path
+    if args.output and from_json:  # the video the scene names must not be overwritten either
         check_output_path(args.output, media_path)
     scene_file = folder / "scene.json"
     scene_io.save(scene, scene_file)  # the transcript survives a failed translation
     translated = translate_scene(scene, args.to, translator=args.translator,
-                                 audio_path=media_path if Path(media_path).is_file() else None,
+                                 audio_path=media_path,  # translate_scene drops a path that is no file
                                  cache_path=args.cache, options=_options(args))
     scene_io.save(translated, scene_file)
     done = sum(1 for s in translated.segments if s.translation)
