@@ -201,7 +201,7 @@ def _load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenes", nargs="*", default=["cut2", "twoshot"])
-    parser.add_argument("--engine", default="onnxruntime", choices=["onnxruntime", "opencv"])
+    parser.add_argument("--engine", default="onnxruntime", choices=av.ENGINES)
     parser.add_argument("--fallback", action="store_true", help="score with the lip-motion fallback instead")
     parser.add_argument("--no-parallel", action="store_true", help="skip the concurrent pipeline.analyze runs")
     parser.add_argument("--job", action="store_true", help="also time translation + render (translate -o)")

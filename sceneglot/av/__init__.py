@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import media, models
+from .. import models
 
 if TYPE_CHECKING:
     from ..pipeline import Artifacts
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 LIGHT_ASD = "light-asd"
 FALLBACK = "lip-motion"
+ENGINES = ("onnxruntime", "opencv")  # runtimes for the exported Light-ASD network
 
 
 @dataclass
@@ -51,23 +52,25 @@ def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = 
     `threads`: onnxruntime threads for Light-ASD (None: all cores; 1 when sharing the CPU with
     speech). `times` collects per-step seconds (see asd.score_tracks); untouched on a cache hit.
     """
-    from . import asd
-
-    if engine not in asd.ENGINES:
+    if engine not in ENGINES:
         from ..errors import InputError
 
-        raise InputError(f"unknown ASD engine {engine!r}; choose from {', '.join(asd.ENGINES)}")
+        raise InputError(f"unknown ASD engine {engine!r}; choose from {', '.join(ENGINES)}")
     which, why = method(model_name)
     if which == FALLBACK:
         print(f"sceneglot: warning: {why}; using the lip-motion fallback for active speakers", file=sys.stderr)
 
     def compute() -> ActiveSpeakers:
+        from .. import media
+
         start = time.perf_counter()
         info = media.probe(path)
         if not info.has_audio or not info.has_video or not tracks:
             return ActiveSpeakers(which, {t.id: [] for t in tracks}, 0.0)
         audio = media.read_audio(path)
         if which == LIGHT_ASD:
+            from . import asd
+
             scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
                                       times=times)
         else:
@@ -85,4 +88,4 @@ def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = 
                             lambda d: ActiveSpeakers(d["method"], d["scores"], 0.0))
 
 
-__all__ = ["ActiveSpeakers", "active_speakers", "method"]
+__all__ = ["ENGINES", "ActiveSpeakers", "active_speakers", "method"]

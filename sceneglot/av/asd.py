@@ -18,9 +18,8 @@ import numpy as np
 from .. import media
 from ..errors import BackendError, InputError
 from ..scene import Track
-from . import export, features
+from . import ENGINES, export, features
 
-ENGINES = ("onnxruntime", "opencv")
 # The reference demo's window lengths in seconds, {1,1,1,2,2,2,3,3,4,5,6}: repeats only weight
 # the short windows more (the network is deterministic), so each length runs once with that weight.
 WINDOWS = {1: 3, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1}

@@ -2,10 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from ..av import asd
-from ..files import check_output_path
-from ..media import check_input, probe
-from ..pipeline import analyze
+from ..av import ENGINES
 from . import options
 
 HELP = "speech + faces + active speakers + who-says-what in one run; writes DIR/scene.json and a debug video"
@@ -15,7 +12,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("input", help="video file")
     options.add_job_folder(parser)
     options.add_speech(parser)
-    parser.add_argument("--asd-engine", choices=asd.ENGINES, default="onnxruntime",
+    parser.add_argument("--asd-engine", choices=ENGINES, default="onnxruntime",
                         help="runtime for the Light-ASD network (default: onnxruntime)")
     parser.add_argument("--debug-video", metavar="MP4",
                         help="where to write the debug video (default: DIR/debug-av.mp4)")
@@ -23,6 +20,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ..files import check_output_path
+    from ..media import check_input, probe
+    from ..pipeline import analyze
+
     src = check_input(args.input)
     speech = options.speech_options(args)
     folder = options.job_folder(args, src)
