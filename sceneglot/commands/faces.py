@@ -1,13 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 from .. import scene as scene_io
 from ..errors import InputError
-from ..media import check_input, probe
-from ..pipeline import Artifacts
-from ..vision import FacesSettings, analyze_faces
 from . import options
 
 HELP = "find shots, face tracks (a box per frame) and persons; writes DIR/scene.json"
@@ -17,9 +15,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("input", help="video file")
     options.add_job_folder(parser)
     parser.add_argument("--debug-video", metavar="MP4", help="also write a video with boxes and person ids")
-    parser.add_argument("--detect-size", type=int, default=FacesSettings.detect_size, metavar="PX",
+    # No defaults here: run() takes them from FacesSettings (importing the vision stage for --help costs ~1 s).
+    parser.add_argument("--detect-size", type=int, metavar="PX",
                         help="long side of the frames the face detector sees (raise it for small faces)")
-    parser.add_argument("--every", type=int, default=FacesSettings.every, metavar="K",
+    parser.add_argument("--every", type=int, metavar="K",
                         help="run the detector on every K-th frame and track in between")
 
 
@@ -40,12 +39,17 @@ def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
 
 
 def run(args) -> int:
+    from ..media import check_input, probe
+    from ..pipeline import Artifacts
+    from ..vision import FacesSettings, analyze_faces
+
     src = check_input(args.input)
     folder = options.job_folder(args, src)
-    if args.detect_size < 32 or args.every < 1:
+    given = {"detect_size": args.detect_size, "every": args.every}
+    settings = dataclasses.replace(FacesSettings(), **{k: v for k, v in given.items() if v is not None})
+    if settings.detect_size < 32 or settings.every < 1:
         raise InputError("--detect-size must be >= 32 and --every >= 1")
     info = probe(src)
-    settings = FacesSettings(detect_size=args.detect_size, every=args.every)
     result = analyze_faces(src, artifacts=Artifacts(folder, src), debug_video=args.debug_video, settings=settings)
     out = folder / "scene.json"
     fresh = scene_io.Scene(media=info, shots=result.shots, tracks=result.tracks, persons=result.persons)
