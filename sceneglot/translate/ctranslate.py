@@ -18,15 +18,13 @@ A download records the sha256 of each file; a later change fails loudly.
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BackendError, ModelError
-from ..files import atomic_path, write_text_atomic
+from ..files import write_text_atomic
 from .base import BackendInfo, Request, check_aligned
 
 HUB = "https://huggingface.co/{repo}/resolve/main/{file}"
@@ -97,8 +95,7 @@ def fetch(source: Source) -> Path:
             continue
         url = HUB.format(repo=repo, file=name)
         try:
-            with urllib.request.urlopen(url, timeout=60) as resp, atomic_path(target) as tmp, tmp.open("wb") as out:
-                shutil.copyfileobj(resp, out, 1 << 20)
+            models._fetch(url, target)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise ModelError(f"{source.folder}: download of {url} failed ({getattr(exc, 'reason', exc)}); "
                              f"or put a CTranslate2 conversion in {folder}") from None
