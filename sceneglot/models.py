@@ -359,7 +359,8 @@ def _from_dirs(model: Model) -> Path | None:
     return None
 
 
-def _fetch(url: str, target: Path) -> None:
+def fetch(url: str, target: Path) -> None:
+    """Download `url` to `target` atomically (callers check the hash they expect)."""
     with urllib.request.urlopen(url, timeout=60) as resp, atomic_path(target) as tmp, tmp.open("wb") as out:
         shutil.copyfileobj(resp, out, _CHUNK)
 
@@ -374,7 +375,7 @@ def _download(model: Model) -> Path | None:
         if verified(target, f.sha256):
             continue
         try:
-            _fetch(model.url + f.name, target)
+            fetch(model.url + f.name, target)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise ModelError(f"model {model.name}: download of {model.url + f.name} failed ({exc})") from None
         if not verified(target, f.sha256):

@@ -95,7 +95,7 @@ def fetch(source: Source) -> Path:
             continue
         url = HUB.format(repo=repo, file=name)
         try:
-            models._fetch(url, target)
+            models.fetch(url, target)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             raise ModelError(f"{source.folder}: download of {url} failed ({getattr(exc, 'reason', exc)}); "
                              f"or put a CTranslate2 conversion in {folder}") from None
