@@ -22,6 +22,7 @@ import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .errors import ModelError
@@ -428,3 +429,27 @@ def status(name: str) -> Status:
         return Status(name, True, str(folder))
     except ModelError as exc:
         return Status(name, False, str(exc))
+
+
+@cache
+def whisper(name: str = "whisper-base"):
+    """One faster-whisper model per process, shared by ASR and the whisper translator.
+
+    `name` is a store name or a CTranslate2 folder; float16 on CUDA when
+    CTranslate2 sees a GPU, int8 on the CPU otherwise.
+    """
+    from faster_whisper import WhisperModel
+
+    folder = name if os.path.isdir(name) else str(path(name))
+    try:
+        import ctranslate2
+
+        cuda = ctranslate2.get_cuda_device_count() > 0
+    except Exception:  # a CTranslate2 build without CUDA support
+        cuda = False
+    try:
+        if cuda:
+            return WhisperModel(folder, device="cuda", compute_type="float16")
+        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 2)
+    except (RuntimeError, ValueError) as exc:
+        raise ModelError(f"cannot load Whisper model {name}: {exc}") from None

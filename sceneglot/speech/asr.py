@@ -14,12 +14,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 
 from .. import models
-from ..errors import ModelError
 from ..scene import Segment, Word
 from . import vad
 
@@ -48,24 +46,9 @@ class AsrOptions:
     min_detect: float = 1.0  # chunks shorter than this take their neighbour's language
 
 
-@cache
 def load_model(name: str = "whisper-base"):
-    """A cached WhisperModel: float16 on CUDA when present, int8 on CPU."""
-    from faster_whisper import WhisperModel
-
-    folder = name if os.path.isdir(name) else str(models.path(name))
-    try:
-        import ctranslate2
-
-        cuda = ctranslate2.get_cuda_device_count() > 0
-    except Exception:  # a CTranslate2 build without CUDA support
-        cuda = False
-    try:
-        if cuda:
-            return WhisperModel(folder, device="cuda", compute_type="float16")
-        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 2)
-    except (RuntimeError, ValueError) as exc:
-        raise ModelError(f"cannot load Whisper model {name}: {exc}") from None
+    """The shared, cached Whisper model (see models.whisper)."""
+    return models.whisper(name)
 
 
 @dataclass

@@ -9,8 +9,6 @@ compound. Only the spans are kept in memory, the soundtrack is streamed.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from ..errors import BackendError
@@ -20,20 +18,10 @@ SAMPLE_RATE = 16000
 PAD = 0.25  # seconds of audio added before and after each sentence
 MODEL = "whisper-base"
 
-_model = None
-_lock = threading.Lock()
-
-
 def _whisper():
-    global _model
-    with _lock:
-        if _model is None:
-            from faster_whisper import WhisperModel
+    from .. import models
 
-            from .. import models
-
-            _model = WhisperModel(str(models.path(MODEL)), device="cpu", compute_type="int8", cpu_threads=2)
-        return _model
+    return models.whisper(MODEL)
 
 
 def audio_spans(path: str, spans: list[tuple[float, float]]) -> list[np.ndarray]:
