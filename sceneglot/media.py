@@ -33,7 +33,7 @@ _EPS = 1e-4
 class Frame:
     index: int
     time: float
-    image: np.ndarray  # H x W x 3, uint8, BGR (OpenCV's order)
+    image: np.ndarray  # H x W x 3 uint8 BGR (OpenCV's order), or H x W full-range luma with grey=True
 
 
 def check_input(path: str | os.PathLike) -> Path:
@@ -200,6 +200,32 @@ def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.nd
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
+# 8-bit YUV layouts whose first plane is the full-size luma.
+_YUV8 = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv440p", "yuvj440p", "yuv444p", "yuvj444p",
+                   "nv12", "nv21"})
+_TV_TO_PC = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)  # 16..235 -> 0..255
+_RANGE_JPEG = 2  # AVCOL_RANGE_JPEG: full-range samples
+
+
+def _grey(frame: av.VideoFrame) -> np.ndarray:
+    """Full-range 8-bit luma of a decoded frame.
+
+    For 8-bit YUV this is the Y plane as decoded (range-expanded when limited),
+    which skips the whole-frame colour conversion that costs more than the decode
+    itself; it equals swscale's own grey conversion. Other layouts go through swscale.
+    """
+    name = frame.format.name
+    if name not in _YUV8:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    if name.startswith("yuvj") or frame.color_range == _RANGE_JPEG:
+        return luma.copy()
+    import cv2
+
+    return cv2.LUT(luma, _TV_TO_PC)
+
+
 def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
     # FFmpeg's display-matrix angle is counter-clockwise.
     k = {90: 1, 180: 2, 270: 3}.get(rotation % 360, 0)
@@ -212,8 +238,9 @@ def iter_frames(
     size: tuple[int, int] | None = None,
     start: float = 0.0,
     end: float | None = None,
+    grey: bool = False,
 ) -> Iterator[Frame]:
-    """Yield display-oriented BGR frames one at a time.
+    """Yield display-oriented BGR frames one at a time (full-range grey ones with `grey`).
 
     With `fps`, frames are resampled by time (frame k is the source frame on
     screen at start + k/fps), which also evens out variable frame rates;
@@ -241,9 +268,9 @@ def iter_frames(
         def convert(frame: av.VideoFrame) -> np.ndarray:
             rot = int(frame.rotation or 0) % 360
             if size is None:
-                return _rotate(frame.to_ndarray(format="bgr24"), rot)
+                return _rotate(_grey(frame) if grey else frame.to_ndarray(format="bgr24"), rot)
             w, h = (size[1], size[0]) if rot in (90, 270) else size
-            return _rotate(frame.reformat(width=w, height=h, format="bgr24").to_ndarray(), rot)
+            return _rotate(frame.reformat(width=w, height=h, format="gray" if grey else "bgr24").to_ndarray(), rot)
 
         def emit_held(until: float) -> Iterator[Frame]:
             nonlocal out_index, held_image

@@ -12,10 +12,11 @@ from sceneglot.av import asd, features
 def _reference_crop(image, x, y, s):
     """SPEC.md literally: pad the whole frame with 110, slice, resize, grey, centre 112."""
     pad = int(s * 1.8)
-    padded = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), "constant", constant_values=110)
+    padded = np.pad(image, ((pad, pad), (pad, pad), *[(0, 0)] * (image.ndim - 2)), "constant", constant_values=110)
     my, mx = y + pad, x + pad
     face = padded[int(my - s):int(my + s * 1.8), int(mx - s * 1.4):int(mx + s * 1.4)]
-    face = cv2.cvtColor(cv2.resize(face, (224, 224)), cv2.COLOR_BGR2GRAY)
+    face = cv2.resize(face, (224, 224))
+    face = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     return face[56:168, 56:168]
 
 
@@ -24,6 +25,8 @@ def test_crop_matches_pad_then_slice(x, y, s):
     rng = np.random.default_rng(1)
     image = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
     np.testing.assert_array_equal(features.crop_face(image, x, y, s), _reference_crop(image, x, y, s))
+    grey = image[..., 1]  # media.iter_frames(grey=True) frames are 2-D
+    np.testing.assert_array_equal(features.crop_face(grey, x, y, s), _reference_crop(grey, x, y, s))
 
 
 def test_geometry_resamples_by_time_and_median_filters():

@@ -52,6 +52,27 @@ def test_frames_resampled_by_time_and_resized():
     assert np.array_equal(doubled[0].image, doubled[1].image)
 
 
+def test_grey_frames_are_the_full_range_luma_plane():
+    import av
+    import cv2
+
+    grey = list(media.iter_frames(CUT2, fps=25, end=2.0, grey=True))
+    colour = list(media.iter_frames(CUT2, fps=25, end=2.0))
+    assert len(grey) == len(colour) == 50
+    assert [g.time for g in grey] == [c.time for c in colour]
+    assert grey[0].image.shape == (720, 1280) and grey[0].image.dtype == np.uint8
+    with av.open(str(CUT2)) as container:  # swscale's own grey conversion of the same frame
+        first = next(container.decode(container.streams.video[0]))
+        assert first.format.name == "yuv420p"
+        np.testing.assert_array_equal(grey[0].image, first.to_ndarray(format="gray"))
+    # The BGR round trip lands within rounding of the luma: same picture, no shift in level.
+    diff = np.stack([g.image.astype(np.int16) - cv2.cvtColor(c.image, cv2.COLOR_BGR2GRAY)
+                     for g, c in zip(grey, colour, strict=True)])
+    assert abs(diff.mean()) < 1.5 and np.percentile(np.abs(diff), 99) <= 4
+    small = next(media.iter_frames(CUT2, size=(160, 90), grey=True))
+    assert small.image.shape == (90, 160)
+
+
 def test_rotation_metadata_gives_display_oriented_frames(tmp_path):
     path = write_video(tmp_path / "portrait.mp4", frames=3, size=(64, 48), rotation=90)
     info = media.probe(path)

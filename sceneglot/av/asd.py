@@ -2,8 +2,9 @@
 
 The network runs from its ONNX export (onnxruntime by default, OpenCV's dnn
 module as the second engine); torch is not needed here. Frames are decoded
-once; per track only the 112x112 grey crops are kept, and a track is scored
-(and its crops dropped) as soon as the video has moved past its end.
+once, as luma planes (no colour conversion); per track only the 112x112 grey
+crops are kept, and a track is scored (and its crops dropped) as soon as the
+video has moved past its end.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         p.crops.clear()
 
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
-    frames = iter(media.iter_frames(path, fps=features.FPS, end=end))
+    frames = iter(media.iter_frames(path, fps=features.FPS, end=end, grey=True))
     while True:
         t = time.perf_counter()
         frame = next(frames, None)

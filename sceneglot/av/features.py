@@ -69,7 +69,10 @@ def _median(values: np.ndarray) -> np.ndarray:
 
 
 def crop_face(image: np.ndarray, x: float, y: float, s: float) -> np.ndarray:
-    """One 112x112 uint8 grey crop: the reference's pad-then-slice, done without padding the whole frame."""
+    """One 112x112 uint8 grey crop: the reference's pad-then-slice, done without padding the whole frame.
+
+    `image` is BGR (H, W, 3) or already grey (H, W); grey input is resized as is, a third of the work.
+    """
     h, w = image.shape[:2]
     bs = float(s)
     pad = int(bs * (1 + 2 * CROP_SCALE))
@@ -81,14 +84,14 @@ def crop_face(image: np.ndarray, x: float, y: float, s: float) -> np.ndarray:
     c1 = min(max(int(mx + bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
     if r1 - r0 < 1 or c1 - c0 < 1:
         return np.full((112, 112), PAD_VALUE, np.uint8)
-    window = np.full((r1 - r0, c1 - c0, image.shape[2]), PAD_VALUE, np.uint8)
+    window = np.full((r1 - r0, c1 - c0, *image.shape[2:]), PAD_VALUE, np.uint8)
     # Overlap of the window with the real frame, in padded coordinates.
     sr0, sr1 = max(r0, pad), min(r1, pad + h)
     sc0, sc1 = max(c0, pad), min(c1, pad + w)
     if sr1 > sr0 and sc1 > sc0:
         window[sr0 - r0:sr1 - r0, sc0 - c0:sc1 - c0] = image[sr0 - pad:sr1 - pad, sc0 - pad:sc1 - pad]
     face = cv2.resize(window, (224, 224))
-    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    grey = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
     return np.ascontiguousarray(grey[56:168, 56:168])
 
 

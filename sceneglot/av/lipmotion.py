@@ -56,8 +56,7 @@ def _patch(image: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray | N
     x0, y0, x1, y1 = max(rect[0], 0), max(rect[1], 0), min(rect[2], w), min(rect[3], h)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
-    patch = cv2.resize(grey, _PATCH, interpolation=cv2.INTER_AREA).astype(np.float32)
+    patch = cv2.resize(image[y0:y1, x0:x1], _PATCH, interpolation=cv2.INTER_AREA).astype(np.float32)
     return (patch - patch.mean()) / (patch.std() + 1.0)
 
 
@@ -96,7 +95,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray) -> dict[str, 
     if not plans:
         return {tr.id: [] for tr in tracks}
     last = max(p[0] + len(p[1]) for p in plans.values())
-    for frame in media.iter_frames(path, fps=features.FPS, end=(last + 0.5) / features.FPS):
+    for frame in media.iter_frames(path, fps=features.FPS, end=(last + 0.5) / features.FPS, grey=True):
         for first, times, boxes, marks, motion, prev in plans.values():
             i = frame.index - first
             if 0 <= i < len(times):
