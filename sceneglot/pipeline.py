@@ -90,10 +90,10 @@ def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_
     changed; scene.json appears only once everything succeeded. With `parallel`,
     speech runs in a worker thread while faces and then active speakers run here:
     ASD needs only the face tracks and the audio, not the transcript, and the
-    heavy parts (CTranslate2, onnxruntime, FFmpeg) release the GIL. ASD then uses
-    one onnxruntime thread, the cheapest in CPU per frame, leaving the other core
-    to speech.
+    heavy parts (CTranslate2, onnxruntime, FFmpeg) release the GIL. ASD's encoder
+    takes one core while speech still runs and every core once speech is done.
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     from . import media
@@ -106,14 +106,22 @@ def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_
     info = media.probe(input_path)
     art = Artifacts(artifacts_dir, input_path)
 
+    speech_done = threading.Event()
+
     def speech_stage():
-        return transcribe_scene(input_path, language=language, num_speakers=num_speakers,
-                                min_speakers=min_speakers, max_speakers=max_speakers, artifacts=art)
+        try:
+            return transcribe_scene(input_path, language=language, num_speakers=num_speakers,
+                                    min_speakers=min_speakers, max_speakers=max_speakers, artifacts=art)
+        finally:
+            speech_done.set()
+
+    def asd_threads() -> int:  # onnxruntime: 0 = all cores
+        return 0 if speech_done.is_set() else 1
 
     def vision_stages():
         faces = analyze_faces(input_path, artifacts=art)
         asd = active_speakers(input_path, faces.tracks, artifacts=art, engine=asd_engine,
-                              threads=1 if parallel else None)
+                              threads=asd_threads if parallel else None)
         return faces, asd
 
     if parallel:

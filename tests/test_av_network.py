@@ -66,3 +66,20 @@ def test_export_is_cached_by_weights_hash(tmp_path, monkeypatch):
     stamps = {k: p.stat().st_mtime_ns for k, p in paths.items()}
     again = export.onnx_paths("light-asd")
     assert {k: p.stat().st_mtime_ns for k, p in again.items()} == stamps
+
+
+def test_thread_count_can_change_between_encoder_calls(real_inputs, monkeypatch):
+    """pipeline.analyze gives ASD one core while speech runs and all once it is done: same features either way."""
+    audio, video = real_inputs
+    asked = []
+
+    def threads():
+        asked.append(len(asked))
+        return 1 if len(asked) == 1 else 0
+
+    monkeypatch.setattr(asd, "CHUNK", 25)
+    moving = asd.Engine("onnxruntime", threads=threads)
+    feats = moving.encode(audio, video)
+    assert len(asked) == 3 and sorted(moving._encoders) == [0, 1]  # one session per thread count
+    fixed = asd.Engine("onnxruntime", threads=2).encode(audio, video)
+    assert np.abs(feats - fixed).max() < 1e-4

@@ -45,12 +45,13 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
 
 
 def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = None,
-                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD, threads: int | None = None,
+                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD, threads=None,
                     times: dict[str, float] | None = None) -> ActiveSpeakers:
     """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
 
-    `threads`: onnxruntime threads for Light-ASD (None: all cores; 1 when sharing the CPU with
-    speech). `times` collects per-step seconds (see asd.score_tracks); untouched on a cache hit.
+    `threads`: onnxruntime threads for Light-ASD, a number or a function of the moment
+    (see asd.Engine; None: all cores). `times` collects per-step seconds (see
+    asd.score_tracks); untouched on a cache hit.
     """
     if engine not in ENGINES:
         from ..errors import InputError

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,31 +29,43 @@ CHUNK = 150  # frames per encoder call: bounds memory (~0.4 MB of activations pe
 CONTEXT = 6  # frames of real neighbours each side of a chunk: the visual encoder sees ±6, the audio one less
 
 
+Threads = int | Callable[[], int] | None
+
+
 class Engine:
     """The exported network: encoders (heavy, per frame) and GRU back end (light, per window).
 
     kind "onnxruntime" (default) or "opencv" (cv2.dnn); both run the same ONNX files.
-    `threads`: onnxruntime intra-op threads (None: SCENEGLOT_THREADS or all cores). One thread
-    costs the least CPU per frame (no pool sync), the right choice when ASD shares the
-    machine with speech recognition; all cores give the shortest wall time when it runs alone.
+    `threads`: onnxruntime intra-op threads for the encoders, 0 meaning all cores; or a function
+    asked before each encoder call, so a stage sharing the CPU with another (speech recognition
+    in `pipeline.analyze`) takes one core while the other runs and every core once it is done.
+    None: $SCENEGLOT_THREADS, else all cores. The back end is sequential and runs on one thread.
     """
 
-    def __init__(self, kind: str = "onnxruntime", model_name: str = "light-asd", threads: int | None = None) -> None:
+    def __init__(self, kind: str = "onnxruntime", model_name: str = "light-asd", threads: Threads = None) -> None:
         if kind not in ENGINES:
             raise InputError(f"unknown ASD engine {kind!r}; choose from {', '.join(ENGINES)}")
         self.kind = kind
         self.threads = int(os.environ.get("SCENEGLOT_THREADS", "0")) if threads is None else threads
         self.paths = export.onnx_paths(model_name)
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
-        encoder = "encoder2d" if kind == "onnxruntime" else "encoder"
-        self._run = {"encoder": self._load(self.paths[encoder]), "backend": self._load(self.paths["backend"])}
+        self._encoder_path = self.paths["encoder2d" if kind == "onnxruntime" else "encoder"]
+        self._encoders: dict[int, Callable] = {}  # one session per thread count asked for
+        self._backend = self._load(self.paths["backend"], 1)
 
-    def _load(self, path):
+    def _encoder(self) -> Callable:
+        n = self.threads() if callable(self.threads) else self.threads
+        n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
+        if n not in self._encoders:
+            self._encoders[n] = self._load(self._encoder_path, n)
+        return self._encoders[n]
+
+    def _load(self, path, threads: int):
         if self.kind == "onnxruntime":
             import onnxruntime as ort
 
             opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
+            opts.intra_op_num_threads = threads
             opts.log_severity_level = 3
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             return lambda feeds: session.run(None, feeds)[0]
@@ -84,13 +96,13 @@ class Engine:
             lo, hi = max(0, c0 - CONTEXT), min(frames, c1 + CONTEXT)
             feeds = {"audio": np.ascontiguousarray(audio[lo * step:hi * step], np.float32)[None],
                      "video": np.ascontiguousarray(video[lo:hi], np.float32)[None]}
-            out.append(self._run["encoder"](feeds).reshape(hi - lo, 128)[c0 - lo:c1 - lo])
+            out.append(self._encoder()(feeds).reshape(hi - lo, 128)[c0 - lo:c1 - lo])
         return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
 
     def backend(self, feats: np.ndarray) -> np.ndarray:
         """(T, 128) encoder features -> (T, 2) logits."""
         x = np.ascontiguousarray(feats, np.float32)[None]
-        return self._run["backend"]({"features": x}).reshape(-1, 2)
+        return self._backend({"features": x}).reshape(-1, 2)
 
     def __call__(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
         """The whole network on one window: (T, 2) logits."""
