@@ -58,11 +58,36 @@ def test_mfcc_is_100_rows_per_second_and_int16_scaled():
     np.testing.assert_allclose(feats[:, 1:], on_floats[:, 1:], atol=0.5)  # int16 rounding only
 
 
-def test_align_trims_to_four_rows_per_frame():
-    audio = np.zeros((803, 13), np.float32)
-    video = np.zeros((250, 112, 112), np.uint8)
-    a, v = features.align(audio, video, first_frame=50)
-    assert len(v) == 150 and a.shape == (600, 13)  # 803 - 200 rows left: 150 whole frames
+class _WindowEngine:
+    """Stand-in encoder whose output at a frame depends on its ±2 neighbours (zero beyond the window)."""
+
+    def __init__(self) -> None:
+        self.sizes = []
+
+    def window(self, audio, video):
+        assert len(audio) == 4 * len(video)  # four MFCC rows per frame, cut at the same frames
+        self.sizes.append(len(video))
+        x = np.pad(video[:, 0, 0].astype(np.float64) + audio[::4, 0], 2)
+        return np.stack([x[i:i + len(video)] for i in range(5)], 1).sum(1, keepdims=True).repeat(128, 1)
+
+
+def test_feature_stream_equals_one_pass_holds_few_crops_and_stops_at_the_soundtrack(monkeypatch):
+    monkeypatch.setattr(asd, "CHUNK", 20)
+    frames, rows = 130, 4 * 113 + 3  # the soundtrack ends inside frame 113
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 256, (frames, 112, 112)).astype(np.uint8)
+    audio = rng.normal(size=(rows, 13)).astype(np.float32)
+    engine = _WindowEngine()
+    stream = asd.FeatureStream(engine, audio)
+    held = 0
+    for crop in video:
+        stream.push(crop)
+        held = max(held, len(stream.crops))
+    got = stream.finish()
+    want = engine.window(audio[:4 * 113], video[:113])
+    assert got.shape == (113, 128) and np.abs(got - want).max() < 1e-9
+    assert held <= asd.CHUNK + 2 * asd.CONTEXT
+    assert max(engine.sizes[:-1]) <= asd.CHUNK + 2 * asd.CONTEXT
 
 
 def test_smooth_is_a_clipped_five_frame_mean():

@@ -25,7 +25,7 @@ def real_inputs():
     crops = [features.crop_face(f.image, geo.x[f.index], geo.y[f.index], geo.s[f.index])
              for f in media.iter_frames(TWOSHOT, fps=25, end=2.4)]
     audio = features.mfcc(media.read_audio(TWOSHOT))
-    return features.align(audio, np.stack(crops), 0)
+    return audio[:4 * len(crops)], np.stack(crops)
 
 
 @pytest.mark.parametrize("name", ["light-asd", "light-asd-ava"])

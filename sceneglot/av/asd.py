@@ -2,9 +2,9 @@
 
 The network runs from its ONNX export (onnxruntime by default, OpenCV's dnn
 module as the second engine); torch is not needed here. Frames are decoded
-once, as luma planes (no colour conversion); per track only the 112x112 grey
-crops are kept, and a track is scored (and its crops dropped) as soon as the
-video has moved past its end.
+once, as luma planes (no colour conversion); each track's 112x112 grey crops
+go through the encoders a chunk at a time as they arrive (FeatureStream), and
+the track is scored as soon as the video has moved past its end.
 """
 
 from __future__ import annotations
@@ -83,21 +83,18 @@ class Engine:
 
         return run
 
-    def encode(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
-        """(4T, 13) MFCC + (T, 112, 112) crops -> (T, 128), in chunks whose borders see real neighbours.
+    def window(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
+        """One encoder call: (4T, 13) MFCC + (T, 112, 112) crops -> (T, 128); the ends see zero padding."""
+        feeds = {"audio": np.ascontiguousarray(audio, np.float32)[None],
+                 "video": np.ascontiguousarray(video, np.float32)[None]}
+        return self._encoder()(feeds).reshape(len(video), 128)
 
-        With CONTEXT frames beyond each chunk the result equals one pass over the whole track.
-        """
-        step = features.STEPS_PER_FRAME
-        frames = len(video)
-        out = []
-        for c0 in range(0, frames, CHUNK):
-            c1 = min(c0 + CHUNK, frames)
-            lo, hi = max(0, c0 - CONTEXT), min(frames, c1 + CONTEXT)
-            feeds = {"audio": np.ascontiguousarray(audio[lo * step:hi * step], np.float32)[None],
-                     "video": np.ascontiguousarray(video[lo:hi], np.float32)[None]}
-            out.append(self._encoder()(feeds).reshape(hi - lo, 128)[c0 - lo:c1 - lo])
-        return np.concatenate(out) if out else np.zeros((0, 128), np.float32)
+    def encode(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
+        """(4T, 13) MFCC + (T, 112, 112) crops -> (T, 128), equal to one pass over the whole track."""
+        stream = FeatureStream(self, audio)
+        for crop in video:
+            stream.push(crop)
+        return stream.finish()
 
     def backend(self, feats: np.ndarray) -> np.ndarray:
         """(T, 128) encoder features -> (T, 2) logits."""
@@ -109,21 +106,77 @@ class Engine:
         return self.backend(self.encode(audio, video))
 
 
+class FeatureStream:
+    """Encoder features of one track, computed CHUNK frames at a time as its crops arrive.
+
+    Each chunk is encoded with CONTEXT real frames either side, which makes the
+    result equal to one pass over the whole track while at most CHUNK + 2 * CONTEXT
+    crops are held: a track an hour long keeps 128 floats per frame, not its crops.
+    `audio` is the track's MFCC rows from its first frame; crops past its end are ignored.
+    """
+
+    def __init__(self, engine: Engine, audio: np.ndarray, times: dict[str, float] | None = None) -> None:
+        self.engine, self.audio, self.times = engine, audio, times
+        self.limit = len(audio) // features.STEPS_PER_FRAME  # frames the soundtrack covers
+        self.crops: list[np.ndarray] = []  # crops[i] is frame base + i
+        self.base = 0
+        self.done = 0  # frames encoded so far
+        self.parts: list[np.ndarray] = []
+
+    @property
+    def frames(self) -> int:
+        return self.base + len(self.crops)
+
+    def push(self, crop: np.ndarray) -> None:
+        if self.frames >= self.limit:
+            return
+        self.crops.append(crop)
+        if self.frames >= self.done + CHUNK + CONTEXT:
+            self._encode(self.done + CHUNK)
+
+    def finish(self) -> np.ndarray:
+        """(T, 128) features of every frame pushed (within the soundtrack)."""
+        while self.done < self.frames:
+            self._encode(min(self.done + CHUNK, self.frames))
+        return np.concatenate(self.parts) if self.parts else np.zeros((0, 128), np.float32)
+
+    def _encode(self, end: int) -> None:
+        t = time.perf_counter()
+        step = features.STEPS_PER_FRAME
+        lo, hi = max(0, self.done - CONTEXT), min(self.frames, end + CONTEXT)
+        video = np.stack(self.crops[lo - self.base:hi - self.base])
+        out = self.engine.window(self.audio[lo * step:hi * step], video)
+        self.parts.append(out[self.done - lo:end - lo])
+        self.done = end
+        drop = max(0, end - CONTEXT - self.base)  # the next chunk's left context starts at end - CONTEXT
+        del self.crops[:drop]
+        self.base += drop
+        if self.times is not None:
+            self.times["encoder"] = self.times.get("encoder", 0.0) + time.perf_counter() - t
+
+
 def multi_window(engine: Engine, audio: np.ndarray, video: np.ndarray, times: dict[str, float] | None = None,
                  ) -> np.ndarray:
+    """Per-frame speaking score of one whole track (see `windowed`)."""
+    t = time.perf_counter()
+    feats = engine.encode(audio, video)
+    if times is not None:
+        times["encoder"] = times.get("encoder", 0.0) + time.perf_counter() - t
+    return windowed(engine, feats, times)
+
+
+def windowed(engine: Engine, feats: np.ndarray, times: dict[str, float] | None = None) -> np.ndarray:
     """Per-frame speaking score: back end over 1..6 s windows, weighted mean as the reference, ±2-frame mean.
 
     Unlike the reference demo, which reruns the whole network per window, the
     encoders run once per track, so window borders see real neighbouring frames
     instead of zero padding; only the GRU context changes between passes.
-    `times`, when given, accumulates seconds under "encoder" and "backend".
+    `times`, when given, accumulates seconds under "backend".
     """
-    frames = len(video)
+    frames = len(feats)
     if frames == 0:
         return np.zeros(0, np.float32)
-    t0 = time.perf_counter()
-    feats = engine.encode(audio, video)
-    t1 = time.perf_counter()
+    t = time.perf_counter()
     total = np.zeros(frames, np.float64)
     weight = 0
     done: dict[tuple[int, int], np.ndarray] = {}  # a window clipped by the track's end recurs in longer passes
@@ -136,8 +189,7 @@ def multi_window(engine: Engine, audio: np.ndarray, video: np.ndarray, times: di
             total[key[0]:key[1]] += w * done[key]
         weight += w
     if times is not None:
-        times["encoder"] = times.get("encoder", 0.0) + t1 - t0
-        times["backend"] = times.get("backend", 0.0) + time.perf_counter() - t1
+        times["backend"] = times.get("backend", 0.0) + time.perf_counter() - t
     return smooth(total / weight)
 
 
@@ -157,7 +209,7 @@ class _Pending:
     track: Track
     geo: features.CropGeometry
     first: int  # 25-fps frame index of the track's first crop
-    crops: list[np.ndarray]
+    stream: FeatureStream | None = None
 
 
 def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: Engine | str = "onnxruntime",
@@ -185,7 +237,9 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     for tr in sorted(tracks, key=lambda t: t.start):
         geo = features.geometry(tr.boxes, tr.start, tr.end)
         if len(geo.times):
-            pending.append(_Pending(tr, geo, round(geo.times[0] * features.FPS), []))
+            first = round(geo.times[0] * features.FPS)
+            rows = feats[first * features.STEPS_PER_FRAME:]
+            pending.append(_Pending(tr, geo, first, FeatureStream(runner, rows, times)))
     results: dict[str, list[list[float]]] = {tr.id: [] for tr in tracks}
     if not pending:
         return results
@@ -193,16 +247,15 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     queue = list(pending)
 
     def finish(p: _Pending) -> None:
-        video = np.stack(p.crops) if p.crops else np.zeros((0, 112, 112), np.uint8)
-        a, v = features.align(feats, video, p.first)
-        times["face_frames"] = times.get("face_frames", 0) + len(v)
-        scores = multi_window(runner, a, v, times)
+        encoded = p.stream.finish()
+        times["face_frames"] = times.get("face_frames", 0) + len(encoded)
+        scores = windowed(runner, encoded, times)
         if 0 < len(scores) < len(p.geo.times) <= len(scores) + 2:
             # The file's last frame or two lack a whole 25 ms MFCC window: hold the last score.
             scores = np.concatenate([scores, np.repeat(scores[-1:], len(p.geo.times) - len(scores))])
         results[p.track.id] = [[round(float(t), 3), round(float(s), 3)]
                                for t, s in zip(p.geo.times[: len(scores)], scores, strict=True)]
-        p.crops.clear()
+        p.stream = None
 
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
     frames = iter(media.iter_frames(path, fps=features.FPS, end=end, grey=True))
@@ -223,8 +276,9 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
                 open_.remove(p)
                 continue
             t = time.perf_counter()
-            p.crops.append(features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i]))
+            crop = features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i])
             add("crop", t)
+            p.stream.push(crop)  # encodes a chunk once enough frames are in
     for p in open_ + queue:
         finish(p)
     return results

@@ -104,13 +104,3 @@ def mfcc(audio: np.ndarray) -> np.ndarray:
     pcm = np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
     feats = psf_mfcc(pcm, SAMPLE_RATE, numcep=13, winlen=0.025, winstep=0.010)
     return feats.astype(np.float32)
-
-
-def align(audio_feats: np.ndarray, video: np.ndarray, first_frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the whole-file MFCC rows for a track starting at 25-fps frame `first_frame`; trim both to one length.
-
-    Returns (4T, 13) audio rows and (T, 112, 112) crops with the same T.
-    """
-    rows = audio_feats[first_frame * STEPS_PER_FRAME:]
-    frames = min(len(rows) // STEPS_PER_FRAME, len(video))
-    return rows[: frames * STEPS_PER_FRAME], video[:frames]
