@@ -17,7 +17,7 @@ from ..files import atomic_path
 
 OPSET = 17
 PARTS = ("encoder", "encoder2d", "backend")
-VERSION = 1  # bump when the exported graphs change, so stale exports are not reused
+VERSION = 2  # bump when the exported graphs change, so stale exports are not reused
 
 
 def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:

@@ -172,30 +172,41 @@ class Encoders(nn.Module):
         return a + v
 
 
-def _bn(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> torch.Tensor:
-    """Inference BatchNorm on a tensor of any rank (per channel, axis 1), with bn's statistics."""
-    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+def _folded(weight: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bias-free convolution's weight and bias with the inference BatchNorm that follows it folded in."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return weight * scale.reshape(-1, *[1] * (weight.dim() - 1)), bn.bias - bn.running_mean * scale
 
 
-def _block_2d(block: VisualBlock, x: torch.Tensor) -> torch.Tensor:
+def _block_2d(block: VisualBlock, x: torch.Tensor, pooled: bool) -> torch.Tensor:
     """VisualBlock on frames as a batch, (T, C, H, W): the same convolutions, written as 2-D ones.
 
     A (1, k, k) Conv3d is a k x k Conv2d per frame; a (k, 1, 1) Conv3d is a (k, 1)
-    Conv2d over the (T, H*W) plane of each channel.
+    Conv2d over the (T, H*W) plane of each channel, which is also where the branch
+    sum and the 1x1x1 mix run, so each block transposes three times, not four.
+    BatchNorms are folded into the convolutions. Returns (T, C', H', W') after a
+    3x3/2 max-pool when `pooled`, else the per-frame max over H', W' as (1, T, C').
     """
 
-    def spatial(conv: nn.Conv3d, bn, v):
-        return F.relu(_bn(F.conv2d(v, conv.weight[:, :, 0], stride=conv.stride[1:], padding=conv.padding[1:]), bn))
-
-    def temporal(conv: nn.Conv3d, bn, v):
+    def spatial(conv, bn):
+        weight, bias = _folded(conv.weight[:, :, 0], bn)  # (1, k, k) -> k x k
+        v = F.relu(F.conv2d(x, weight, bias, stride=conv.stride[1:], padding=conv.padding[1:]))
         frames, channels, h, w = v.shape
-        planes = v.permute(1, 0, 2, 3).reshape(1, channels, frames, h * w)
-        out = F.conv2d(planes, conv.weight[..., 0], padding=(conv.padding[0], 0))
-        return F.relu(_bn(out.reshape(-1, frames, h, w).permute(1, 0, 2, 3), bn))
+        return v.permute(1, 0, 2, 3).reshape(1, channels, frames, h * w), (h, w)
 
-    a = temporal(block.t_3, block.bn_t_3, spatial(block.s_3, block.bn_s_3, x))
-    b = temporal(block.t_5, block.bn_t_5, spatial(block.s_5, block.bn_s_5, x))
-    return F.relu(_bn(F.conv2d(a + b, block.last.weight[:, :, 0]), block.bn_last))
+    def temporal(conv, bn, planes):
+        weight, bias = _folded(conv.weight[..., 0], bn)  # (k, 1, 1) -> (k, 1)
+        return F.relu(F.conv2d(planes, weight, bias, padding=(conv.padding[0], 0)))
+
+    p3, (h, w) = spatial(block.s_3, block.bn_s_3)
+    p5, _ = spatial(block.s_5, block.bn_s_5)
+    weight, bias = _folded(block.last.weight[:, :, 0], block.bn_last)  # 1x1x1 -> 1x1
+    y = F.relu(F.conv2d(temporal(block.t_3, block.bn_t_3, p3) + temporal(block.t_5, block.bn_t_5, p5),
+                        weight, bias))  # (1, C', T, H'*W')
+    if not pooled:
+        return torch.amax(y, dim=3).transpose(1, 2)
+    frames_major = y.reshape(y.shape[1], -1, h, w).permute(1, 0, 2, 3)
+    return F.max_pool2d(frames_major, 3, 2, 1)
 
 
 class Encoders2D(Encoders):
@@ -211,10 +222,9 @@ class Encoders2D(Encoders):
         v = m.visualEncoder
         a = m.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
         x = ((video[0] / 255.0 - MEAN) / STD).unsqueeze(1)  # (T, 1, 112, 112): batch 1, frames as the batch
-        x = F.max_pool2d(_block_2d(v.block1, x), 3, 2, 1)
-        x = F.max_pool2d(_block_2d(v.block2, x), 3, 2, 1)
-        x = torch.amax(_block_2d(v.block3, x), dim=(2, 3))  # (T, 128)
-        return a + x.unsqueeze(0)
+        x = _block_2d(v.block1, x, pooled=True)
+        x = _block_2d(v.block2, x, pooled=True)
+        return a + _block_2d(v.block3, x, pooled=False)  # (1, T, 128)
 
 
 class Backend(nn.Module):
