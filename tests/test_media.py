@@ -73,6 +73,37 @@ def test_grey_frames_are_the_full_range_luma_plane():
     assert small.image.shape == (90, 160)
 
 
+@pytest.mark.parametrize("codec,pix_fmt,suffix", [
+    ("libx264", "yuv420p", "mp4"),  # limited range: Y plane through the range LUT
+    ("libx264", "yuv444p", "mp4"),
+    ("mjpeg", "yuvj420p", "mkv"),  # full range: Y plane as is
+    ("libx264", "yuv420p10le", "mp4"),  # 10-bit: swscale's grey
+    ("png", "rgb24", "mov"),  # no luma plane at all: swscale's grey
+])
+def test_grey_frames_match_bgr_to_grey_for_every_layout(tmp_path, codec, pix_fmt, suffix):
+    import av
+    import cv2
+
+    path = tmp_path / f"grad.{suffix}"
+    ramp = np.linspace(0, 255, 96)
+    image = np.stack([np.add.outer(np.linspace(0, 60, 64), ramp * 0.7)] * 3, -1)
+    image[..., 2] = np.flipud(image[..., 2])  # some colour, so chroma is not flat
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, pix_fmt
+        for _ in range(3):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    grey = list(media.iter_frames(path, grey=True))
+    colour = list(media.iter_frames(path))
+    assert len(grey) == len(colour) == 3 and grey[0].image.shape == (64, 96) and grey[0].image.dtype == np.uint8
+    diff = grey[0].image.astype(np.int16) - cv2.cvtColor(colour[0].image, cv2.COLOR_BGR2GRAY)
+    assert np.abs(diff).mean() < 2.0 and np.abs(diff).max() <= 8, (np.abs(diff).mean(), np.abs(diff).max())
+
+
 def test_rotation_metadata_gives_display_oriented_frames(tmp_path):
     path = write_video(tmp_path / "portrait.mp4", frames=3, size=(64, 48), rotation=90)
     info = media.probe(path)
