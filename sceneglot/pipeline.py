@@ -115,8 +115,8 @@ def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_
         finally:
             speech_done.set()
 
-    def asd_threads() -> int:  # onnxruntime: 0 = all cores
-        return 0 if speech_done.is_set() else 1
+    def asd_threads() -> int | None:  # None: the engine's default ($SCENEGLOT_THREADS, else all cores)
+        return None if speech_done.is_set() else 1
 
     def vision_stages():
         faces = analyze_faces(input_path, artifacts=art)

@@ -29,7 +29,7 @@ CHUNK = 150  # frames per encoder call: bounds memory (~0.4 MB of activations pe
 CONTEXT = 6  # frames of real neighbours each side of a chunk: the visual encoder sees ±6, the audio one less
 
 
-Threads = int | Callable[[], int] | None
+Threads = int | Callable[[], int | None] | None
 
 
 class Engine:
@@ -39,14 +39,15 @@ class Engine:
     `threads`: onnxruntime intra-op threads for the encoders, 0 meaning all cores; or a function
     asked before each encoder call, so a stage sharing the CPU with another (speech recognition
     in `pipeline.analyze`) takes one core while the other runs and every core once it is done.
-    None: $SCENEGLOT_THREADS, else all cores. The back end is sequential and runs on one thread.
+    None (given or returned): $SCENEGLOT_THREADS, else all cores. The back end is sequential
+    and runs on one thread.
     """
 
     def __init__(self, kind: str = "onnxruntime", model_name: str = "light-asd", threads: Threads = None) -> None:
         if kind not in ENGINES:
             raise InputError(f"unknown ASD engine {kind!r}; choose from {', '.join(ENGINES)}")
         self.kind = kind
-        self.threads = int(os.environ.get("SCENEGLOT_THREADS", "0")) if threads is None else threads
+        self.threads = threads
         self.paths = export.onnx_paths(model_name)
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
         self._encoder_path = self.paths["encoder2d" if kind == "onnxruntime" else "encoder"]
@@ -55,6 +56,8 @@ class Engine:
 
     def _encoder(self) -> Callable:
         n = self.threads() if callable(self.threads) else self.threads
+        if n is None:
+            n = int(os.environ.get("SCENEGLOT_THREADS", "0"))
         n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
         if n not in self._encoders:
             self._encoders[n] = self._load(self._encoder_path, n)
