@@ -105,7 +105,7 @@ class Engine:
         return self._backend({"features": x}).reshape(-1, 2)
 
     def __call__(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
-        """The whole network on one window: (T, 2) logits."""
+        """The whole network on one track: (T, 2) logits."""
         return self.backend(self.encode(audio, video))
 
 
