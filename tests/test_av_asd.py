@@ -113,11 +113,11 @@ class _ContextEngine:
         return np.stack([-run, run], 1)
 
 
-def test_multi_window_reuses_repeated_windows_without_changing_scores():
+def test_windowed_reuses_repeated_windows_without_changing_scores():
     frames = 83  # 3.3 s: the 4, 5 and 6 s passes each see the whole track as one window
     video = np.sin(np.arange(frames) * 0.37)[:, None, None] * np.ones((1, 112, 112))
     engine = _ContextEngine()
-    got = asd.multi_window(engine, np.zeros((4 * frames, 13)), video)
+    got = asd.windowed(engine, engine.encode(None, video))
     total = np.zeros(frames)
     for seconds, w in asd.WINDOWS.items():  # the reference: every window of every pass, weighted
         n = seconds * 25

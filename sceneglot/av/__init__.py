@@ -18,6 +18,7 @@ from .. import models
 if TYPE_CHECKING:
     from ..pipeline import Artifacts
     from ..scene import Track
+    from .asd import Threads
 
 LIGHT_ASD = "light-asd"
 FALLBACK = "lip-motion"
@@ -45,7 +46,7 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
 
 
 def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = None,
-                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD, threads=None,
+                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD, threads: Threads = None,
                     times: dict[str, float] | None = None) -> ActiveSpeakers:
     """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
 

@@ -158,16 +158,6 @@ class FeatureStream:
             self.times["encoder"] = self.times.get("encoder", 0.0) + time.perf_counter() - t
 
 
-def multi_window(engine: Engine, audio: np.ndarray, video: np.ndarray, times: dict[str, float] | None = None,
-                 ) -> np.ndarray:
-    """Per-frame speaking score of one whole track (see `windowed`)."""
-    t = time.perf_counter()
-    feats = engine.encode(audio, video)
-    if times is not None:
-        times["encoder"] = times.get("encoder", 0.0) + time.perf_counter() - t
-    return windowed(engine, feats, times)
-
-
 def windowed(engine: Engine, feats: np.ndarray, times: dict[str, float] | None = None) -> np.ndarray:
     """Per-frame speaking score: back end over 1..6 s windows, weighted mean as the reference, ±2-frame mean.
 
