@@ -1,4 +1,4 @@
-"""Local stand-ins for the DeepL API v2 and OpenAI chat completions, on 127.0.0.1 only.
+"""Local stand-ins for the DeepL API v2, OpenAI chat completions and a static file host, on 127.0.0.1 only.
 
 Each server follows the documented wire format (DeepL: POST /v2/translate with
 JSON {"text": [...], "target_lang", ...} -> {"translations": [{"detected_source_language",
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 
 @dataclass
@@ -121,11 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(kind: str, steps: list[str] | None = None, default: str = "ok", delay: float = 2.0,
-          lifetime: float = 60.0) -> Iterator[tuple[str, Script]]:
-    """Run a fake `kind` ("deepl" or "openai") server; yields (base URL, script with recorded requests)."""
-    script = Script(list(steps or []), default, delay)
-    handler = type("Handler", (_Handler,), {"script": script, "kind": kind})
+def _running(handler: type[BaseHTTPRequestHandler], lifetime: float) -> Iterator[str]:
+    """Serve `handler` on a free port of 127.0.0.1 until the block ends (or `lifetime` runs out)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -134,11 +132,49 @@ def serve(kind: str, steps: list[str] | None = None, default: str = "ok", delay:
     watchdog.daemon = True
     watchdog.start()
     host, port = server.server_address[:2]
-    base = f"http://{host}:{port}" + ("/v1" if kind == "openai" else "/")
     try:
-        yield base, script
+        yield f"http://{host}:{port}"
     finally:
         watchdog.cancel()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serve(kind: str, steps: list[str] | None = None, default: str = "ok", delay: float = 2.0,
+          lifetime: float = 60.0) -> Iterator[tuple[str, Script]]:
+    """Run a fake `kind` ("deepl" or "openai") server; yields (base URL, script with recorded requests)."""
+    script = Script(list(steps or []), default, delay)
+    handler = type("Handler", (_Handler,), {"script": script, "kind": kind})
+    with _running(handler, lifetime) as root:
+        yield root + ("/v1" if kind == "openai" else "/"), script
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    files: ClassVar[dict[str, bytes]] = {}  # set per server by serve_files
+    asked: ClassVar[list[str]] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def serve_files(files: dict[str, bytes], lifetime: float = 60.0) -> Iterator[tuple[str, list[str]]]:
+    """A static file server (plain HTTP GET, as GitHub raw): yields (base URL, the paths asked for)."""
+    asked: list[str] = []
+    handler = type("Handler", (_FileHandler,), {"files": files, "asked": asked})
+    with _running(handler, lifetime) as root:
+        yield root, asked

@@ -3,49 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from sceneglot import models
 from sceneglot.errors import ModelError
+from tests.fake_servers import serve_files as serve
 from tests.media_fixtures import SHARED
 
 WEIGHTS = SHARED / "models" / "light-asd" / "finetuning_TalkSet.model"
-
-
-@contextmanager
-def serve(files: dict[str, bytes]) -> Iterator[tuple[str, list[str]]]:
-    """Serve `files` (URL path -> body) on a free port; yields the base URL and the paths asked for."""
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            asked.append(self.path)
-            body = files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
