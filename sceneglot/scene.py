@@ -65,6 +65,8 @@ class Segment:
     translation: str | None = None
     words: list[Word] = field(default_factory=list)
     person_confidence: float | None = None
+    pivot: str | None = None  # the English a two-leg translation went through; None when direct
+    route: str | None = None  # how the translation was made, e.g. "whisper:de>en + bergamot:en>pt"
 
 
 @dataclass

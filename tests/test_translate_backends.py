@@ -8,7 +8,7 @@ import pytest
 from media_fixtures import JFK
 
 from sceneglot.errors import BackendError, ModelError
-from sceneglot.translate import available, create, pick
+from sceneglot.translate import available, create, plan
 from sceneglot.translate.base import Phrase, Request
 
 HAS_APERTIUM = shutil.which("apertium") is not None
@@ -56,26 +56,28 @@ def test_apertium_pairs_and_translations():
     assert "amic" in ca.lower()
 
 
-def test_pick_prefers_available_backends_and_explains_what_would_work(monkeypatch):
+def test_plan_prefers_available_backends_and_explains_what_would_work(monkeypatch):
     monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
     monkeypatch.delenv("SCENEGLOT_OPENAI_MODEL", raising=False)
-    assert pick("en", "pt").name == "bergamot"
+    assert plan("en", "pt").name == "bergamot:en>pt"
     if HAS_APERTIUM:
-        assert pick("en", "es").name == "apertium"
-    assert pick("de", "en", has_audio=True).name == "whisper"
+        assert plan("en", "es").name == "apertium:en>es"
+    assert plan("de", "en", has_audio=True).name == "whisper:de>en"
     with pytest.raises(BackendError) as err:
-        pick("en", "pl")
+        plan("en", "pl")
     msg = str(err.value)
     assert "en->pl" in msg and "DEEPL_AUTH_KEY" in msg and "SCENEGLOT_OPENAI_MODEL" in msg and "nllb" in msg
-    assert "opus-mt:en-pl" in msg
+    assert "opus-mt" not in msg  # Helsinki-NLP published no opus-mt-en-pl: suggesting it would be a dead end
+    with pytest.raises(BackendError, match=r"opus-mt:pl-en"):  # that one exists, and text is all there is
+        plan("pl", "en", has_audio=False)
     with pytest.raises(BackendError, match="not available: set DEEPL_AUTH_KEY"):
-        pick("en", "pt", name="deepl")
+        plan("en", "pt", "deepl")
     with pytest.raises(BackendError, match="cannot translate en->es"):
-        pick("en", "es", name="bergamot")
+        plan("en", "es", "bergamot")
     with pytest.raises(BackendError, match="unknown translator"):
-        pick("en", "es", name="babelfish")
+        plan("en", "es", "babelfish")
     monkeypatch.setenv("DEEPL_AUTH_KEY", "k:fx")
-    assert pick("en", "pl").name == "deepl"
+    assert plan("en", "pl").name == "deepl:en>pl"
 
 
 def test_available_lists_every_backend():
@@ -121,7 +123,7 @@ def test_ctranslate_offline_lookup_fails_clearly(monkeypatch, tmp_path):
     assert o.how_for("en", "de") == "" and o.info().available and "en-de" in o.info().pairs
     monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
     monkeypatch.delenv("SCENEGLOT_OPENAI_MODEL", raising=False)
-    assert pick("en", "de").name == "opus-mt"  # the only backend with this pair here
+    assert plan("en", "de").name == "opus-mt:en>de"  # the only backend with this pair here
 
 
 def test_ctranslate_download_error_names_the_model(monkeypatch, tmp_path):

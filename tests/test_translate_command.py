@@ -44,14 +44,20 @@ def test_translate_command_fills_scene_json(tmp_path, fake_analyze, capsys, monk
 
 
 def test_failed_translation_keeps_the_transcript(tmp_path, fake_analyze, capsys, monkeypatch):
-    monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
-    monkeypatch.delenv("SCENEGLOT_OPENAI_MODEL", raising=False)
+    """A backend that fails after the analysis (a server down) leaves the transcript in scene.json."""
+    from fake_servers import serve
+
+    from sceneglot.translate import retry
+
+    monkeypatch.setattr(retry, "delays", lambda attempts, base, cap: [0.0] * (attempts - 1))
     monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path / "home"))
     art = tmp_path / "job"
-    rc = main(["translate", str(DIAR_WAV), "--to", "ja", "--artifacts", str(art)])
+    with serve("openai", ["500"] * 8) as (url, _script):
+        rc = main(["translate", str(DIAR_WAV), "--to", "de", "--translator", "openai", "--openai-model", "m",
+                   "--openai-base-url", url, "--artifacts", str(art)])
     assert rc == 4
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "DEEPL_AUTH_KEY" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "attempts" in err and "Traceback" not in err
     scene = scene_io.load(art / "scene.json")  # the transcript is there, untranslated
     assert len(scene.segments) > 13 and scene.target_language is None
 

@@ -56,13 +56,13 @@ def run(args) -> int:
     from .. import media
     from .. import scene as scene_io
     from ..files import check_output_path
-    from ..translate import create, translate_scene
+    from ..translate import plan, translate_scene
 
     input_path = args.input
     from_json = input_path.lower().endswith(".json")
     media.check_input(input_path)
-    if args.translator:
-        create(args.translator)  # unknown names fail before the long analysis
+    # Before any work: a target no backend (or pivot through English) reaches fails now, not after the analysis.
+    plan(options.language(args.language), args.to, args.translator, _options(args))
     if args.output:
         check_output_path(args.output, input_path)  # before minutes of analysis, not after
     if not from_json:

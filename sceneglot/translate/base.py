@@ -1,4 +1,4 @@
-"""The Translator protocol, the records it trades in, and the registry that picks a backend.
+"""The Translator protocol, the records it trades in, and the registry of backends (route.py chooses).
 
 A backend gets whole sentences (already joined across subtitle cuts) with
 their speaker and neighbours, and must return exactly one translation per
@@ -121,33 +121,3 @@ def all_backends(options: dict | None = None) -> list[Translator]:
 def available(options: dict | None = None) -> list[BackendInfo]:
     """Every backend's availability, pairs and what would enable it."""
     return [t.info() for t in all_backends(options)]
-
-
-def pick(source: str, target: str, name: str | None = None, options: dict | None = None,
-         has_audio: bool = False) -> Translator:
-    """The named backend, or the best available one for the pair; the error lists what would work."""
-    source, target = norm_lang(source), norm_lang(target)
-    if name:
-        backend = create(name, options)
-        info = backend.info()
-        if not info.available:
-            raise BackendError(f"translator {name} is not available: {info.how}")
-        if not backend.supports(source, target):
-            raise BackendError(f"translator {name} cannot translate {source or '?'}->{target} (it does {info.pairs})")
-        return backend
-    could = []
-    for backend in all_backends(options):
-        if not backend.supports(source, target):
-            continue
-        if getattr(backend, "needs_audio", False) and not has_audio:
-            continue
-        info = backend.info()
-        # A backend whose availability depends on the pair (one model per pair) says so itself.
-        how = backend.how_for(source, target) if hasattr(backend, "how_for") else ("" if info.available else info.how)
-        if not how:
-            return backend
-        could.append(f"{backend.name} ({how})")
-    hint = "; ".join(could) if could else "an OpenAI-compatible endpoint (set SCENEGLOT_OPENAI_MODEL) or DeepL " \
-        "(set DEEPL_AUTH_KEY)"
-    unknown = "" if source else " (the spoken language is unknown: pass --language)"
-    raise BackendError(f"no available translator for {source or '?'}->{target}{unknown}; would work: {hint}")

@@ -45,6 +45,17 @@ NLLB_CODES = {
     "th": "tha_Thai", "tr": "tur_Latn", "uk": "ukr_Cyrl", "ur": "urd_Arab", "vi": "vie_Latn", "zh": "zho_Hans",
 }
 
+# Bilingual OPUS-MT models Helsinki-NLP published under two-letter codes (opus-mt-SRC-TGT), the ones
+# offered for download: there is no opus-mt-en-pl, en-ja or en-pt (those need a multilingual or
+# "tc-big" model, which this backend does not load), so suggesting them would send people to a 404.
+_FROM_EN = ("af ar ca cs cy da de el eo es et eu fi fr ga gl he hi ht hu hy id is it mk ml mr mt nl ro ru sk sq "
+            "sv sw tl uk ur vi xh zh")
+_TO_EN = ("af ar bg bn ca cs cy da de eo es et eu fi fr ga gl he hi ht hu hy id is it ja ka ko lv mk ml mr mt nl "
+          "pl ro ru sk sq sv sw th tl tr uk ur vi xh zh")
+_OTHER = "de-es de-fr es-de es-fr es-it es-pl es-ru fr-de fr-es fr-ro fr-ru it-es ro-fr ru-es ru-fr ru-uk uk-ru"
+OPUS_PAIRS = frozenset({("en", t) for t in _FROM_EN.split()} | {(s, "en") for s in _TO_EN.split()}
+                       | {tuple(p.split("-")) for p in _OTHER.split()})
+
 
 @dataclass(frozen=True)
 class Source:
@@ -204,8 +215,8 @@ class OpusMTTranslator(_CT2Base):
         return BackendInfo(self.name, bool(have), pairs, offline=True, how=how, note=f"models in {root}")
 
     def supports(self, source: str, target: str) -> bool:
-        """OPUS-MT has a model for ~1,000 pairs; whether this one is here is `how_for`'s business."""
-        return len(source) == 2 and len(target) == 2 and source != target
+        """A published pair (OPUS_PAIRS) or one whose model is in the cache; whether it is here is `how_for`'s."""
+        return (source, target) in OPUS_PAIRS or (source != target and ready(opus_source(source, target)))
 
     def how_for(self, source: str, target: str) -> str:
         """'' when the pair's model is in the cache, else what to run to get it."""

@@ -21,6 +21,7 @@ import urllib.request
 
 from ..errors import BackendError
 from .base import BackendInfo, Request, check_aligned
+from .languages import is_language
 from .retry import TransientError, with_retries
 
 DEFAULT_BASE = "https://api.openai.com/v1"
@@ -90,7 +91,8 @@ class OpenAITranslator:
         return BackendInfo(self.name, True, pairs, offline=False, note=f"{self.model} at {self.base_url}")
 
     def supports(self, source: str, target: str) -> bool:
-        return bool(target) and source != target
+        """Any pair of real languages (a chat model is asked in words, so 'xx' is not one)."""
+        return is_language(target) and (source == "" or is_language(source)) and source != target
 
     def messages(self, request: Request) -> list[dict]:
         first, last = request.phrases[0], request.phrases[-1]

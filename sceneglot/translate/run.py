@@ -1,15 +1,18 @@
-"""translate_scene: sentences per speaker -> cache -> backend in batches -> pieces back on the segments."""
+"""translate_scene: sentences per speaker -> route (one or two legs) -> cache -> backend in batches -> pieces back."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections import defaultdict
 
-from ..errors import BackendError, InputError
+from ..errors import BackendError
 from ..scene import Scene
-from .base import Phrase, Request, Translator, norm_lang, pick
+from . import route as route_mod
+from .base import Phrase, Request, Translator, all_backends
 from .cache import Cache, make_key
+from .route import PIVOT, Route
 from .sentences import Sentence, join, spread
 
 
@@ -46,17 +49,34 @@ def translate_sentences(backend: Translator, source: str, target: str, sentences
     return [done[k] for k in keys]
 
 
+def _through(sentences: list[Sentence], texts: list[str]) -> list[Sentence]:
+    """The same sentences (times, speaker) carrying another leg's text, for the next leg of a pivot."""
+    return [dataclasses.replace(s, parts=(t,)) for s, t in zip(sentences, texts, strict=True)]
+
+
+def run_route(route: Route, sentences: list[Sentence], cache: Cache,
+              audio_path: str | None = None) -> tuple[list[str], list[str] | None]:
+    """(target text, English pivot or None) per sentence, leg after leg; whole sentences through both."""
+    texts, pivot = [s.text for s in sentences], None
+    current = sentences
+    for k, leg in enumerate(route.legs):
+        texts = translate_sentences(leg.backend, leg.source, leg.target, current, cache, audio_path)
+        if k < len(route.legs) - 1:
+            pivot = texts
+            current = _through(sentences, texts)
+    return texts, pivot
+
+
 def translate_scene(scene: Scene, target: str, *, translator: str | None = None, audio_path: str | None = None,
                     cache_path: str | os.PathLike | None = None, options: dict | None = None) -> Scene:
-    """A copy of `scene` with segments[].translation and target_language filled.
+    """A copy of `scene` with segments[].translation, .pivot, .route and target_language filled.
 
-    Sentences are grouped by source language; each language gets the named
-    backend or the best available one (BackendError listing what would work
-    when none can). Segments already in the target language keep their text.
+    Sentences are grouped by source language and each language takes its own
+    route (`route.plan`: direct when a backend does the pair, else through
+    English), so phrases of a code-switching speaker each go their own way.
+    Segments already in the target language keep their text (route null).
     """
-    tgt = norm_lang(target)
-    if not tgt or not tgt.isalpha():
-        raise InputError(f"not a language code: {target!r} (use e.g. en, pt, es)")
+    tgt = route_mod.check_language(target)
     out = copy.deepcopy(scene)
     sentences = join(out.segments, out.source_language or "")
     by_lang: dict[str, list[Sentence]] = defaultdict(list)
@@ -65,21 +85,21 @@ def translate_scene(scene: Scene, target: str, *, translator: str | None = None,
     audio = audio_path or (out.media.path if out.media.has_audio and out.media.path else None)
     if audio and not os.path.isfile(audio):
         audio = None
-    backends: dict[str, Translator] = {}
-    for lang in by_lang:
-        if lang != tgt:
-            backends[lang] = pick(lang, tgt, translator, options, has_audio=audio is not None)
+    backends = all_backends(options)
+    routes = {lang: route_mod.plan(lang, tgt, translator, options, has_audio=audio is not None, backends=backends)
+              for lang in by_lang}  # every language is planned before the first sentence is sent
     with Cache(cache_path) as cache:
         for lang, group in by_lang.items():
-            if lang == tgt:
-                translations = [s.text for s in group]
-            else:
-                translations = translate_sentences(backends[lang], lang, tgt, group, cache, audio)
-            for sentence, text in zip(group, translations, strict=True):
-                for idx, piece in zip(sentence.indices, spread(sentence, text, tgt), strict=True):
-                    out.segments[idx].translation = piece
+            route = routes[lang]
+            translations, pivots = run_route(route, group, cache, audio)
+            for n, (sentence, text) in enumerate(zip(group, translations, strict=True)):
+                english = spread(sentence, pivots[n], PIVOT) if pivots else [None] * len(sentence.indices)
+                pieces = spread(sentence, text, tgt)
+                for idx, piece, en in zip(sentence.indices, pieces, english, strict=True):
+                    seg = out.segments[idx]
+                    seg.translation, seg.pivot, seg.route = piece, en, route.name or None
     for seg in out.segments:
         if not seg.text.strip():
-            seg.translation = ""
+            seg.translation, seg.pivot, seg.route = "", None, None
     out.target_language = tgt
     return out

@@ -9,19 +9,29 @@ compound. Only the spans are kept in memory, the soundtrack is streamed.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..errors import BackendError
 from .base import BackendInfo, Request, check_aligned
+from .languages import whisper_languages
 
 SAMPLE_RATE = 16000
 PAD = 0.25  # seconds of audio added before and after each sentence
-MODEL = "whisper-base"
+
+
+def _model_name() -> str:
+    """The ASR's model (AsrOptions' default, $SCENEGLOT_WHISPER): one Whisper per process serves both."""
+    from ..speech.asr import AsrOptions
+
+    return AsrOptions().model
+
 
 def _whisper():
-    from .. import models
+    from ..speech.asr import load_model
 
-    return models.whisper(MODEL)
+    return load_model(_model_name())
 
 
 def audio_spans(path: str, spans: list[tuple[float, float]]) -> list[np.ndarray]:
@@ -45,23 +55,28 @@ def audio_spans(path: str, spans: list[tuple[float, float]]) -> list[np.ndarray]
 
 class WhisperTranslator:
     name = "whisper"
-    variant = "base"
     uses_context = False
     needs_audio = True  # works from the input's audio spans, not the text
     batch_size = 8
 
     def __init__(self, **_options) -> None:
-        pass
+        self.model = _model_name()
+        self.variant = os.path.basename(self.model.rstrip("/")) or self.model  # the cache key follows the model
 
     def info(self) -> BackendInfo:
         from .. import models
 
-        status = models.status(MODEL)
-        return BackendInfo(self.name, status.available, "any->en (from the audio)", offline=True,
-                           how="" if status.available else status.where, note="needs the input's audio")
+        if os.path.isdir(self.model):
+            ok, where = True, self.model
+        else:
+            status = models.status(self.model)
+            ok, where = status.available, status.where
+        return BackendInfo(self.name, ok, "any->en (from the audio)", offline=True,
+                           how="" if ok else where, note=f"{self.variant}; needs the input's audio")
 
     def supports(self, source: str, target: str) -> bool:
-        return target == "en" and source != "en"
+        """Into English from any language Whisper hears; '' (not known yet) lets Whisper detect it."""
+        return target == "en" and source != "en" and (source == "" or source in whisper_languages())
 
     def translate(self, request: Request) -> list[str]:
         if not request.audio_path:
@@ -73,8 +88,13 @@ class WhisperTranslator:
             if len(audio) < SAMPLE_RATE // 10:
                 out.append("")  # no audio there (past the end of the file)
                 continue
+            # A translation scores lower than a transcript, so the log-probability fallback would re-decode
+            # nearly every sentence at five temperatures; the compression-ratio check still catches loops,
+            # and the token cap (speech runs at ~4 English tokens/s) keeps a loop from running to 448.
+            seconds = len(audio) / SAMPLE_RATE
             segments, _ = model.transcribe(audio, task="translate", language=request.source or None, beam_size=5,
                                            condition_on_previous_text=False, without_timestamps=True,
-                                           vad_filter=False)
+                                           vad_filter=False, log_prob_threshold=None,
+                                           max_new_tokens=int(16 + 12 * seconds))
             out.append(" ".join(s.text.strip() for s in segments).strip())
         return check_aligned(self.name, request, out)
