@@ -37,8 +37,8 @@ def run(args) -> int:
     )
     texts = {  # all made (scene.json validated) before anything is written
         "diarization.rttm": export.to_rttm(turns, src.stem),
-        "transcript.srt": export.to_srt(scene.segments),
-        "transcript.vtt": export.to_vtt(scene.segments),
+        "transcript.srt": export.to_srt(scene),  # same lines and timing rules as the video
+        "transcript.vtt": export.to_vtt(scene),
         "scene.json": scene_io.dumps(scene),
     }
     for name, text in texts.items():

@@ -12,6 +12,7 @@ marks), so Devanagari, Thai and Arabic marks never float alone.
 from __future__ import annotations
 
 import hashlib
+import struct
 import unicodedata
 from dataclasses import dataclass
 
@@ -52,9 +53,16 @@ def timeline(cue: Cue) -> Timeline:
     return Timeline(typed, typed + hold, typed + hold + dec)
 
 
-def _unit(*key: object) -> float:
-    """A deterministic pseudo-random number in [0, 1): the same frame always looks the same."""
-    h = hashlib.blake2b(repr(key).encode(), digest_size=4).digest()
+def _unit(start: float, *ints: int) -> float:
+    """A deterministic pseudo-random number in [0, 1): the same frame always looks the same.
+
+    Seeded from exact values: the cue's start in whole milliseconds (what the
+    layout rounds it to) and integers, never repr() of a float, which differs
+    between a numpy and a Python float of the same value (a fresh run and one
+    read back from the caches must draw the same video, byte for byte).
+    """
+    key = struct.pack(f"<q{len(ints)}q", round(float(start) * 1000), *(int(i) for i in ints))
+    h = hashlib.blake2b(key, digest_size=4).digest()
     return int.from_bytes(h, "little") / 2**32
 
 

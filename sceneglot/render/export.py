@@ -1,7 +1,10 @@
 """Text exports of a scene: SRT and WebVTT subtitles, RTTM speaker turns.
 
-Pure functions return strings (easy to test and to serve from the web app);
-`save_*` helpers write them atomically.
+The subtitle files are written from the layout's cues (`layout.make_cues`),
+the same lines and times the burn-in and the ASS file show: one set of line
+breaking and timing rules for every writer. Pure functions return strings
+(easy to test and to serve from the web app); `save_*` helpers write them
+atomically.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ..files import write_text_atomic
-from ..scene import Segment
+from ..scene import Scene
+from .layout import Cue, make_cues, speaker_label
 
 
 class Turn(Protocol):
@@ -29,28 +33,30 @@ def _clock(t: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def _text(seg: Segment, use_translation: bool) -> str:
-    text = seg.translation if use_translation and seg.translation else seg.text
-    return " ".join(text.split())  # a cue line never carries stray newlines or blank lines
+def _cues(source: Scene | Iterable[Cue], use_translation: bool) -> list[tuple[Cue, list[str]]]:
+    """(cue, its lines) in time order; the translation falls back to the source where a cue has none."""
+    cues = make_cues(source) if isinstance(source, Scene) else list(source)
+    out = []
+    for cue in sorted(cues, key=lambda c: (c.start, c.end)):
+        lines = cue.target_lines if use_translation and cue.target_lines else cue.lines
+        lines = [" ".join(s.split()) for s in lines]  # a cue never carries stray newlines or blank lines
+        if any(lines):
+            out.append((cue, [s for s in lines if s]))
+    return out
 
 
-def _cues(segments: Iterable[Segment], use_translation: bool) -> list[tuple[Segment, str]]:
-    out = [(s, _text(s, use_translation)) for s in sorted(segments, key=lambda s: (s.start, s.end))]
-    return [(s, t) for s, t in out if t]
+def _timing(cue: Cue, sep: str) -> str:
+    return f"{_clock(cue.start, sep)} --> {_clock(cue.end, sep)}"
 
 
-def _timing(seg: Segment, sep: str) -> str:
-    """The "start --> end" line; a zero-length cue is stretched to 1 ms so players keep it."""
-    return f"{_clock(seg.start, sep)} --> {_clock(max(seg.end, seg.start + 0.001), sep)}"
-
-
-def to_srt(segments: Iterable[Segment], use_translation: bool = False, label_speakers: bool = True) -> str:
-    """SubRip: numbered cues, comma milliseconds; speaker as a "S0: " prefix."""
+def to_srt(source: Scene | Iterable[Cue], use_translation: bool = False, label_speakers: bool = True) -> str:
+    """SubRip: numbered cues, comma milliseconds; speaker as a "S0: " prefix (the layout keeps room for it)."""
     blocks = []
-    for i, (seg, text) in enumerate(_cues(segments, use_translation), 1):
-        if label_speakers and seg.speaker:
-            text = f"{seg.speaker}: {text}"
-        blocks.append(f"{i}\n{_timing(seg, ',')}\n{text}\n")
+    for i, (cue, lines) in enumerate(_cues(source, use_translation), 1):
+        if label_speakers:
+            lines = [speaker_label(cue.speaker) + lines[0], *lines[1:]]
+        body = "\n".join(lines)
+        blocks.append(f"{i}\n{_timing(cue, ',')}\n{body}\n")
     return "\n".join(blocks)
 
 
@@ -58,14 +64,14 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(segments: Iterable[Segment], use_translation: bool = False, label_speakers: bool = True) -> str:
+def to_vtt(source: Scene | Iterable[Cue], use_translation: bool = False, label_speakers: bool = True) -> str:
     """WebVTT: speaker in a <v> voice span, which players can style per speaker."""
     blocks = ["WEBVTT\n"]
-    for seg, text in _cues(segments, use_translation):
-        body = _vtt_escape(text)
-        if label_speakers and seg.speaker:
-            body = f"<v {_vtt_escape(seg.speaker)}>{body}"
-        blocks.append(f"{_timing(seg, '.')}\n{body}\n")
+    for cue, lines in _cues(source, use_translation):
+        body = "\n".join(_vtt_escape(s) for s in lines)
+        if label_speakers and cue.speaker:
+            body = f"<v {_vtt_escape(cue.speaker)}>{body}"
+        blocks.append(f"{_timing(cue, '.')}\n{body}\n")
     return "\n".join(blocks)
 
 
@@ -80,12 +86,12 @@ def to_rttm(turns: Iterable[Turn], uri: str) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def save_srt(path: str | os.PathLike, segments: Iterable[Segment], **kw) -> Path:
-    return write_text_atomic(path, to_srt(segments, **kw))
+def save_srt(path: str | os.PathLike, source: Scene | Iterable[Cue], **kw) -> Path:
+    return write_text_atomic(path, to_srt(source, **kw))
 
 
-def save_vtt(path: str | os.PathLike, segments: Iterable[Segment], **kw) -> Path:
-    return write_text_atomic(path, to_vtt(segments, **kw))
+def save_vtt(path: str | os.PathLike, source: Scene | Iterable[Cue], **kw) -> Path:
+    return write_text_atomic(path, to_vtt(source, **kw))
 
 
 def save_rttm(path: str | os.PathLike, turns: Iterable[Turn], uri: str) -> Path:

@@ -1,8 +1,11 @@
 """Subtitle layout: phrases -> timed, line-broken cues placed next to the speaking face.
 
-Pure functions from a Scene to a list of `Cue`s. Timing follows professional
-subtitling rules (<= 42 characters a line, <= 2 lines, 5/6 s to 7 s on screen,
-<= 17 characters per second, >= 2 frames between a speaker's consecutive cues);
+Pure functions from a Scene to a list of `Cue`s: the one place the line
+breaking and timing rules live, so the burn-in, ASS, SRT and WebVTT all show
+the same lines at the same times. Timing follows professional subtitling rules
+(<= 42 characters a line, the "S0: " speaker label of the text files included,
+<= 2 lines, 5/6 s to 7 s on screen, <= 17 characters per second, cues never
+overlap and >= 2 frames separate consecutive ones);
 placement puts each cue above the speaker's head, or beside it, follows the face
 with a smoothed path (one point per video frame), keeps it inside the frame and
 clear of every other cue on screen, and falls back to the bottom of the frame
@@ -28,7 +31,8 @@ MAX_LINES = 2
 MIN_DURATION = 5 / 6  # seconds
 MAX_DURATION = 7.0
 MAX_CPS = 17.0  # characters per second the viewer is asked to read
-GAP_FRAMES = 2  # frames between two consecutive cues of one speaker
+GAP_FRAMES = 2  # frames between two consecutive cues
+MAX_LAG = 0.5  # seconds a cue may end after its own speech and reading time, pushed back by the one before
 SMOOTH_SECONDS = 0.6  # width of the moving average that steadies the anchor
 MARGIN = 0.02  # of the frame height: space to the face and to the frame edges
 
@@ -133,20 +137,22 @@ def _break_points(text: str) -> list[tuple[int, float]]:
     return points
 
 
-def break_lines(text: str, max_line: int = MAX_LINE) -> list[str]:
+def break_lines(text: str, max_line: int = MAX_LINE, lead: int = 0) -> list[str]:
     """Break into the fewest balanced lines of <= max_line width, preferring clause ends.
 
-    Returns more than MAX_LINES lines only when the text is too long: callers
-    split phrases with `split_text` first so that does not happen.
+    `lead` is the width of what precedes the first line (a speaker label in the
+    text files): it counts against the first line. Returns more than MAX_LINES
+    lines only when the text is too long: callers split phrases with
+    `split_phrase` first so that does not happen.
     """
     text = " ".join(text.split())
-    if text_width(text) <= max_line:
+    if text_width(text) + lead <= max_line:
         return [text] if text else []
     best: tuple[float, int] | None = None
     total = text_width(text)
     for idx, penalty in _break_points(text):
         a, b = text[:idx].rstrip(), text[idx:].lstrip()
-        wa = text_width(a)
+        wa = text_width(a) + lead
         wb = total - text_width(text[:idx]) - (len(text[idx:]) - len(b))
         if wa > max_line:
             break
@@ -159,11 +165,13 @@ def break_lines(text: str, max_line: int = MAX_LINE) -> list[str]:
     if best is None:  # needs three or more lines: greedy fill
         lines: list[str] = []
         rest = text
-        while text_width(rest) > max_line:
-            cut = [i for i, _ in _break_points(rest) if text_width(rest[:i].rstrip()) <= max_line]
-            idx = cut[-1] if cut else _hard_cut(rest, max_line)
+        room = max_line - lead
+        while text_width(rest) > room:
+            cut = [i for i, _ in _break_points(rest) if text_width(rest[:i].rstrip()) <= room]
+            idx = cut[-1] if cut else _hard_cut(rest, max(1, room))
             lines.append(rest[:idx].rstrip())
             rest = rest[idx:].lstrip()
+            room = max_line
         return [*lines, rest] if rest else lines
     idx = best[1]
     return [text[:idx].rstrip(), text[idx:].lstrip()]
@@ -179,14 +187,19 @@ def _hard_cut(text: str, max_line: int) -> int:
 
 
 @lru_cache(maxsize=4096)
-def fits(text: str) -> bool:
+def fits(text: str, lead: int = 0) -> bool:
     """Fits MAX_LINES lines (cached: the splitting search asks about the same pieces many times)."""
-    if text_width(text) > MAX_LINE * MAX_LINES:
+    if text_width(text) + lead > MAX_LINE * MAX_LINES:
         return False
-    return len(break_lines(text)) <= MAX_LINES
+    return len(break_lines(text, lead=lead)) <= MAX_LINES
 
 
-def split_text(text: str, pieces: int, shares: Sequence[float] | None = None) -> list[str]:
+def speaker_label(speaker: str | None) -> str:
+    """What the text files put before a cue's first line ("S0: "); its width is kept free on every line set."""
+    return f"{speaker}: " if speaker else ""
+
+
+def split_text(text: str, pieces: int, shares: Sequence[float] | None = None, lead: int = 0) -> list[str]:
     """Split into `pieces` parts that each fit two lines, preferring clause ends, then balance.
 
     Dynamic programming over the break points: a piece costs its distance from
@@ -206,7 +219,7 @@ def split_text(text: str, pieces: int, shares: Sequence[float] | None = None) ->
 
     def piece_cost(a: int, b: int, penalty: float, k: int) -> float:
         piece = text[a:b].strip()
-        over = 0.0 if fits(piece) else 1000.0
+        over = 0.0 if fits(piece, lead) else 1000.0
         return abs(text_width(piece) - ideals[k - 1]) + 45 * penalty + over
 
     # best[k][j]: cost of cutting text[:ends[j]] into k pieces; back[k][j]: previous end index.
@@ -234,23 +247,27 @@ def split_text(text: str, pieces: int, shares: Sequence[float] | None = None) ->
     return [text[a:b].strip() for a, b in itertools.pairwise(bounds) if text[a:b].strip()]
 
 
-def split_phrase(text: str, translation: str | None) -> list[tuple[str, str | None]]:
+def split_phrase(text: str, translation: str | None, lead: int = 0) -> list[tuple[str, str | None]]:
     """Cut a phrase (and its translation, in step) into parts that each fit two lines.
 
     The translation is cut in the same proportions as the source; among the
     smallest piece counts that fit, one whose cuts fall at clause ends on both
-    sides is preferred, so each piece's translation matches its source.
+    sides is preferred, so each piece's translation matches its source. `lead`
+    is the speaker label's width, which every piece's first line must leave free.
     """
-    longest = max(text_width(text), text_width(translation or ""))
+    longest = max(text_width(text), text_width(translation or "")) + lead
     n0 = max(1, math.ceil(longest / (MAX_LINE * MAX_LINES)))
+
+    def ok(parts: list[str] | None) -> bool:
+        return parts is None or all(fits(p, lead) for p in parts)
+
     first = None
     for n in range(n0, n0 + 3 if translation else n0 + 1):
-        src = split_text(text, n)
+        src = split_text(text, n, lead=lead)
         tgt = None
         if translation:
-            tgt = _regroup(split_text(translation, len(src), [text_width(s) for s in src]), len(src))
-        ok = all(fits(s) for s in src) and (tgt is None or all(fits(s) for s in tgt))
-        if not ok:
+            tgt = _regroup(split_text(translation, len(src), [text_width(s) for s in src], lead), len(src))
+        if not (ok(src) and ok(tgt)):
             continue
         pairs = list(zip(src, tgt or [None] * len(src), strict=True))
         if first is None:
@@ -262,9 +279,9 @@ def split_phrase(text: str, translation: str | None) -> list[tuple[str, str | No
     # Nothing fitted (a word longer than two lines): fall back to more, shorter pieces.
     n = n0 + 1
     while True:
-        src = split_text(text, n)
-        tgt = _regroup(split_text(translation, len(src)), len(src)) if translation else None
-        if (all(fits(s) for s in src) and (tgt is None or all(fits(s) for s in tgt))) or n > 2 * len(text) + 4:
+        src = split_text(text, n, lead=lead)
+        tgt = _regroup(split_text(translation, len(src), lead=lead), len(src)) if translation else None
+        if (ok(src) and ok(tgt)) or n > 2 * len(text) + 4:
             return list(zip(src, tgt or [None] * len(src), strict=True))
         n += 1
 
@@ -314,40 +331,55 @@ def _piece_times(seg, pieces: list[tuple[str, str | None]]) -> list[tuple[float,
 
 
 def time_cues(cues: list[Cue], fps: float, duration: float | None) -> list[Cue]:
-    """Apply minimum/maximum duration, reading speed and the gap between one speaker's cues.
+    """Apply minimum/maximum duration, reading speed and the gap between consecutive cues.
 
-    A cue too fast to read is lengthened; if the next cue of the same speaker
-    starts too soon, that cue is delayed (the delay is absorbed at the next pause).
+    One timeline for every speaker: a subtitle file (and a viewer) reads one
+    cue at a time, so no two cues overlap and GAP_FRAMES separate them. A cue
+    stays up for its speech, longer when reading speed needs it; it may push
+    later cues back, but none ends more than MAX_LAG after it would alone.
+    Where speech is denser than MAX_CPS leaves room for, sync wins and the cue
+    is shorter (never under MIN_DURATION).
     """
     gap = GAP_FRAMES / fps if fps else 0.08
-    last_end: dict[str | None, float] = {}
-    for cue in sorted(cues, key=lambda c: c.start):
-        need = max(MIN_DURATION, reading_chars(cue.text, cue.translation) / MAX_CPS)
-        start = max(cue.start, last_end.get(cue.speaker, -1e9) + gap)
-        end = max(cue.end, start + need)
-        end = min(end, start + MAX_DURATION)
+    order = sorted(cues, key=lambda c: (c.start, c.end))
+    needs = [max(MIN_DURATION, reading_chars(c.text, c.translation) / MAX_CPS) for c in order]
+    # Backwards: the latest each cue may start so that it and every later cue get their reading time.
+    latest = [math.inf] * (len(order) + 1)
+    for i in range(len(order) - 1, -1, -1):
+        c, need = order[i], needs[i]
+        own_end = max(c.end, c.start + need) + MAX_LAG
+        if duration:
+            own_end = min(own_end, duration)
+        latest[i] = max(c.start, min(own_end, latest[i + 1] - gap) - need)
+    last_end = -1e9
+    for i, (cue, need) in enumerate(zip(order, needs, strict=True)):
+        start = max(cue.start, last_end + gap)
+        end = min(max(cue.end, start + need), latest[i + 1] - gap, start + MAX_DURATION)
+        end = max(end, start + MIN_DURATION)
         if duration:  # near the end of the video: start earlier rather than run past it
             end = min(end, duration)
-            start = max(min(start, end - need), last_end.get(cue.speaker, -1e9) + gap, 0.0)
-        cue.start, cue.end = round(start, 4), round(end, 4)
-        last_end[cue.speaker] = cue.end
+            start = max(min(start, end - need), last_end + gap, 0.0)
+        cue.start, cue.end = round(float(start), 3), round(float(end), 3)
+        if cue.end - cue.start >= 1 / (fps or 25.0):
+            last_end = cue.end
     # A phrase past the end of the media (or squeezed to nothing there) cannot be shown.
-    return sorted((c for c in cues if c.end - c.start >= 1 / (fps or 25.0)), key=lambda c: c.start)
+    return [c for c in order if c.end - c.start >= 1 / (fps or 25.0)]
 
 
 def make_cues(scene: Scene) -> list[Cue]:
-    """Text and timing only (no placement): what SRT/VTT exports need."""
+    """Text and timing only (no placement): what SRT/VTT exports need, and what placement starts from."""
     names = {s.id: (s.name or s.id) for s in scene.speakers}
     cues = []
     for seg in scene.segments:
         if not seg.text.strip():
             continue
         translation = seg.translation if seg.translation and seg.translation.strip() else None
-        pieces = split_phrase(seg.text, translation)
+        lead = text_width(speaker_label(seg.speaker))
+        pieces = split_phrase(seg.text, translation, lead)
         for (src, tgt), (a, b) in zip(pieces, _piece_times(seg, pieces), strict=True):
             cues.append(Cue(
                 start=a, end=b, speaker=seg.speaker, text=src, translation=tgt or None,
-                lines=break_lines(src), target_lines=break_lines(tgt) if tgt else None,
+                lines=break_lines(src, lead=lead), target_lines=break_lines(tgt, lead=lead) if tgt else None,
                 language=seg.language, person=seg.person, segment=seg.id,
                 name=names.get(seg.speaker, seg.speaker or ""),
             ))
