@@ -1,0 +1,100 @@
+"""Real speech in five languages reaches pt, es, ca, gl and en offline; a code-switching clip goes phrase by phrase.
+
+The transcript is the real speech stage's (Whisper + diarization); the English
+pivot is Whisper's translate task on each sentence's audio, then Bergamot or
+Apertium. Each clip's meaning check is one word a correct English rendering
+of the clip must contain (read off the source text, not the output).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import wave
+
+import numpy as np
+import pytest
+from media_fixtures import EVAL
+
+from sceneglot import scene as scene_io
+from sceneglot.media import read_audio
+from sceneglot.speech import transcribe_scene
+from sceneglot.translate import translate_scene
+
+MULTI = EVAL / "speech" / "multilingual"
+# clip -> (language, a word the English of its first sentence has: Homepage, habitudes, цветочная, 表面, 广州)
+CLIPS = {"deyu": ("de", "homepage"), "fayu": ("fr", "habits"), "eluosi": ("ru", "flower"),
+         "japanese": ("ja", "surface"), "chinese_news": ("zh", "guangzhou")}
+SECOND_LEG = {"pt": "bergamot", "es": "apertium", "ca": "apertium", "gl": "apertium"}
+
+
+@pytest.fixture(autouse=True)
+def offline_only(monkeypatch):
+    monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
+    monkeypatch.delenv("SCENEGLOT_OPENAI_MODEL", raising=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip", list(CLIPS))
+def test_each_spoken_language_reaches_every_offline_target(clip, tmp_path):
+    lang, word = CLIPS[clip]
+    path = MULTI / f"{clip}.wav"
+    scene = transcribe_scene(path)
+    spoken = [s for s in scene.segments if s.text.strip()]
+    assert spoken and {s.language for s in spoken} == {lang}
+    cache = tmp_path / "c.sqlite"
+    english = None
+    for target in ["pt", "es", "ca", "gl", "en"]:
+        out = translate_scene(scene, target, audio_path=str(path), cache_path=cache)
+        segs = [s for s in out.segments if s.text.strip()]
+        assert all(s.translation for s in segs), (target, [(s.text, s.pivot, s.translation) for s in segs])
+        if target == "en":
+            assert {s.route for s in segs} == {f"whisper:{lang}>en"} and all(s.pivot is None for s in segs)
+            assert [s.translation for s in segs] == english  # the same English as the pivot (from the cache)
+            continue
+        assert {s.route for s in segs} == {f"whisper:{lang}>en + {SECOND_LEG[target]}:en>{target}"}
+        assert all(s.pivot for s in segs)
+        pivot = [s.pivot for s in segs]
+        assert english is None or pivot == english  # the audio leg is made once and reused for every target
+        english = pivot
+        assert all(s.translation != s.pivot for s in segs)  # the second leg did translate
+        scene_io.save(out, tmp_path / f"{target}.json")
+        assert scene_io.load(tmp_path / f"{target}.json").segments[0].route == segs[0].route
+    english_text = " ".join(s.translation for s in segs).lower()
+    assert word in english_text, english_text
+
+
+def _wav(path, audio: np.ndarray, rate: int = 16000):
+    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+@pytest.mark.slow
+def test_code_switching_takes_a_route_per_phrase(tmp_path):
+    """English and Polish in one interview (espeak-ng voices): English goes straight to pt, Polish via English."""
+    assert shutil.which("espeak-ng"), "espeak-ng (scripts/debian-packages.txt) missing"
+    lines = [("en-us", "Good morning, thank you for coming to the studio today."),
+             ("pl", "Dzień dobry, bardzo się cieszę, że mogę tu dzisiaj być."),
+             ("en-us", "Can you tell us about your work in Warsaw?"),
+             ("pl", "Oczywiście, pracuję jako inżynier w dużej firmie od pięciu lat.")]
+    parts = []
+    for i, (voice, text) in enumerate(lines):
+        out = tmp_path / f"{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), text], check=True)
+        parts += [np.zeros(16000, np.float32), read_audio(out)]
+    path = _wav(tmp_path / "mixed.wav", np.concatenate([*parts, np.zeros(8000, np.float32)]))
+    scene = transcribe_scene(path)
+    assert [s.language for s in scene.segments] == ["en", "pl", "en", "pl"], [(s.language, s.text)
+                                                                             for s in scene.segments]
+    out = translate_scene(scene, "pt", audio_path=str(path), cache_path=tmp_path / "c.sqlite")
+    routes = [s.route for s in out.segments]
+    assert routes == ["bergamot:en>pt", "whisper:pl>en + bergamot:en>pt"] * 2
+    assert out.segments[0].pivot is None and out.segments[2].pivot is None
+    assert all(s.translation for s in out.segments)
+    assert "engineer" in out.segments[3].pivot.lower() and "engenheir" in out.segments[3].translation.lower()
+    assert "Varsóvia" in out.segments[2].translation or "Warsaw" in out.segments[2].translation
