@@ -1,0 +1,81 @@
+"""What the pivot through English costs: the X->en leg's share of a whole job on each 20 s multilingual clip.
+
+    python benchmarks/translate_pivot.py [--to pt] [--repeat 2]
+
+A job here is what `sceneglot translate CLIP --to pt` runs: the analysis
+(pipeline.analyze: speech, then faces/ASD, which find no video) and both
+translation legs, in one process with the models already loaded (load time is
+the same with or without a pivot). The pivot's added time is the first leg
+(Whisper's translate task on each sentence's audio), since a direct backend
+would do the second leg's work alone. Fresh job folders and translation
+caches every run. On a shared machine the seconds are inflated by other
+jobs' load; the share is the figure to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CLIPS = ["deyu", "fayu", "eluosi", "japanese", "chinese_news"]
+MULTI = ROOT.parent / "shared" / "eval" / "speech" / "multilingual"
+
+
+def one(clip: str, target: str) -> tuple[float, float, float, int]:
+    from sceneglot import pipeline
+    from sceneglot.translate.cache import Cache
+    from sceneglot.translate.route import plan
+    from sceneglot.translate.run import translate_sentences
+    from sceneglot.translate.sentences import join
+
+    path = str(MULTI / f"{clip}.wav")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        scene = pipeline.analyze(path, Path(tmp) / "job")
+        t1 = time.perf_counter()
+        sentences = join(scene.segments, scene.source_language or "")
+        route = plan(scene.source_language, target)
+        assert route.pivot, route.name
+        first, second = route.legs
+        with Cache(Path(tmp) / "c.sqlite") as cache:
+            english = translate_sentences(first.backend, first.source, "en", sentences, cache, path)
+            t2 = time.perf_counter()
+            from dataclasses import replace
+
+            through = [replace(s, parts=(e,)) for s, e in zip(sentences, english, strict=True)]
+            translate_sentences(second.backend, "en", target, through, cache, path)
+            t3 = time.perf_counter()
+    return t1 - t0, t2 - t1, t3 - t2, len(sentences)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--to", default="pt")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    from sceneglot.speech.asr import AsrOptions, load_model
+
+    load_model(AsrOptions().model)  # one Whisper per process, loaded before timing
+    one(CLIPS[0], args.to)  # warm every model once
+    print(f"| clip | sentences | analysis s | X->en leg s | en->{args.to} leg s | pivot share of the job |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    shares = []
+    for clip in CLIPS:
+        runs = [one(clip, args.to) for _ in range(args.repeat)]
+        share = [leg1 / (a + leg1 + leg2) for a, leg1, leg2, _ in runs]
+        shares += share
+        a, l1, l2 = (statistics.median(r[k] for r in runs) for k in range(3))
+        print(f"| {clip} | {runs[0][3]} | {a:.1f} | {l1:.1f} | {l2:.2f} | "
+              f"{' / '.join(f'{100 * s:.1f} %' for s in share)} |", flush=True)
+    print(f"\nmedian pivot share over {len(shares)} runs: {100 * statistics.median(shares):.1f} %")
+
+
+if __name__ == "__main__":
+    main()
