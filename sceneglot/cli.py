@@ -14,7 +14,8 @@ import sys
 from . import __version__
 from .errors import SceneglotError
 
-COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe", "analyze"]
+COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe", "analyze",
+            "serve"]
 
 
 def _module(name: str):
