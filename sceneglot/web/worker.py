@@ -11,6 +11,7 @@ The only call into the pipeline is `execute`, which runs in the worker process.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import signal
@@ -65,6 +66,13 @@ def execute(folder: Path, input_name: str, action: str, options: dict[str, Any],
     emit("render", 1, 1, "")
 
 
+def warm_up() -> None:
+    """Import the pipeline while the worker waits for its first job (seconds, paid once per worker)."""
+    from .. import pipeline, scene  # noqa: F401
+    from ..render import burn  # noqa: F401
+    from ..translate import run  # noqa: F401
+
+
 class _Throttle:
     """Forwards progress events, at most one per EVENT_INTERVAL within a stage; a stage's last one always."""
 
@@ -93,9 +101,19 @@ class _Throttle:
             self.pending = None
 
 
+def _die_with_parent() -> None:
+    """On Linux, the kernel kills this process when the server dies, even by SIGKILL (prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
 def _child(commands, events) -> None:
     """A worker process: run jobs one at a time as the server sends them; a reader thread takes cancels."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops its workers
+    _die_with_parent()
     cancel = threading.Event()
     runs: queue.Queue = queue.Queue()
 
@@ -115,6 +133,7 @@ def _child(commands, events) -> None:
                 return
 
     threading.Thread(target=reader, name="sceneglot-worker-commands", daemon=True).start()
+    warm_up()
     while (msg := runs.get()) is not None:
         _, folder, input_name, action, options = msg
         emit = _Throttle(events.send)
@@ -186,6 +205,7 @@ class _Slot(threading.Thread):
 
     def run(self) -> None:
         pool = self.pool
+        self._spawn()  # started and warmed before the first job, so its first event comes at once
         while not pool.stopping.is_set():
             job = pool.store.claim()
             if job is None:
