@@ -9,8 +9,10 @@ and are yielded one at a time: nothing here holds a whole video in memory.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +29,19 @@ SAMPLE_RATE = 16000
 # Audio codecs the MP4 muxer takes as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO = {"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"}
 _EPS = 1e-4
+
+
+SOUND_SECONDS = 60.0  # how much of an audio stream is listened to when deciding whether it carries sound
+SOUND_LEVEL = 1e-3  # -60 dBFS: RMS of 0.1 s above this is sound; a muted track's codec noise stays far below
+
+
+class DamageWarning(UserWarning):
+    """Undecodable data inside a file that was otherwise read: the CLI shows it as one line."""
+
+
+def _damage(kind: str, path, start: float, end: float) -> None:
+    warnings.warn(DamageWarning(f"damaged {kind} in {Path(path).name} between {start:.2f} s and {end:.2f} s: "
+                                f"skipped, the rest was read"), stacklevel=3)
 
 
 @dataclass
@@ -95,9 +110,74 @@ def _origin(container: av.container.InputContainer) -> float:
     return container.start_time / av.time_base if container.start_time is not None else 0.0
 
 
-def probe(path: str | os.PathLike) -> MediaInfo:
-    """Describe a media file; raise InputError when it is not usable media."""
+def _carries_sound(path: Path, index: int) -> bool:
+    """Whether audio stream `index` has any 0.1 s above SOUND_LEVEL in its first SOUND_SECONDS."""
+    with _open(path) as container:
+        stream = container.streams.audio[index]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+        block = SAMPLE_RATE // 10
+        seen = 0
+        rest = np.zeros(0, np.float32)
+        with contextlib.suppress(av.error.FFmpegError):
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue
+                for frame in frames:
+                    for out in resampler.resample(frame):
+                        rest = np.concatenate([rest, out.to_ndarray().reshape(-1)])
+                        n = len(rest) // block * block
+                        if n and (np.sqrt((rest[:n].reshape(-1, block) ** 2).mean(1)) > SOUND_LEVEL).any():
+                            return True
+                        seen += n
+                        rest = rest[n:]
+                if seen >= SOUND_SECONDS * SAMPLE_RATE:
+                    break
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _chosen_audio(path: str, size: int, mtime_ns: int) -> int:
+    p = Path(path)
+    with _open(p) as container:
+        streams = list(container.streams.audio)
+    if len(streams) <= 1:
+        return 0
+    # A player's choice: default-flagged tracks first, commentary and audio description last, file order.
+    aside = av.stream.Disposition.comment | av.stream.Disposition.descriptions | av.stream.Disposition.visual_impaired
+    order = sorted(range(len(streams)), key=lambda i: (not streams[i].disposition & av.stream.Disposition.default,
+                                                       bool(streams[i].disposition & aside), i))
+    return next((i for i in order if _carries_sound(p, i)), order[0])
+
+
+def audio_stream(path: str | os.PathLike, requested: int | None = None) -> int:
+    """Which audio stream (0-based, among the file's audio streams) the job listens to.
+
+    `requested` (--audio-stream N) wins when the file has it; otherwise the one
+    a player would play: the default-flagged track, else the first that carries
+    sound (a muted guide track or a silent first track is passed over).
+    """
     p = check_input(path)
+    if requested is not None:
+        with _open(p) as container:
+            n = len(container.streams.audio)
+        if not 0 <= requested < n:
+            have = f"audio streams 0-{n - 1}" if n > 1 else ("one audio stream (0)" if n else "no audio stream")
+            raise InputError(f"no audio stream {requested} in {p}: it has {have}")
+        return requested
+    st = p.stat()
+    return _chosen_audio(str(p.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def probe(path: str | os.PathLike, audio: int | None = None) -> MediaInfo:
+    """Describe a media file; raise InputError when it is not usable media.
+
+    `audio` picks the audio stream described (see `audio_stream`); `audio_stream`
+    in the result says which one it is.
+    """
+    p = check_input(path)
+    chosen = audio_stream(p, audio)
     with _open(p) as container:
         vstreams, astreams = container.streams.video, container.streams.audio
         if not vstreams and not astreams:
@@ -110,7 +190,8 @@ def probe(path: str | os.PathLike) -> MediaInfo:
             container=container.format.name,
         )
         if astreams:
-            a = astreams[0]
+            a = astreams[chosen]
+            info.audio_stream = chosen
             info.audio_codec = a.codec_context.name
             info.sample_rate = a.codec_context.sample_rate
             info.channels = a.codec_context.channels
@@ -152,51 +233,81 @@ def require(info: MediaInfo, *, video: bool = False, audio: bool = False) -> Med
 
 
 def iter_audio(
-    path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, chunk_seconds: float = 30.0
+    path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, chunk_seconds: float = 30.0,
+    stream: int | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield mono float32 chunks at `sample_rate`, the first sample at container time 0."""
+    """Yield mono float32 chunks at `sample_rate`, the first sample at container time 0.
+
+    `stream` is the audio stream to read (default: `audio_stream`'s choice).
+    Packets that do not decode are skipped with a DamageWarning, and the time
+    they covered is filled with silence so later samples keep their times.
+    """
+    index = audio_stream(path, stream)
     with _open(path) as container:
         if not container.streams.audio:
             raise InputError(f"no audio track in: {path}")
-        stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
+        src = container.streams.audio[index]
+        src.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         origin = _origin(container)
         chunk = max(1, int(chunk_seconds * sample_rate))
         pending: list[np.ndarray] = []
-        have = 0
+        have = 0  # samples pending
+        sent = 0  # samples yielded
         first = True
+        damaged: list[float] = []
+
+        def add(samples: np.ndarray) -> Iterator[np.ndarray]:
+            nonlocal pending, have, sent
+            pending.append(samples)
+            have += len(samples)
+            while have >= chunk:
+                block = np.concatenate(pending)
+                yield block[:chunk]
+                sent += chunk
+                pending, have = [block[chunk:]], len(block) - chunk
+
         try:
-            for packet in container.demux(stream):
-                for frame in packet.decode():
+            for packet in container.demux(src):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    if packet.pts is not None:
+                        t = float(packet.pts * packet.time_base) - origin
+                        damaged += [t, t + float((packet.duration or 0) * packet.time_base)]
+                    continue
+                for frame in frames:
+                    if not first and frame.time is not None:
+                        # After skipped packets: silence up to this frame's time (resampler delay aside).
+                        lost = round((frame.time - origin) * sample_rate) - (sent + have)
+                        if lost > sample_rate // 100:
+                            yield from add(np.zeros(lost, np.float32))
                     for out in resampler.resample(frame):
                         samples = out.to_ndarray().reshape(-1)
                         if first and out.time is not None:
                             first = False
                             lead = round((out.time - origin) * sample_rate)
                             if lead > 0:  # audio starts late: pad so sample 0 is time 0
-                                pending.append(np.zeros(lead, np.float32))
-                                have += lead
+                                yield from add(np.zeros(lead, np.float32))
                             elif lead < 0:
                                 samples = samples[-lead:]
-                        pending.append(samples)
-                        have += len(samples)
-                        while have >= chunk:
-                            block = np.concatenate(pending)
-                            yield block[:chunk]
-                            pending, have = [block[chunk:]], len(block) - chunk
+                        yield from add(samples)
             for out in resampler.resample(None):
-                pending.append(out.to_ndarray().reshape(-1))
-                have += pending[-1].size
+                yield from add(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
-            raise InputError(f"corrupt audio in {path}: {_reason(exc)}") from None
+            if first:
+                raise InputError(f"corrupt audio in {path}: {_reason(exc)}") from None
+            t = (sent + have) / sample_rate
+            damaged += [t, t]  # unreadable from here on: what was read is kept
+        if damaged:
+            _damage("audio", path, min(damaged), max(damaged))
         if have:
             yield np.concatenate(pending).astype(np.float32, copy=False)
 
 
-def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, stream: int | None = None) -> np.ndarray:
     """The whole soundtrack as mono float32 in [-1, 1] (16 kHz: ~230 MB per hour)."""
-    chunks = list(iter_audio(path, sample_rate))
+    chunks = list(iter_audio(path, sample_rate, stream=stream))
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
@@ -280,11 +391,25 @@ def iter_frames(
                 yield Frame(out_index, round(start + out_index * step, 6), held_image)
                 out_index += 1
 
+        damaged: list[float] = []
+        last_t = start
+
+        def decoded() -> Iterator[av.VideoFrame]:
+            """Frames in order; a packet that does not decode is skipped and its time noted."""
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    if packet.pts is not None:
+                        damaged.append(float(packet.pts * packet.time_base) - origin)
+                    continue
+                yield from frames
+
         try:
-            for frame in container.decode(stream):
+            for frame in decoded():
                 if frame.time is None:
                     continue
-                t = frame.time - origin
+                t = last_t = frame.time - origin
                 if end is not None and t >= end - _EPS:
                     break
                 if step is None:
@@ -296,10 +421,16 @@ def iter_frames(
                     yield from emit_held(t)
                 held, held_t, held_image = frame, t, None
         except av.error.FFmpegError as exc:
-            raise InputError(f"corrupt video in {path}: {_reason(exc)}") from None
+            if out_index == 0 and held is None:
+                raise InputError(f"corrupt video in {path}: {_reason(exc)}") from None
+            damaged.append(last_t)  # unreadable from here on: what was read is kept
         if step is not None and held is not None:
             stop = held_t + src_dt if end is None else min(held_t + src_dt, end)
             yield from emit_held(stop)
+        if out_index == 0 and damaged:
+            raise InputError(f"corrupt video in {path}: no frame decodes")
+        if damaged:
+            _damage("video", path, min(damaged), max(damaged) + src_dt)
 
 
 class VideoWriter:
@@ -337,6 +468,8 @@ class VideoWriter:
         self._video.thread_type = "AUTO"
         self._frames = 0
         self._audio = _AudioCopier(audio_from, self._out) if audio_from else None
+        self._more = [_AudioCopier(audio_from, self._out, k) for k in range(1, _audio_count(audio_from))] \
+            if audio_from else []
 
     def write(self, image: np.ndarray) -> None:
         if image.shape[1] != self.width or image.shape[0] != self.height:
@@ -347,21 +480,24 @@ class VideoWriter:
         self._frames += 1
         for packet in self._video.encode(frame):
             self._out.mux(packet)
-        if self._audio:
-            self._audio.mux_until(float(self._frames / self.rate) + 0.5)
+        for audio in self._copiers():
+            audio.mux_until(float(self._frames / self.rate) + 0.5)
+
+    def _copiers(self) -> list[_AudioCopier]:
+        return [self._audio, *self._more] if self._audio else []
 
     def close(self) -> None:
         for packet in self._video.encode(None):
             self._out.mux(packet)
-        if self._audio:
-            self._audio.mux_until(None)
-            self._audio.close()
+        for audio in self._copiers():
+            audio.mux_until(None)
+            audio.close()
         self._out.close()
         self._atomic.__exit__(None, None, None)
 
     def abort(self, exc: BaseException | None = None) -> None:
-        if self._audio:
-            self._audio.close()
+        for audio in self._copiers():
+            audio.close()
         with contextlib.suppress(av.error.FFmpegError):
             self._out.close()
         self._atomic.__exit__(type(exc) if exc else RuntimeError, exc, None)
@@ -376,17 +512,27 @@ class VideoWriter:
             self.abort(exc or exc_type())
 
 
-class _AudioCopier:
-    """Moves the first audio stream of a source file into an output container, by time."""
+def _audio_count(path: str | os.PathLike) -> int:
+    with _open(path) as container:
+        return len(container.streams.audio)
 
-    def __init__(self, source: str | os.PathLike, out: av.container.OutputContainer) -> None:
+
+class _AudioCopier:
+    """Moves one audio stream of a source file into an output container, by time.
+
+    The writer makes one per source audio stream, in the source's order, so a
+    file with a commentary or a second language keeps it; each keeps its
+    language, title and default/commentary flags.
+    """
+
+    def __init__(self, source: str | os.PathLike, out: av.container.OutputContainer, index: int = 0) -> None:
         self._src = _open(source)
-        if not self._src.streams.audio:
+        if len(self._src.streams.audio) <= index:
             self._src.close()
             self._src = None
             return
         origin = _origin(self._src)
-        self._in = self._src.streams.audio[0]
+        self._in = self._src.streams.audio[index]
         self._copy = self._in.codec_context.name in _MP4_AUDIO
         if self._copy:
             self._stream = out.add_stream_from_template(self._in)
@@ -398,6 +544,11 @@ class _AudioCopier:
             self._resampler = av.AudioResampler(format="fltp", layout=self._stream.layout, rate=rate)
             self._origin = origin
             self._samples = None
+        for key in ("language", "title"):
+            if self._in.metadata.get(key):
+                self._stream.metadata[key] = self._in.metadata[key]
+        with contextlib.suppress(AttributeError, TypeError, ValueError):
+            self._stream.disposition = self._in.disposition
         self._packets = self._src.demux(self._in)
         self._done = False
 
@@ -418,7 +569,11 @@ class _AudioCopier:
                     continue
                 out.mux(packet)
             else:
-                for frame in packet.decode():
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue  # a damaged packet: iter_audio reports it
+                for frame in frames:
                     self._encode(frame, out)
             if until is not None and packet.pts is not None and float(packet.pts * packet.time_base) > until:
                 return

@@ -42,6 +42,7 @@ class MediaInfo:
     channels: int | None = None
     audio_streams: int = 0
     container: str | None = None
+    audio_stream: int | None = None  # which audio stream (0-based among them) the job listened to
 
 
 @dataclass

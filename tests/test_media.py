@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -179,3 +181,124 @@ def test_writer_refuses_unwritable_directory(tmp_path):
         media.VideoWriter("/proc/sceneglot-test.mp4", 25, 64, 48)
     with pytest.raises(InputError, match="does not exist"):
         media.VideoWriter(tmp_path / "missing" / "x.mp4", 25, 64, 48)
+
+
+# ---------------------------------------------------------------- several audio streams, damaged files
+
+
+def _two_track_copy(path, first_silent: bool = True, container: str = "matroska"):
+    """cut2 remuxed with a muted guide track (AAC silence) before (or after) its real soundtrack."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(CUT2)) as src, av.open(str(path), "w", format=container) as out:
+        v_in, a_in = src.streams.video[0], src.streams.audio[0]
+        v_out = out.add_stream_from_template(v_in)
+        tracks = {}
+
+        def silent_track():
+            s = out.add_stream("aac", rate=48000)
+            s.layout = "stereo"
+            s.metadata["title"] = "guide (muted)"
+            return s
+
+        if first_silent:
+            mute = silent_track()
+        tracks[a_in.index] = out.add_stream_from_template(a_in)
+        tracks[a_in.index].metadata["language"] = "eng"
+        if not first_silent:
+            mute = silent_track()
+        for packet in src.demux(v_in, a_in):
+            if packet.dts is None:
+                continue
+            packet.stream = v_out if packet.stream.index == v_in.index else tracks[packet.stream.index]
+            out.mux(packet)
+        zeros = np.zeros((2, 1024), np.float32)
+        for k in range(round(12.8 * 48000 / 1024)):
+            frame = av.AudioFrame.from_ndarray(zeros, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = 48000, k * 1024, Fraction(1, 48000)
+            for p in mute.encode(frame):
+                out.mux(p)
+        for p in mute.encode(None):
+            out.mux(p)
+    return path
+
+
+def test_a_muted_first_track_is_passed_over_for_the_one_with_sound(tmp_path):
+    path = _two_track_copy(tmp_path / "guide-first.mkv")
+    info = media.probe(path)
+    assert info.audio_streams == 2 and info.audio_stream == 1
+    clean = media.read_audio(CUT2)
+    audio = media.read_audio(path)
+    n = min(len(clean), len(audio))
+    assert n / 16000 == pytest.approx(12.8, abs=0.05)
+    assert np.abs(audio[:n] - clean[:n]).max() < 1e-3  # the real soundtrack, not the muted one
+    # --audio-stream N overrides the choice; a stream the file does not have is one clear error.
+    assert np.abs(media.read_audio(path, stream=0)).max() < 1e-3
+    assert media.probe(path, audio=0).audio_stream == 0
+    with pytest.raises(InputError, match=r"no audio stream 2 in .*audio streams 0-1"):
+        media.audio_stream(path, 2)
+    # The usual layout, sound first, is left alone.
+    assert media.probe(_two_track_copy(tmp_path / "guide-last.mkv", first_silent=False)).audio_stream == 0
+
+
+@pytest.mark.slow
+def test_writer_keeps_every_audio_stream(tmp_path):
+    import av
+
+    src = _two_track_copy(tmp_path / "two.mkv")
+    out = tmp_path / "out.mp4"
+    info = media.probe(src)
+    with media.VideoWriter(out, info.fps, info.width, info.height, audio_from=src) as writer:
+        for frame in media.iter_frames(src, size=(info.width, info.height)):
+            writer.write(frame.image)
+    with av.open(str(out)) as c:
+        streams = list(c.streams.audio)
+        assert len(streams) == 2
+        assert streams[1].metadata.get("language") == "eng"
+    assert media.probe(out).audio_stream == 1  # the written file still leads a player to the sound
+    a_out, a_in = media.read_audio(out, stream=1), media.read_audio(CUT2)
+    n = min(len(a_out), len(a_in))
+    assert abs(len(a_out) - len(a_in)) / 16000 < 0.05 and np.corrcoef(a_out[:n], a_in[:n])[0, 1] > 0.99
+
+
+def damaged_copy(path, garbage: int = 20_000, seed: int = 0):
+    """cut2 with `garbage` random bytes written over the middle of its media data, as a bad disk sector does."""
+    data = bytearray(CUT2.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + garbage] = np.random.default_rng(seed).integers(0, 256, garbage, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_damaged_file_is_read_around_the_damage_and_says_where(tmp_path):
+    path = damaged_copy(tmp_path / "damaged.mp4")
+    with pytest.warns(media.DamageWarning, match=r"damaged video in damaged\.mp4 between (\d+\.\d\d) s and") as rec:
+        frames = [f.time for f in media.iter_frames(path)]
+    assert len(frames) >= 319  # FFmpeg itself plays 319 of 320
+    start, end = map(float, re.findall(r"(\d+\.\d+) s", str(rec[0].message)))
+    assert 0 < start < end < 12.8 and end - start < 1.0
+    assert not any(start + 0.05 < t < end - 0.05 for t in frames)  # the range named is the frames lost
+    resampled = list(media.iter_frames(path, fps=25.0))
+    assert len(resampled) == 320  # by time: the last good frame is held over the gap
+    with pytest.warns(media.DamageWarning, match="damaged audio"):
+        audio = media.read_audio(path)
+    clean = media.read_audio(CUT2)
+    assert abs(len(audio) - len(clean)) <= 160  # lost packets become silence: later sound keeps its time
+    k = 10 * 16000  # after the damage: the same sound at the same time (within 2 ms)
+    a, b = audio[k : k + 16000], clean[k : k + 16000]
+    corr = signal.correlate(a, b, mode="full", method="fft")
+    lag = int(np.argmax(corr)) - (len(b) - 1)
+    assert abs(lag) <= 32 and corr.max() / np.sqrt((a**2).sum() * (b**2).sum()) > 0.95
+
+
+def test_a_file_that_cannot_be_decoded_at_all_is_still_refused(tmp_path):
+    data = bytearray(CUT2.read_bytes())
+    start = data.find(b"mdat") + 4  # every coded sample replaced with noise; the index (moov) left intact
+    end = start - 8 + int.from_bytes(data[start - 8 : start - 4], "big")
+    data[start:end] = np.random.default_rng(1).integers(0, 256, end - start, dtype=np.uint8).tobytes()
+    path = tmp_path / "noise.mp4"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"corrupt video|cannot decode video|no decodable frame"):
+        list(media.iter_frames(path))

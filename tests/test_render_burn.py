@@ -115,3 +115,18 @@ def test_preview_command_writes_a_frame(scene, tmp_path, capsys):
                  str(scene_path)]) == 2
     assert "outside the video" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow
+def test_a_damaged_source_burns_to_a_full_length_video(tmp_path):
+    """cut2 with 20 KB of garbage mid-file: every frame slot is written (the lost one held), the audio kept."""
+    from test_media import damaged_copy
+
+    src = damaged_copy(tmp_path / "damaged.mp4")
+    scene = truth.scene_from_truth(EVAL / "scenes" / "cut2.json", truth.PHRASES["cut2"], video_path=src)
+    out = tmp_path / "out.mp4"
+    with pytest.warns(media.DamageWarning, match="damaged video"):
+        burn.burn(scene, src, out)
+    info = media.probe(out)
+    assert info.frame_count == 320 and info.has_audio
+    assert abs(info.duration - 12.8) < 0.05

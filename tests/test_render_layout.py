@@ -172,3 +172,34 @@ def test_following_is_smooth_on_a_jittery_track():
     steps = [abs(b - a) for a, b in itertools.pairwise(xs)]
     assert max(steps) <= 3  # no frame-to-frame jitter
     assert xs[-1] - xs[0] > 15  # but the drift is followed
+
+
+@pytest.mark.slow
+def test_small_frames_keep_the_speaking_face_visible(tmp_path):
+    """cut2 at 160x120 with its faces found by the real detector: no plate hides the face of who speaks."""
+    from sceneglot import media
+    from sceneglot.render.draw import Renderer
+    from sceneglot.vision import analyze_faces
+
+    small = tmp_path / "small.mp4"
+    with media.VideoWriter(small, 25, 160, 120, audio_from=SCENES / "cut2.mp4") as writer:
+        for frame in media.iter_frames(SCENES / "cut2.mp4", size=(160, 120)):
+            writer.write(frame.image)
+    faces = analyze_faces(small)
+    assert len(faces.tracks) >= 4
+    base = truth.scene_from_truth(SCENES / "cut2.json", truth.PHRASES["cut2"])
+    for seg in base.segments:  # each phrase is said by the face on screen at its middle (one face per shot)
+        mid = (seg.start + seg.end) / 2
+        seg.person = next(t.person for t in faces.tracks if t.start <= mid <= t.end)
+    scene = Scene(media=media.probe(small), source_language="en", target_language="pt", speakers=base.speakers,
+                  persons=faces.persons, tracks=faces.tracks, segments=base.segments)
+    cues = layout.layout(scene, Renderer(120, "pt").measure)
+    assert len(cues) == 4
+    for c in cues:
+        for t, x, y in c.path:
+            assert x >= 0 and x + c.width <= 160 and y >= 0 and y + c.height <= 120
+            f = c.face_at(t)
+            assert f is not None
+            ix = max(0, min(x + c.width, f[2]) - max(x, f[0]))
+            iy = max(0, min(y + c.height, f[3]) - max(y, f[1]))
+            assert ix * iy < 0.05 * (f[2] - f[0]) * (f[3] - f[1]), (c.text, t, (x, y, c.width, c.height), f)

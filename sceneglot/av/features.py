@@ -65,6 +65,9 @@ def _median(values: np.ndarray) -> np.ndarray:
     """
     if len(values) <= MEDIAN // 2:
         return np.full_like(values, np.median(values))
+    if len(values) < MEDIAN:  # medfilt's own sums, without its "kernel_size exceeds volume extent" warning
+        padded = np.pad(values, MEDIAN // 2)
+        return np.median(np.lib.stride_tricks.sliding_window_view(padded, MEDIAN), axis=1).astype(values.dtype)
     return medfilt(values, MEDIAN)
 
 

@@ -22,14 +22,20 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+# onnxruntime providers that run nothing on this machine: Azure forwards the model to a remote endpoint.
+_REMOTE_PROVIDERS = {"AzureExecutionProvider"}
+
+
 def _devices() -> list[str]:
+    """Hardware sceneglot can compute on, and which onnxruntime providers reach it (CPU included)."""
     found = [f"cpu ({os.cpu_count()} cores)"]
     try:
         import onnxruntime
 
-        providers = [p for p in onnxruntime.get_available_providers() if p != "CPUExecutionProvider"]
+        providers = [p.removesuffix("ExecutionProvider") for p in onnxruntime.get_available_providers()
+                     if p not in _REMOTE_PROVIDERS]
         if providers:
-            found.append("onnxruntime: " + ", ".join(providers))
+            found.append("onnxruntime providers: " + ", ".join(providers))
     except ImportError:
         pass
     try:

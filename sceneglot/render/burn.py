@@ -98,10 +98,16 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
     info = info or media.probe(src)
     fps = info.fps or painter.fps
     n = 0
+    last = None
     with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None,
                            preset=preset) as writer:
         for frame in media.iter_frames(src):
-            writer.write(painter.paint(frame.image, frame.time))  # a fresh array per decoded frame
+            # Frames lost to damage in the source: hold the last picture, so what follows stays in sync.
+            while last is not None and n < round(frame.time * fps) - 0.5:
+                writer.write(last)
+                n += 1
+            last = painter.paint(frame.image, frame.time)  # a fresh array per decoded frame
+            writer.write(last)
             n += 1
     return n
 

@@ -9,7 +9,9 @@ overlap and >= 2 frames separate consecutive ones);
 placement puts each cue above the speaker's head, or beside it, follows the face
 with a smoothed path (one point per video frame), keeps it inside the frame and
 clear of every other cue on screen, and falls back to the bottom of the frame
-with a name tag when the speaker's face is not visible.
+(under the speaker, or at the top when the bottom would hide the face: small
+frames) when there is no room beside the face, with a name tag when the
+speaker's face is not visible.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class Cue:
     width: int = 0
     height: int = 0
     tagged: bool = False
-    placement: str = ""  # above | right | left | below | bottom
+    placement: str = ""  # above | right | left | below | bottom | top
     path: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     face: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
 
@@ -475,11 +477,9 @@ def _candidate(kind: str, face: np.ndarray, w: int, h: int, W: int, H: int, m: i
         x, y = x1 + m, cy - h / 2
     elif kind == "left":
         x, y = x0 - m - w, cy - h / 2
-    elif kind == "below":
+    else:  # "below"
         x, y = cx - w / 2, y1 + m
-    else:  # "inside": over the top of the box, when nothing around it has room
-        x, y = cx - w / 2, y0 + m
-    if kind in ("above", "below", "inside"):
+    if kind in ("above", "below"):
         x = np.clip(x, m, W - m - w)
     else:
         y = np.clip(y, m, H - m - h)
@@ -520,6 +520,44 @@ def _covers_others(path: np.ndarray, w: int, h: int, others: list[Track], smooth
     return bool(hidden.sum() > 0.2 * len(t))
 
 
+def _face_cover(path: np.ndarray, w: int, h: int, face: np.ndarray | None) -> float:
+    """The largest share of the speaker's face box the block hides in any frame (0 without a face)."""
+    if face is None:
+        return 0.0
+    x, y = path[:, 1], path[:, 2]
+    ix = np.clip(np.minimum(x + w, face[:, 3]) - np.maximum(x, face[:, 1]), 0, None)
+    iy = np.clip(np.minimum(y + h, face[:, 4]) - np.maximum(y, face[:, 2]), 0, None)
+    area = np.maximum(1.0, (face[:, 3] - face[:, 1]) * (face[:, 4] - face[:, 2]))
+    return float((ix * iy / area).max())
+
+
+def _edge(times, face, every, rows, live, measure: Measure, W: int, H: int, m: int):
+    """Bottom (or top) of the frame when there is no room beside the face, or no face.
+
+    Without a visible face the block carries a name tag; with one, the colour and
+    the brackets tie text and face, so the tag's row is saved, the block sits
+    under the speaker and it goes to the top when the bottom would hide the
+    face (small frames, faces low in the picture). Stacked clear of live cues.
+    """
+    tagged = face is None
+    w, h = measure(every, rows, tagged)
+    w = min(w, W - 2 * m)
+    if face is None:
+        x = np.full(len(times), round((W - w) / 2))
+    else:
+        x = np.round(np.clip((face[:, 1] + face[:, 3]) / 2 - w / 2, m, W - m - w))
+    options = []
+    for top in (False, True) if face is not None else (False,):
+        for k in range(8):  # stack away from the edge
+            y = m + k * (h + m // 2) if top else H - m - h - k * (h + m // 2)
+            path = np.stack([times, x, np.full(len(times), round(min(max(m, y), H - m - h)))], axis=1)
+            if not any(_overlaps(path, w, h, o, m // 2) for o in live) or y <= m or y >= H - m - h:
+                options.append(("top" if top else "bottom", path, w, h, tagged))
+                break
+    # The first that leaves the face visible (< 5 % hidden), else whichever hides least.
+    return min(options, key=lambda o: (_face_cover(o[1], w, h, face) >= 0.05, _face_cover(o[1], w, h, face)))
+
+
 def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) -> list[Cue]:
     """Give every cue a size and a per-frame path; earlier cues keep their place."""
     W, H = scene.media.width, scene.media.height
@@ -547,22 +585,14 @@ def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) ->
         chosen = None
         if face is not None:
             w, h = measure(every, rows, False)
-            for kind in ("above", "right", "left", "below", "inside"):
+            for kind in ("above", "right", "left", "below"):
                 path = _candidate(kind, face, w, h, W, H, m)
                 if (path is not None and not any(_overlaps(path, w, h, o, m // 2) for o in live)
                         and not _covers_others(path, w, h, others, smoothed)):
                     chosen = (kind, path, w, h, False)
                     break
         if chosen is None:
-            w, h = measure(every, rows, True)
-            w = min(w, W - 2 * m)
-            for k in range(8):  # stack upwards from the bottom
-                y = H - m - h - k * (h + m // 2)
-                path = np.stack([times, np.full(len(times), round((W - w) / 2)),
-                                 np.full(len(times), round(max(m, y)))], axis=1)
-                if not any(_overlaps(path, w, h, o, m // 2) for o in live) or y <= m:
-                    chosen = ("bottom", path, w, h, True)
-                    break
+            chosen = _edge(times, face, every, rows, live, measure, W, H, m)
         kind, path, w, h, tagged = chosen
         cue.placement, cue.path, cue.width, cue.height, cue.tagged = kind, path, int(w), int(h), tagged
         cue.face = np.round(face, 2) if face is not None else np.zeros((0, 5))
