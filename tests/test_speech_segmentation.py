@@ -88,3 +88,41 @@ def test_short_clip_one_chunk_two_voices():
     assert [t.speaker for t in turns][-1] == "S1" and {t.speaker for t in turns} == {"S0", "S1"}
     change = min(t.start for t in turns if t.speaker == "S1")
     assert 4.0 < change < 4.8 and max(t.end for t in turns if t.speaker == "S0") < 4.8
+
+
+AMI = DIAR_WAV.parent / "ami"
+
+
+@pytest.fixture(scope="module")
+def ami_results():
+    """(reference turns, hypothesis turns, UEM) of the ten AMI excerpts, diarized once for the module."""
+    from sceneglot.speech.metrics import read_uem
+
+    out = {}
+    for i in range(10):
+        uri = f"trn0{i}"
+        out[uri] = (read_rttm(AMI / "ami_train.rttm", uri), diarize(read_audio(AMI / f"{uri}.wav")),
+                    read_uem(AMI / "ami_train.uem", uri))
+    return out
+
+
+@pytest.mark.slow
+def test_ami_every_excerpt_with_speech_gets_speech(ami_results):
+    for uri, (ref, hyp, _) in ami_results.items():
+        assert ref and hyp, uri  # trn01 and trn02 (a few short utterances) used to come out empty
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="measured 26.3 % pooled DER (miss 18.0, false alarm 2.6, confusion 5.8) "
+                   "and the speaker count right on 5 of 10; segmentation-3.0's own miss + false alarm on these "
+                   "array-mix excerpts is 19 % before any speaker is assigned (benchmarks/diarization.py)")
+def test_ami_meets_the_target(ami_results):
+    from sceneglot.speech.metrics import der_parts
+
+    pooled = None
+    right = 0
+    for ref, hyp, uem in ami_results.values():
+        parts = der_parts(ref, hyp, uem)
+        pooled = parts if pooled is None else pooled + parts
+        right += len({t.speaker for t in ref}) == len({t.speaker for t in hyp})
+    assert pooled.der <= 0.18 and right >= 8

@@ -1,11 +1,13 @@
 """Unit tests of the speech stage's pure parts: no model is loaded here."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 from sceneglot.scene import Segment, Word
 from sceneglot.speech import asr, cluster, fbank, metrics, phrases, vad
-from sceneglot.speech.diarize import SpeakerTurn, _absorb_short, reconstruct, windows
+from sceneglot.speech.diarize import Segmented, SpeakerTurn, _absorb_short, aggregate, exclusive, windows
 
 
 def W(start, end, text, speaker=None):
@@ -119,29 +121,99 @@ def test_merge_regions():
     assert vad.merge_regions(regions, 0.5, 30.0) == [(0.0, 2.0), (3.0, 4.0), (4.1, 40.0)]
 
 
-def test_wer_and_der():
+def test_wer():
     assert metrics.wer("Ask not, what your country", "ask what your county") == 0.4
-    ref = [SpeakerTurn(0, 10, "a"), SpeakerTurn(5, 6, "b"), SpeakerTurn(10, 20, "b")]
-    assert metrics.der(ref, [SpeakerTurn(0, 10, "X"), SpeakerTurn(10, 20, "Y")]) == pytest.approx(1 / 21, abs=1e-3)
-    swapped = [SpeakerTurn(0, 8, "Y"), SpeakerTurn(8, 20, "X")]  # 2 s confused, 1 s overlap missed
-    assert metrics.der(ref, swapped) == pytest.approx(3 / 21, abs=1e-3)
+
+
+def test_der_hand_computed_cases():
+    ref = [SpeakerTurn(0, 10, "a"), SpeakerTurn(5, 6, "b"), SpeakerTurn(10, 20, "b")]  # 21 s of speaker time
+    p = metrics.der_parts(ref, [SpeakerTurn(0, 10, "X"), SpeakerTurn(10, 20, "Y")])
+    assert (p.miss, p.false_alarm, p.confusion, p.total) == pytest.approx((1, 0, 0, 21))  # the overlap's b missed
+    swapped = [SpeakerTurn(0, 8, "Y"), SpeakerTurn(8, 20, "X")]  # Y=a, X=b: 2 s confused, 1 s overlap missed
+    p = metrics.der_parts(ref, swapped)
+    assert (p.miss, p.false_alarm, p.confusion) == pytest.approx((1, 0, 2)) and p.der == pytest.approx(3 / 21)
     assert metrics.der(ref, []) == pytest.approx(1.0)
+    extra = [SpeakerTurn(0, 20, "X"), SpeakerTurn(0, 20, "Y")]  # everyone talks all the time
+    p = metrics.der_parts(ref, extra)
+    assert (p.miss, p.false_alarm, p.confusion) == pytest.approx((0, 19, 0))  # 40 s said, 21 s true, none confused
+    # Times are exact, not on a grid; a speaker's own overlapping turns count once.
+    assert metrics.der([SpeakerTurn(0.0, 1.0, "a")], [SpeakerTurn(0.0, 0.333, "X"), SpeakerTurn(0.2, 1.0, "X")]) == 0
+    assert metrics.der([SpeakerTurn(0.0, 1.0, "a")], [SpeakerTurn(0.0, 0.9995, "X")]) == pytest.approx(0.0005)
 
 
-def test_reconstruct_keeps_overlap_across_chunks_and_merges_split_speakers():
-    act = np.zeros((2, 589, 3), np.float32)
+def test_der_honours_the_uem():
+    ref = [SpeakerTurn(0, 10, "a"), SpeakerTurn(10, 20, "b")]
+    hyp = [SpeakerTurn(0, 20, "X"), SpeakerTurn(25, 30, "Y")]
+    p = metrics.der_parts(ref, hyp, uem=[(5.0, 15.0)])
+    assert (p.miss, p.false_alarm, p.confusion, p.total) == pytest.approx((0, 0, 5, 10))
+    assert metrics.der_parts(ref, hyp).false_alarm == pytest.approx(5)  # default: 0 to the last end
+
+
+def test_der_matches_pyannote_metrics():
+    """Cross-check against pyannote.metrics (MIT, test-only dependency): same figures on random
+    overlapping turns, with and without a UEM."""
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    rng = np.random.default_rng(7)
+
+    def turns(names, n):
+        out = []
+        for _ in range(n):
+            s = float(rng.uniform(0, 60))
+            out.append(SpeakerTurn(round(s, 3), round(s + float(rng.uniform(0.2, 6)), 3), str(rng.choice(names))))
+        return out
+
+    def annotation(ts):
+        ann = Annotation()
+        for i, t in enumerate(ts):
+            ann[Segment(t.start, t.end), i] = t.speaker
+        return ann.support()  # merge a speaker's own overlapping turns, as NIST md-eval does (and we do)
+
+    for trial in range(20):
+        ref, hyp = turns(["a", "b", "c"], 25), turns(["X", "Y", "Z", "W"], 25)
+        uem = [(3.0, 41.5), (44.0, 58.0)] if trial % 2 else None
+        ours = metrics.der_parts(ref, hyp, uem)
+        metric = DiarizationErrorRate(collar=0.0, skip_overlap=False)
+        extent = Timeline([Segment(a, b) for a, b in uem or [(0.0, max(t.end for t in ref + hyp))]])
+        theirs = metric(annotation(ref), annotation(hyp), uem=extent, detailed=True)
+        assert ours.der == pytest.approx(theirs["diarization error rate"], abs=1e-6)
+        assert ours.miss == pytest.approx(theirs["missed detection"], abs=1e-6)
+        assert ours.false_alarm == pytest.approx(theirs["false alarm"], abs=1e-6)
+        assert ours.confusion == pytest.approx(theirs["confusion"], abs=1e-6)
+
+
+def test_aggregate_keeps_overlap_across_chunks_and_merges_split_speakers():
+    act = np.zeros((2, 589, 3), bool)
     act[0, 0:300, 0] = 1  # chunk 0 (starts at 0 s): A on frames 0-299, B on 250-399 -> overlap 250-299
     act[0, 250:400, 1] = 1
     off = round(16000 / 270)  # chunk 1 starts 1 s later; its local speakers come in another order
     act[1, 0:300 - off, 2] = 1
     act[1, 250 - off:400 - off, 0] = 1
     act[1, 450 - off:500 - off, 1] = 1  # a voice only chunk 1 hears, unassigned (too short to embed)
-    assign = {(0, 0): 0, (0, 1): 1, (1, 2): 0, (1, 0): 1}
-    active = reconstruct([0, 16000], act, assign, 2, 176000)
-    assert active.shape == (652, 2)
+    total = 652
+    speech = np.zeros(total, np.float32)
+    speech[:400] = 1
+    speech[450:500] = 0.5  # heard by one of the two chunks covering it
+    overlap = np.zeros(total, np.float32)
+    overlap[250:300] = 1
+    seg = Segmented([0, 16000], act, speech, overlap, [], 176000)
+    active = aggregate(seg, {(0, 0): 0, (0, 1): 1, (1, 2): 0, (1, 0): 1}, 2)
+    assert active.shape == (total, 2)
     assert active[:250, 0].all() and not active[:250, 1].any()
     assert active[250:300].all()  # both speakers in the overlap
     assert active[300:400, 1].all() and not active[300:400, 0].any()
     assert not active[400:].any()  # the unassigned voice adds no speaker, and nothing after it
-    merged = reconstruct([0], act[:1], {(0, 0): 0, (0, 1): 0}, 1, 160000)
+    one = Segmented([0], act[:1], speech[:593], np.zeros(593, np.float32), [], 160000)
+    merged = aggregate(one, {(0, 0): 0, (0, 1): 0}, 1)
     assert merged[:400, 0].all() and not merged[400:].any()
+
+
+def test_exclusive_view_gives_each_instant_one_speaker():
+    turns = [SpeakerTurn(0.0, 5.0, "S0"), SpeakerTurn(2.0, 2.3, "S1"), SpeakerTurn(4.5, 8.0, "S1"),
+             SpeakerTurn(9.0, 10.0, "S0")]
+    out = exclusive(turns)
+    # The back-channel inside S0's turn gives way; at the hand-over S1 starts where S0 stops.
+    assert [(t.start, t.end, t.speaker) for t in out] == [(0.0, 5.0, "S0"), (5.0, 8.0, "S1"), (9.0, 10.0, "S0")]
+    assert all(a.end <= b.start for a, b in itertools.pairwise(out))
+    assert exclusive([]) == []

@@ -63,3 +63,37 @@ def _centroid(x: np.ndarray) -> np.ndarray:
 def _renumber(labels: np.ndarray) -> np.ndarray:
     order: dict[int, int] = {}
     return np.array([order.setdefault(int(v), len(order)) for v in labels], int)
+
+
+def cluster_weighted(
+    emb: np.ndarray, weights: np.ndarray, num_speakers: int | None = None, min_speakers: int | None = None,
+    max_speakers: int | None = None, threshold: float = THRESHOLD, min_weight: float = 1.0,
+) -> np.ndarray:
+    """Labels 0..k-1 (first appearance) for embeddings that each stand for `weights` seconds of speech.
+
+    Average linkage on cosine distance cut at `threshold`; an automatic cluster holding under
+    `min_weight` seconds is folded into the nearest other (a speaker needs that much solo speech to
+    count); a fixed count cuts the tree there, bounds clamp the automatic count."""
+    n = len(emb)
+    if n < 2:
+        return np.zeros(n, int)
+    tree = linkage(pdist(emb, metric="cosine").clip(0, 2), method="average")
+    if num_speakers:
+        return _renumber(fcluster(tree, t=min(num_speakers, n), criterion="maxclust"))
+    labels = fcluster(tree, t=threshold, criterion="distance")
+    keep = min_speakers or 1
+    while len(set(labels)) > keep:
+        ids = np.unique(labels)
+        held = np.array([weights[labels == i].sum() for i in ids])
+        if held.min() >= min_weight:
+            break
+        small = ids[held.argmin()]
+        cents = np.stack([_centroid(emb[labels == i]) for i in ids if i != small])
+        big = ids[ids != small]
+        rows = np.flatnonzero(labels == small)
+        labels[rows] = big[(emb[rows] @ cents.T).argmax(1)]
+    k = len(set(labels))
+    lo, hi = min_speakers or 1, max_speakers or n
+    if not lo <= k <= hi:
+        labels = fcluster(tree, t=min(max(k, lo), hi, n), criterion="maxclust")
+    return _renumber(labels)

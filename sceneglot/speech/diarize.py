@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from . import campplus, cluster, fbank, segmentation, vad
@@ -28,6 +29,18 @@ from . import campplus, cluster, fbank, segmentation, vad
 RES = 0.01  # seconds per decision frame
 HOP = 0.02  # seconds per CAM++ frame-level output
 VAD_THRESHOLD = 0.35  # lower than ASR: a missed short reply costs more DER than a breath
+
+# Settings of the overlap-aware method, chosen on sample.wav and the AMI excerpts trn00/02/04/06/08
+# (trn01/03/05/07/09 held out; benchmarks/diarization.py prints both halves).
+SEG_STEP = 0.5  # s between 10 s segmentation chunks: each instant is judged by 20 chunks
+SPEECH_THRESHOLD = 0.35  # mean P(anyone speaks) over the chunks covering a frame
+OVERLAP_THRESHOLD = 0.4  # mean P(two speak at once)
+SEG_THRESHOLD = 0.3  # average-linkage cosine distance at which two speakers stay apart
+MIN_CLEAN = 1.0  # s of solo speech a local speaker needs to help find the speakers
+MIN_SPEAKER = 1.0  # s of solo speech a speaker needs in all (less: folded into the nearest)
+MIN_FRAMES = 5  # CAM++ frames (20 ms) a local speaker needs for any embedding
+MAX_TRAIN = 2000  # local speakers clustered at most (evenly spread); the rest are assigned
+BLOCK = 30.0  # s of chunk starts per streaming block (bounds memory on long inputs)
 
 
 @dataclass
@@ -59,7 +72,7 @@ def windows(
 def diarize(
     audio: np.ndarray, sample_rate: int = 16000, *, num_speakers: int | None = None,
     min_speakers: int | None = None, max_speakers: int | None = None,
-    method: str = "segmentation", seg_step: float = 1.0,
+    method: str = "segmentation", seg_step: float = SEG_STEP,
     regions: list[tuple[float, float]] | None = None,
     window: float = 1.5, step: float = 0.5, min_turn: float = 0.25, refine: bool = True,
 ) -> list[SpeakerTurn]:
@@ -105,11 +118,6 @@ def diarize(
     return _name(turns)
 
 
-# Cosine distance cut for embeddings pooled over whole solo turns: these are steadier than 1.5 s
-# windows, so speakers sit closer to their centroids and the cut is lower than cluster.THRESHOLD.
-SEG_THRESHOLD = 0.38
-MIN_ALONE = 0.5  # s of solo speech a local speaker needs for its own embedding
-EMB_BLOCK = 30.0  # s of audio per CAM++ frame-feature pass (bounds memory on long inputs)
 
 
 @contextmanager
@@ -126,66 +134,210 @@ def _one_thread():
         torch.set_num_threads(threads)
 
 
+@dataclass
+class LocalSpeaker:
+    """One of the (up to 3) voices the segmentation network hears in one chunk."""
+
+    chunk: int
+    index: int
+    clean: float  # s of solo speech (nobody else in the chunk talking)
+    embedding: np.ndarray | None  # CAM++ from the solo frames (all its frames when solo is short)
+
+
+@dataclass
+class Segmented:
+    """What one streaming pass over the audio keeps: per chunk only compact speaker probabilities."""
+
+    starts: list[int]
+    activity: np.ndarray  # (chunks, 589, 3) bool: the local speakers of the most likely powerset class
+    speech: np.ndarray  # (frames,) mean P(anyone speaks) over the chunks covering each global frame
+    overlap: np.ndarray  # (frames,) mean P(two speak at once)
+    local: list[LocalSpeaker]
+    n_samples: int
+
+
 def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_speakers,
-                          seg_step: float, threshold: float = SEG_THRESHOLD) -> list[SpeakerTurn]:
+                          seg_step: float) -> list[SpeakerTurn]:
     if len(audio) < segmentation.FRAME_SPAN:
         return []
-    starts, act = segmentation.segment(audio, step=seg_step)
-    emb, keys = _local_embeddings(audio, starts, act)
-    if not keys:
+    seg = analyse(audio, seg_step)
+    assign, k = assign_speakers(seg.local, num_speakers, min_speakers, max_speakers)
+    if not k:
         return []
-    # min_count=1: on a short input each of a handful of embeddings is a whole solo turn, not a 1.5 s
-    # window, so a speaker heard in one chunk only is still a speaker.
-    labels = cluster.cluster(emb, num_speakers, min_speakers, max_speakers, threshold=threshold, min_count=1)
-    # Local speakers too short to embed stay unassigned but still count in the per-frame speaker count.
-    assign = {key: int(lab) for key, lab in zip(keys, labels, strict=True)}
-    active = reconstruct(starts, act, assign, int(labels.max()) + 1, len(audio))
-    dur = len(audio) / segmentation.SAMPLE_RATE
+    return activity_turns(aggregate(seg, assign, k), len(audio))
+
+
+def _global_index(s0: int, n_frames: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """(local frames inside the audio, their global frame numbers) of a chunk starting at sample s0."""
+    centres = segmentation.frame_times(n_frames) * segmentation.SAMPLE_RATE
+    local = np.flatnonzero(s0 + centres < n_samples)  # zero padding past the end is not evidence
+    return local, round(s0 / segmentation.FRAME_STEP) + local
+
+
+def analyse(audio: np.ndarray, step: float = SEG_STEP) -> Segmented:
+    """Segmentation chunks every `step` s and one CAM++ embedding per local speaker, streamed in
+    `BLOCK`-s blocks: the CAM++ frame features of a block (plus one chunk length) are computed once
+    and pooled for every chunk starting in it, so memory does not grow with the input's length
+    beyond the compact per-chunk records."""
+    sr = segmentation.SAMPLE_RATE
+    n = len(audio)
+    starts = segmentation.chunk_starts(n, max(1, int(step * sr)))
+    total = int(np.ceil(n / segmentation.FRAME_STEP))
+    speech, overlap, cover = (np.zeros(total, np.float32) for _ in range(3))
+    activity = np.zeros((len(starts), 589, 3), bool)
+    local: list[LocalSpeaker] = []
+    block = int(BLOCK * sr)
+    chunk_ids = np.arange(len(starts))
+    for b0 in range(0, max(starts) + 1, block):
+        ids = chunk_ids[(np.array(starts) >= b0) & (np.array(starts) < b0 + block)]
+        if not len(ids):
+            continue
+        prob = segmentation.probabilities(audio, [starts[c] for c in ids])
+        span = audio[b0:starts[ids[-1]] + segmentation.WINDOW]
+        fb = fbank.fbank(span)
+        frames = campplus.frame_features(fb) if len(fb) >= 20 else np.zeros((0, 512), np.float32)
+        ftimes = b0 / sr + HOP * np.arange(len(frames)) + 0.0125
+        for c, pr in zip(ids, prob, strict=True):
+            li, gi = _global_index(starts[c], pr.shape[0], n)
+            keep = gi < total
+            li, gi = li[keep], gi[keep]
+            speech[gi] += 1 - pr[li, 0]
+            overlap[gi] += pr[li, 4:].sum(1)
+            cover[gi] += 1
+            activity[c] = segmentation.powerset_to_speakers(pr) > 0
+            local += _local_speakers(int(c), starts[c] / sr, activity[c], frames, ftimes)
+    seen = cover > 0
+    speech[seen] /= cover[seen]
+    overlap[seen] /= cover[seen]
+    return Segmented(starts, activity, speech, overlap, local, n)
+
+
+def _local_speakers(c: int, t0: float, act: np.ndarray, frames: np.ndarray, ftimes: np.ndarray
+                    ) -> list[LocalSpeaker]:
+    """Embed each local speaker of chunk `c` (hard activity `act`, (589, 3)) from its solo frames
+    (all its frames when it has under MIN_CLEAN s alone), overlap masked out as pyannote 3.x does."""
+    out = []
+    sel = np.flatnonzero((ftimes >= t0) & (ftimes < t0 + segmentation.WINDOW / segmentation.SAMPLE_RATE))
+    n_frames = act.shape[0]
+    fi = np.clip(np.rint((ftimes[sel] - t0 - segmentation.frame_times(1)[0])
+                         / (segmentation.FRAME_STEP / segmentation.SAMPLE_RATE)).astype(int), 0, n_frames - 1)
+    at = act[fi]  # (sel, 3): segmentation activity at each CAM++ frame
+    alone = at * (at.sum(1, keepdims=True) == 1)
+    stats, rows = [], []
+    for j in range(act.shape[1]):
+        if not act[:, j].any():
+            continue
+        clean = float(alone[:, j].sum()) * HOP
+        w = alone[:, j] if clean >= MIN_CLEAN else at[:, j]
+        if w.sum() < MIN_FRAMES:
+            w = at[:, j]
+        rows.append(LocalSpeaker(c, j, clean, None))
+        if w.sum() >= MIN_FRAMES:
+            x = frames[sel][w > 0]
+            stats.append(np.concatenate([x.mean(0), x.std(0, ddof=1)]))
+            rows[-1].embedding = len(stats) - 1
+    emb = campplus.embed_stats(np.stack(stats)) if stats else None
+    for r in rows:
+        if r.embedding is not None:
+            r.embedding = emb[r.embedding]
+        out.append(r)
+    return out
+
+
+def assign_speakers(local: list[LocalSpeaker], num_speakers=None, min_speakers=None, max_speakers=None
+                    ) -> tuple[dict[tuple[int, int], int], int]:
+    """Global speaker of every embedded local speaker, and how many there are.
+
+    The speakers are found by clustering the local speakers with at least MIN_CLEAN s of solo
+    speech (all embedded ones when none has); then every local speaker takes its nearest centroid,
+    two voices of one chunk never the same one (Hungarian assignment per chunk), so short turns
+    and back-channels get a speaker without having had a say in how many there are."""
+    embedded = [x for x in local if x.embedding is not None]
+    if not embedded:
+        return {}, 0
+    train = [x for x in embedded if x.clean >= MIN_CLEAN] or embedded
+    if len(train) > MAX_TRAIN:
+        train = [train[i] for i in np.linspace(0, len(train) - 1, MAX_TRAIN).astype(int)]
+    emb = np.stack([x.embedding for x in train])
+    labels = cluster.cluster_weighted(emb, np.array([max(x.clean, HOP) for x in train]), num_speakers,
+                                      min_speakers, max_speakers, threshold=SEG_THRESHOLD,
+                                      min_weight=MIN_SPEAKER)
+    k = int(labels.max()) + 1
+    cents = np.stack([_unit(emb[labels == g].mean(0)) for g in range(k)])
+    by_chunk: dict[int, list[LocalSpeaker]] = {}
+    for x in embedded:
+        by_chunk.setdefault(x.chunk, []).append(x)
+    assign = {}
+    for c, xs in by_chunk.items():
+        sim = np.stack([x.embedding for x in xs]) @ cents.T
+        if len(xs) <= k:
+            rows, cols = linear_sum_assignment(-sim)
+        else:  # more voices than speakers (a fixed count): each takes its nearest
+            rows, cols = np.arange(len(xs)), sim.argmax(1)
+        for r, g in zip(rows, cols, strict=True):
+            assign[(c, xs[r].index)] = int(g)
+    return assign, k
+
+
+def aggregate(seg: Segmented, assign: dict[tuple[int, int], int], k: int) -> np.ndarray:
+    """Global (frames, k) speaker activity, frame i at i x FRAME_STEP samples.
+
+    Each chunk's local speaker activity maps onto the global speakers (union where two map to one)
+    and is averaged over the chunks covering a frame (on the tuning half this beat averaging the
+    network's soft per-speaker probabilities); the frame speaks if the chunks' mean
+    P(speech) passes SPEECH_THRESHOLD, with two speakers if their mean P(overlap) passes
+    OVERLAP_THRESHOLD, and keeps that many best-scoring speakers: so overlapped speech yields
+    overlapping turns and every stretch the network hears goes to somebody."""
+    total = len(seg.speech)
+    score = np.zeros((total, k), np.float32)
+    cover = np.zeros(total, np.float32)
+    for c, s0 in enumerate(seg.starts):
+        li, gi = _global_index(s0, seg.activity.shape[1], seg.n_samples)
+        keep = gi < total
+        li, gi = li[keep], gi[keep]
+        cover[gi] += 1
+        m = seg.activity[c][li].astype(np.float32)
+        chunk = np.zeros((len(gi), k), np.float32)
+        for j in range(m.shape[1]):
+            g = assign.get((c, j))
+            if g is not None:
+                chunk[:, g] = np.maximum(chunk[:, g], m[:, j])
+        score[gi] += chunk
+    score /= np.maximum(cover, 1)[:, None]
+    count = (seg.speech > SPEECH_THRESHOLD).astype(int) * (1 + (seg.overlap > OVERLAP_THRESHOLD))
+    order = np.argsort(-score, axis=1, kind="stable")
+    active = np.zeros_like(score, bool)
+    for n in range(1, min(2, k) + 1):
+        rows = np.flatnonzero(count >= n)
+        best = order[rows, n - 1]
+        keep = score[rows, best] > 0  # a count with no speaker behind it adds nobody
+        active[rows[keep], best[keep]] = True
+    return active
+
+
+def activity_turns(active: np.ndarray, n_samples: int) -> list[SpeakerTurn]:
+    """Turns from global frame activity (frames, k); speakers named S0.. in order of first speech."""
+    dur = n_samples / segmentation.SAMPLE_RATE
     turns = [[min(_edge(i0), dur), min(_edge(i1), dur), g]
              for g in range(active.shape[1]) for i0, i1 in _true_runs(active[:, g])]
     turns.sort(key=lambda t: (t[0], t[1]))
     return _name(turns)
 
 
-def reconstruct(starts: list[int], act: np.ndarray, assign: dict[tuple[int, int], int], k: int,
-                n_samples: int) -> np.ndarray:
-    """Global (frames, k) speaker activity from per-chunk local activity (chunks, frames, 3).
-
-    Each chunk's local speakers map onto their global speaker (max where two map to one); scores
-    and speaker counts are averaged over the chunks covering a frame, and each frame keeps its
-    rounded count of highest-scoring speakers: that is how overlapped speech survives clustering.
-    Frame i of the result is frame i of a chunk starting at sample 0 (FRAME_STEP apart)."""
-    n_frames = act.shape[1]
-    total = int(np.ceil(n_samples / segmentation.FRAME_STEP))
-    score = np.zeros((total, k), np.float32)
-    count = np.zeros(total, np.float32)
-    cover = np.zeros(total, np.float32)
-    centres = segmentation.frame_times(n_frames) * segmentation.SAMPLE_RATE
-    for c, s0 in enumerate(starts):
-        # frames past the audio's end (zero padding of a short input) are not evidence
-        local_idx = np.flatnonzero(s0 + centres < n_samples)
-        idx = round(s0 / segmentation.FRAME_STEP) + local_idx
-        keep = idx < total
-        idx, local = idx[keep], act[c][local_idx[keep]]
-        cover[idx] += 1
-        count[idx] += local.sum(1)
-        chunk = np.zeros((len(idx), k), np.float32)
-        for j in range(local.shape[1]):
-            g = assign.get((c, j))
-            if g is not None:
-                chunk[:, g] = np.maximum(chunk[:, g], local[:, j])
-        score[idx] += chunk
-    seen = cover > 0
-    score[seen] /= cover[seen, None]
-    speakers = np.rint(np.where(seen, count / np.maximum(cover, 1), 0)).astype(int).clip(0, k)
-    order = np.argsort(-score, axis=1, kind="stable")
-    active = np.zeros_like(score, bool)
-    for n in range(1, int(speakers.max(initial=0)) + 1):
-        rows = np.flatnonzero(speakers >= n)
-        best = order[rows, n - 1]
-        keep = score[rows, best] > 0  # a count with no speaker behind it (two locals merged) adds nobody
-        active[rows[keep], best[keep]] = True
-    return active
+def exclusive(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
+    """One speaker per instant, from overlap-aware turns: where turns overlap, the one that began
+    first holds the floor until it ends (a back-channel inside it gives way; at a hand-over the
+    newcomer starts where the previous speaker stops). Used to give words their speaker."""
+    out: list[SpeakerTurn] = []
+    for t in sorted(turns, key=lambda t: (t.start, -t.end)):
+        start = max(t.start, out[-1].end) if out else t.start
+        if t.end - start <= 1e-6:
+            continue
+        if out and out[-1].speaker == t.speaker and start - out[-1].end <= 1e-6:
+            out[-1] = SpeakerTurn(out[-1].start, t.end, t.speaker)
+        else:
+            out.append(SpeakerTurn(round(start, 3), t.end, t.speaker))
+    return out
 
 
 def _edge(i: int) -> float:
@@ -197,53 +349,6 @@ def _edge(i: int) -> float:
 def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
-def _local_embeddings(audio: np.ndarray, starts: list[int], act: np.ndarray
-                      ) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """One CAM++ embedding per (chunk, local speaker) with enough speech, pooled over that speaker's
-    solo frames (overlap masked out; all its frames when solo speech is too short).
-
-    Frame-level CAM++ features are computed once over the audio (in `EMB_BLOCK` blocks), not per
-    chunk: chunks overlap ten-fold, so this costs a tenth of embedding each chunk."""
-    sr = segmentation.SAMPLE_RATE
-    feats, times = [], []
-    block = int(EMB_BLOCK * sr)
-    for b0 in range(0, len(audio), block):
-        piece = audio[b0:b0 + block + 240]
-        fb = fbank.fbank(piece)
-        if len(fb) < 20:
-            continue
-        fr = campplus.frame_features(fb)
-        t = b0 / sr + 0.02 * np.arange(len(fr)) + 0.0125
-        keep = t < (b0 + block) / sr
-        feats.append(fr[keep])
-        times.append(t[keep])
-    if not feats:
-        return np.zeros((0, 192), np.float32), []
-    frames, ftimes = np.concatenate(feats), np.concatenate(times)
-    n_frames = act.shape[1]
-    centres = segmentation.frame_times(n_frames)
-    step_s = segmentation.FRAME_STEP / sr
-    stats, keys = [], []
-    for c, s0 in enumerate(starts):
-        t0 = s0 / sr
-        sel = np.flatnonzero((ftimes >= t0) & (ftimes < t0 + segmentation.WINDOW / sr))
-        if len(sel) == 0:
-            continue
-        fi = np.clip(np.rint((ftimes[sel] - t0 - centres[0]) / step_s).astype(int), 0, n_frames - 1)
-        local = act[c][fi]  # (sel, 3) segmentation activity at each CAM++ frame
-        alone = local * (local.sum(1, keepdims=True) == 1)
-        for j in range(local.shape[1]):
-            w = alone[:, j] if alone[:, j].sum() * 0.02 >= MIN_ALONE else local[:, j]
-            if w.sum() * 0.02 < MIN_ALONE:
-                continue
-            x = frames[sel][w > 0]
-            stats.append(np.concatenate([x.mean(0), x.std(0, ddof=1)]))
-            keys.append((c, j))
-    if not keys:
-        return np.zeros((0, 192), np.float32), []
-    return campplus.embed_stats(np.stack(stats)), keys
 
 
 def _refine_changes(audio, sample_rate, turns: list[list], emb: np.ndarray, labels: np.ndarray,

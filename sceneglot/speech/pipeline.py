@@ -9,7 +9,7 @@ from dataclasses import asdict
 from .. import media
 from ..scene import Scene, Segment, Speaker, Word
 from . import asr, phrases
-from .diarize import SpeakerTurn, diarize
+from .diarize import SpeakerTurn, diarize, exclusive
 
 
 def _enc_segments(segs: list[Segment]) -> list[dict]:
@@ -65,7 +65,7 @@ def transcribe_with_turns(
     words = [w for s in segments for w in s.words]
     if words and not turns:  # speech too short or too quiet for diarization: one voice
         turns = [SpeakerTurn(words[0].start, words[-1].end, "S0")]
-    phrases.attribute(words, turns)
+    phrases.attribute(words, exclusive(turns))  # one speaker per instant: overlap never splits a word
     scene.segments = phrases.rejoin(segments)
     ids = sorted({t.speaker for t in turns}, key=lambda s: int(s[1:]))
     scene.speakers = [Speaker(id=s) for s in ids]

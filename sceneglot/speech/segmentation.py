@@ -33,6 +33,7 @@ FRAME_STEP = 270  # samples between output frames (stride 10 x three max-pools o
 FRAME_SPAN = 991  # samples in one output frame's receptive field
 # Powerset classes -> the set of local speakers active (3 speakers, at most 2 at once).
 POWERSET = ((), (0,), (1,), (2,), (0, 1), (0, 2), (1, 2))
+_TABLE = np.array([[float(j in spk) for j in range(3)] for spk in POWERSET], np.float32)
 
 
 class SincFilterbank(nn.Module):
@@ -170,11 +171,8 @@ def frame_times(n: int) -> np.ndarray:
 
 
 def powerset_to_speakers(logp: np.ndarray) -> np.ndarray:
-    """(..., 7) powerset log-probabilities -> (..., 3) hard 0/1 activity of each local speaker."""
-    table = np.zeros((len(POWERSET), 3), np.float32)
-    for c, spk in enumerate(POWERSET):
-        table[c, list(spk)] = 1
-    return table[logp.argmax(-1)]
+    """(..., 7) powerset (log-)probabilities -> (..., 3) 0/1 activity of each local speaker (argmax class)."""
+    return _TABLE[logp.argmax(-1)]
 
 
 def chunk_starts(n_samples: int, step: int) -> list[int]:
@@ -187,13 +185,9 @@ def chunk_starts(n_samples: int, step: int) -> list[int]:
     return starts
 
 
-def segment(audio: np.ndarray, step: float = 1.0, batch: int = 16) -> tuple[list[int], np.ndarray]:
-    """Chunk offsets (samples) and per-chunk local speaker activity (chunks, 589, 3), 0/1.
-
-    Audio shorter than a chunk is zero-padded at the end, as the network was trained on 10 s.
-    """
-    audio = np.asarray(audio, np.float32).reshape(-1)
-    starts = chunk_starts(len(audio), max(1, int(step * SAMPLE_RATE)))
+def probabilities(audio: np.ndarray, starts: list[int], batch: int = 16) -> np.ndarray:
+    """Powerset probabilities (len(starts), 589, 7) of the 10 s chunks at `starts` (samples); a chunk
+    running past the audio's end is zero-padded, as the network was trained on 10 s."""
     net = load()
     out = []
     torch.set_flush_denormal(True)
@@ -203,5 +197,12 @@ def segment(audio: np.ndarray, step: float = 1.0, batch: int = 16) -> tuple[list
             for j, s in enumerate(starts[i:i + batch]):
                 piece = audio[s:s + WINDOW]
                 chunk[j, 0, :len(piece)] = piece
-            out.append(net(torch.from_numpy(chunk)).numpy())
-    return starts, powerset_to_speakers(np.concatenate(out))
+            out.append(net(torch.from_numpy(chunk)).exp().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 589, len(POWERSET)), np.float32)
+
+
+def segment(audio: np.ndarray, step: float = 1.0, batch: int = 16) -> tuple[list[int], np.ndarray]:
+    """Chunk offsets (samples) and per-chunk hard local speaker activity (chunks, 589, 3), 0/1."""
+    audio = np.asarray(audio, np.float32).reshape(-1)
+    starts = chunk_starts(len(audio), max(1, int(step * SAMPLE_RATE)))
+    return starts, powerset_to_speakers(probabilities(audio, starts, batch))
