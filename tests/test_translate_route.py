@@ -127,6 +127,7 @@ def test_unreachable_target_fails_before_any_work(tmp_path, no_analysis, capsys,
     assert main(["translate", str(DIAR_WAV), "--to", target, "--artifacts", str(art)]) == rc
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err and "Traceback" not in err and "opus-mt" not in err
+    assert "--language" not in err  # knowing the spoken language would not help: nothing writes ja here
     assert no_analysis == [] and not art.exists()
 
 

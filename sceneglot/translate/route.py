@@ -119,13 +119,14 @@ def plan(source: str | None, target: str, translator: str | None = None, options
 
 def _no_route(src: str, tgt: str, named: Translator | None, everyone: list[Translator], has_audio: bool,
               can_pivot: bool) -> str:
-    pair = f"{src or '?'}->{tgt}"
-    unknown = "" if src else " (the spoken language is unknown: pass --language)"
+    pair = f"{src}->{tgt}" if src else f"?->{tgt} (any spoken language)"
     if named is not None:
         legs = f" or either leg of {src or '?'}->en->{tgt}" if can_pivot else ""
         return f"translator {named.name} cannot translate {pair}{legs} (it does {named.info().pairs})"
     could = _could(everyone, src, tgt, has_audio)
-    if can_pivot:  # what would open the missing leg of a pivot
+    if not src:  # the language is heard later: what does en->tgt also does the pivot's second leg
+        could += [c for c in _could(everyone, PIVOT, tgt, has_audio) if c not in could]
+    elif can_pivot:  # what would open the missing leg of a pivot
         first, second = _best(everyone, src, PIVOT, has_audio), _best(everyone, PIVOT, tgt, has_audio)
         if first and not second:
             could += [f"{c} for en->{tgt} after {first.name}" for c in _could(everyone, PIVOT, tgt, has_audio)
@@ -134,8 +135,8 @@ def _no_route(src: str, tgt: str, named: Translator | None, everyone: list[Trans
             could += [f"{c} for {src or '?'}->en before {second.name}"
                       for c in _could(everyone, src, PIVOT, has_audio) if c not in could]
     if not could:
-        return f"no translator can do {pair}{unknown}"
-    return f"no available translator for {pair}{unknown}; would work: {'; '.join(could)}"
+        return f"no translator can do {pair}"
+    return f"no available translator for {pair}; would work: {'; '.join(could)}"
 
 
 def routes_table(sources: list[str], targets: list[str], options: dict | None = None,
