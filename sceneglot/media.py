@@ -36,12 +36,16 @@ SOUND_LEVEL = 1e-3  # -60 dBFS: RMS of 0.1 s above this is sound; a muted track'
 
 
 class DamageWarning(UserWarning):
-    """Undecodable data inside a file that was otherwise read: the CLI shows it as one line."""
+    """Undecodable data inside a file that was otherwise read (the CLI merges them into one line per file)."""
+
+    def __init__(self, kind: str, path: str, start: float, end: float) -> None:
+        self.kind, self.path, self.start, self.end = kind, path, start, end
+        super().__init__(f"damaged {kind} in {Path(path).name} between {start:.2f} s and {end:.2f} s: "
+                         f"skipped, the rest was read")
 
 
 def _damage(kind: str, path, start: float, end: float) -> None:
-    warnings.warn(DamageWarning(f"damaged {kind} in {Path(path).name} between {start:.2f} s and {end:.2f} s: "
-                                f"skipped, the rest was read"), stacklevel=3)
+    warnings.warn(DamageWarning(kind, str(path), start, end), stacklevel=3)
 
 
 @dataclass

@@ -186,8 +186,8 @@ def test_writer_refuses_unwritable_directory(tmp_path):
 # ---------------------------------------------------------------- several audio streams, damaged files
 
 
-def _two_track_copy(path, first_silent: bool = True, container: str = "matroska"):
-    """cut2 remuxed with a muted guide track (AAC silence) before (or after) its real soundtrack."""
+def two_track_copy(path, first_silent: bool = True, container: str = "matroska", sound: bool = True):
+    """cut2 remuxed with a muted guide track (AAC silence) before (or after) its real soundtrack (none: `sound`)."""
     from fractions import Fraction
 
     import av
@@ -205,12 +205,13 @@ def _two_track_copy(path, first_silent: bool = True, container: str = "matroska"
 
         if first_silent:
             mute = silent_track()
-        tracks[a_in.index] = out.add_stream_from_template(a_in)
-        tracks[a_in.index].metadata["language"] = "eng"
+        if sound:
+            tracks[a_in.index] = out.add_stream_from_template(a_in)
+            tracks[a_in.index].metadata["language"] = "eng"
         if not first_silent:
             mute = silent_track()
         for packet in src.demux(v_in, a_in):
-            if packet.dts is None:
+            if packet.dts is None or (not sound and packet.stream.index == a_in.index):
                 continue
             packet.stream = v_out if packet.stream.index == v_in.index else tracks[packet.stream.index]
             out.mux(packet)
@@ -226,7 +227,7 @@ def _two_track_copy(path, first_silent: bool = True, container: str = "matroska"
 
 
 def test_a_muted_first_track_is_passed_over_for_the_one_with_sound(tmp_path):
-    path = _two_track_copy(tmp_path / "guide-first.mkv")
+    path = two_track_copy(tmp_path / "guide-first.mkv")
     info = media.probe(path)
     assert info.audio_streams == 2 and info.audio_stream == 1
     clean = media.read_audio(CUT2)
@@ -240,14 +241,14 @@ def test_a_muted_first_track_is_passed_over_for_the_one_with_sound(tmp_path):
     with pytest.raises(InputError, match=r"no audio stream 2 in .*audio streams 0-1"):
         media.audio_stream(path, 2)
     # The usual layout, sound first, is left alone.
-    assert media.probe(_two_track_copy(tmp_path / "guide-last.mkv", first_silent=False)).audio_stream == 0
+    assert media.probe(two_track_copy(tmp_path / "guide-last.mkv", first_silent=False)).audio_stream == 0
 
 
 @pytest.mark.slow
 def test_writer_keeps_every_audio_stream(tmp_path):
     import av
 
-    src = _two_track_copy(tmp_path / "two.mkv")
+    src = two_track_copy(tmp_path / "two.mkv")
     out = tmp_path / "out.mp4"
     info = media.probe(src)
     with media.VideoWriter(out, info.fps, info.width, info.height, audio_from=src) as writer:

@@ -154,3 +154,9 @@ def test_writers_keep_the_rules_on_real_phrases(name, scene, tmp_path):
     for path, text in texts.items():
         path.write_text(text, encoding="utf-8")
         check_file(path, scene.media.fps or FPS)
+
+
+def test_no_speech_means_no_subtitle_files_rather_than_empty_ones(tmp_path):
+    scene = truth.scene_from_truth(EVAL / "scenes" / "twoshot.json", [])
+    assert not scene.segments
+    assert burn.export_texts(scene, burn.Painter(scene).cues, tmp_path / "out.mp4") == {}

@@ -74,9 +74,15 @@ def export_paths(output: Path, scene: Scene) -> dict[str, Path]:
 
 
 def export_texts(scene: Scene, cues: list[Cue], output: Path) -> dict[Path, str]:
-    """Every subtitle file beside OUTPUT, as {path: text}: source/target SRT and WebVTT, and ASS."""
+    """Every subtitle file beside OUTPUT, as {path: text}: source/target SRT and WebVTT, and ASS.
+
+    No cues (no speech found) means no files: an SRT without a cue is an empty
+    file that parsers cannot even identify as SRT.
+    """
     from . import export  # SRT/WebVTT writers
 
+    if not cues:
+        return {}
     paths = export_paths(output, scene)
     texts = {
         paths["source_srt"]: export.to_srt(cues, use_translation=False),
