@@ -1,7 +1,6 @@
 """Routes: direct when a backend does the pair, else through English; both legs carry whole sentences.
 
-Real backends throughout (Bergamot, Apertium, Whisper's availability); the
-fake analysis in the command tests only proves that no analysis ran.
+Real backends throughout (Bergamot, Apertium, Whisper's availability).
 """
 
 from __future__ import annotations
@@ -111,24 +110,15 @@ def test_both_legs_translate_whole_sentences_and_record_the_route(tmp_path):
     assert all(s.route is None for s in same.segments)
 
 
-@pytest.fixture
-def no_analysis(monkeypatch):
-    """Records any call of the analysis: the target check must come before it."""
-    from sceneglot import pipeline
-
-    calls = []
-    monkeypatch.setattr(pipeline, "analyze", lambda *a, **k: calls.append(a), raising=False)
-    return calls
-
-
 @pytest.mark.parametrize("target, rc, words", [("xx", 2, "not a language code"), ("ja", 4, "nllb")])
-def test_unreachable_target_fails_before_any_work(tmp_path, no_analysis, capsys, target, rc, words):
+def test_unreachable_target_fails_before_any_work(tmp_path, capsys, target, rc, words):
+    """The job folder is the analysis' first write: it must not even exist."""
     art = tmp_path / "job"
     assert main(["translate", str(DIAR_WAV), "--to", target, "--artifacts", str(art)]) == rc
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err and "Traceback" not in err and "opus-mt" not in err
     assert "--language" not in err  # knowing the spoken language would not help: nothing writes ja here
-    assert no_analysis == [] and not art.exists()
+    assert not art.exists()
 
 
 def test_translators_prints_the_route_and_why(capsys):
