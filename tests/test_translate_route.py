@@ -36,6 +36,7 @@ def test_pivot_when_no_backend_does_the_pair():
     # Unknown spoken language: Whisper detects it while translating.
     assert plan(None, "pt").name == "whisper:?>en + bergamot:en>pt"
     assert plan("pt", "pt").legs == () and plan("zh", "en").name == "whisper:zh>en"
+    assert plan("jw", "en").name == "whisper:jv>en"  # Whisper's code for Javanese, normalised, still reaches it
 
 
 def test_direct_route_wins_when_one_exists(monkeypatch):

@@ -19,6 +19,7 @@ from .languages import whisper_languages
 
 SAMPLE_RATE = 16000
 PAD = 0.25  # seconds of audio added before and after each sentence
+_WHISPER_CODE = {"jv": "jw"}  # norm_lang's ISO code -> the one Whisper's tokenizer knows
 
 
 def _model_name() -> str:
@@ -76,13 +77,15 @@ class WhisperTranslator:
 
     def supports(self, source: str, target: str) -> bool:
         """Into English from any language Whisper hears; '' (not known yet) lets Whisper detect it."""
-        return target == "en" and source != "en" and (source == "" or source in whisper_languages())
+        heard = not source or _WHISPER_CODE.get(source, source) in whisper_languages()
+        return target == "en" and source != "en" and heard
 
     def translate(self, request: Request) -> list[str]:
         if not request.audio_path:
             raise BackendError("the whisper translator works from the audio: give it the input media file")
         spans = [(max(0.0, p.start - PAD), p.end + PAD) for p in request.phrases]
         model = _whisper()
+        language = _WHISPER_CODE.get(request.source, request.source) or None
         out = []
         for audio in audio_spans(request.audio_path, spans):
             if len(audio) < SAMPLE_RATE // 10:
@@ -92,7 +95,7 @@ class WhisperTranslator:
             # nearly every sentence at five temperatures; the compression-ratio check still catches loops,
             # and the token cap (speech runs at ~4 English tokens/s) keeps a loop from running to 448.
             seconds = len(audio) / SAMPLE_RATE
-            segments, _ = model.transcribe(audio, task="translate", language=request.source or None, beam_size=5,
+            segments, _ = model.transcribe(audio, task="translate", language=language, beam_size=5,
                                            condition_on_previous_text=False, without_timestamps=True,
                                            vad_filter=False, log_prob_threshold=None,
                                            max_new_tokens=int(16 + 12 * seconds))
