@@ -15,7 +15,7 @@ from . import __version__
 from .errors import SceneglotError
 
 COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe", "analyze",
-            "serve"]
+            "serve", "avsr"]
 
 
 def _module(name: str):

@@ -60,3 +60,9 @@ def test_opencv_audio_is_probed_and_honoured():
     else:
         with pytest.raises(InputError, match="VideoCapture"):
             list(capture.frames(GRID[0], backend="opencv"))
+
+
+def test_device_specs_split_only_before_a_format():
+    assert capture.split_devices("v4l2:/dev/video0+alsa:default") == ["v4l2:/dev/video0", "alsa:default"]
+    graph = "lavfi:movie=a.mpg:s=dv+da[v][a];[v]null[out0];[a]anull[out1]"
+    assert capture.split_devices(graph) == [graph]

@@ -112,8 +112,21 @@ def frames(source: str | None = None, device: str | None = None, fps: float = FP
             return
         inputs = [(None, str(source))]
     else:
-        inputs = [_parse(spec) for spec in device.split("+")]
+        inputs = [_parse(spec) for spec in split_devices(device)]
     yield from _pyav_frames(inputs, fps, live=device is not None)
+
+
+def split_devices(device: str) -> list[str]:
+    """`SPEC+SPEC` -> both specs; a "+" counts only before another `FORMAT:` (lavfi graphs use "+" too)."""
+    parts = device.split("+")
+    out = [parts[0]]
+    for part in parts[1:]:
+        fmt, sep, _ = part.partition(":")
+        if sep and fmt in av.formats_available:
+            out.append(part)
+        else:
+            out[-1] += "+" + part
+    return out
 
 
 def _parse(spec: str) -> tuple[str, str]:

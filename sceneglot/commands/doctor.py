@@ -66,6 +66,13 @@ def sections() -> dict[str, list[str]]:
 
     which, why = asd_method()
     out["models"].append(f"active speakers: {'Light-ASD' if which == 'light-asd' else 'LIP-MOTION FALLBACK'} ({why})")
+    from ..avsr.capture import opencv_audio
+
+    cv_audio, why = opencv_audio()
+    lrw = os.environ.get("SCENEGLOT_LRW")
+    out["avsr"] = [f"capture: {'OpenCV AudioIO' if cv_audio else 'PyAV (OpenCV gives no audio here)'}: {why}",
+                   f"LRW lip-reading: {'checkpoints in ' + lrw if lrw else 'off'} (non-commercial weights, not "
+                   "shipped: `sceneglot avsr --lrw DIR`)"]
     from ..translate import available
 
     out["translation"] = [f"{b.name}: {'ok' if b.available else 'unavailable'} ({b.pairs})"
