@@ -26,3 +26,30 @@ def test_a_short_face_track_gives_the_reference_median_without_scipy_warning(fra
         warnings.simplefilter("ignore")
         expected = medfilt(x0 + 100, features.MEDIAN)
     assert np.allclose(geometry.x, expected)
+
+
+def test_library_warnings_stay_off_the_terminal_unless_verbose(capsys):
+    from sceneglot.terminal import warnings_to_terminal
+
+    with warnings_to_terminal(verbose=False):
+        medfilt(np.arange(8.0), 13)  # scipy: "kernel_size exceeds volume extent"
+    assert capsys.readouterr().err == ""
+    with warnings_to_terminal(verbose=True):
+        medfilt(np.arange(8.0), 13)
+    assert "kernel_size exceeds volume extent" in capsys.readouterr().err
+
+
+def test_damage_met_by_every_decode_is_one_line(tmp_path, capsys):
+    from test_media import damaged_copy
+
+    from sceneglot import media
+    from sceneglot.terminal import warnings_to_terminal
+
+    path = damaged_copy(tmp_path / "damaged.mp4")
+    with warnings_to_terminal():
+        for _ in range(2):  # faces, active speakers and the burn-in each decode the video
+            sum(1 for _ in media.iter_frames(path, size=(160, 90)))
+        media.read_audio(path)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("sceneglot: warning: damaged video and audio in damaged.mp4 between ")
