@@ -223,7 +223,7 @@ def create_app(config: Config) -> FastAPI:
         files = deliverables(job) if job.status in FINISHED else {}
         return {"id": job.id, "status": job.status, "action": job.action, "stage": job.stage,
                 "progress": round(job.progress, 4), "error": job.error, "created": _iso(job.created),
-                "updated": _iso(job.updated), "name": job.name, "options": job.options,
+                "updated": _iso(job.updated), "seconds": job.seconds, "name": job.name, "options": job.options,
                 "files": [{"name": n, "size": p.stat().st_size, "url": f"/api/jobs/{job.id}/files/{n}"}
                           for n, p in files.items()]}
 
@@ -338,7 +338,8 @@ def create_app(config: Config) -> FastAPI:
                 for event in store.events(job_id, after):
                     after = event.seq
                     data = {"stage": event.stage, "done": event.done, "total": event.total,
-                            "fraction": event.fraction(), "message": event.message, "time": _iso(event.time)}
+                            "fraction": event.fraction(), "progress": event.progress, "message": event.message,
+                            "time": _iso(event.time)}
                     yield f"id: {event.seq}\nevent: progress\ndata: {json.dumps(data)}\n\n"
                 job = store.get(job_id)
                 if job is None:

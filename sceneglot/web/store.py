@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
   options TEXT NOT NULL,           -- JSON of the submitted options
   content_key TEXT,                -- sha256 of the upload and the options: a resubmit finds its job
   idempotency_key TEXT UNIQUE,
-  run INTEGER NOT NULL DEFAULT 0   -- bumps each time a worker takes the job; events carry it
+  run INTEGER NOT NULL DEFAULT 0,  -- bumps each time a worker takes the job; events carry it
+  seconds REAL                     -- how long the pipeline itself took in the last finished run
 );
 CREATE INDEX IF NOT EXISTS jobs_content ON jobs(content_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS events (
   stage TEXT NOT NULL,
   done REAL NOT NULL,
   total REAL,
-  message TEXT NOT NULL DEFAULT ''
+  message TEXT NOT NULL DEFAULT '',
+  progress REAL                    -- the whole job's progress (0..1) after this event
 );
 CREATE INDEX IF NOT EXISTS events_job ON events(job, seq);
 """
@@ -67,6 +69,7 @@ class JobRow:
     content_key: str | None = None
     idempotency_key: str | None = None
     run: int = 0
+    seconds: float | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> JobRow:
@@ -85,6 +88,7 @@ class Event:
     done: float
     total: float | None
     message: str
+    progress: float | None = None
 
     def fraction(self) -> float | None:
         return min(1.0, max(0.0, self.done / self.total)) if self.total else None
@@ -96,7 +100,11 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._db().executescript(_SCHEMA)
+        db = self._db()
+        db.executescript(_SCHEMA)
+        for table, column in (("jobs", "seconds"), ("events", "progress")):  # a store made before they were
+            if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL")
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -168,14 +176,14 @@ class Store:
             db.execute("DELETE FROM events WHERE job = ? AND run < ?", (job.id, job.run))
         return job
 
-    def finish(self, job: JobRow, status: str, error: str | None = None) -> bool:
+    def finish(self, job: JobRow, status: str, error: str | None = None, seconds: float | None = None) -> bool:
         """End `job`'s current run; False when the row moved on meanwhile (deleted, taken again)."""
         assert status in FINISHED
         with self._tx() as db:
-            cur = db.execute("UPDATE jobs SET status = ?, error = ?, updated = ?,"
+            cur = db.execute("UPDATE jobs SET status = ?, error = ?, updated = ?, seconds = ?,"
                              " progress = CASE WHEN ? = 'done' THEN 1 ELSE progress END"
                              " WHERE id = ? AND run = ? AND status = 'running'",
-                             (status, error, time.time(), status, job.id, job.run))
+                             (status, error, time.time(), seconds, status, job.id, job.run))
         return cur.rowcount == 1
 
     def queue(self, job_id: str, action: str) -> JobRow | None:
@@ -218,8 +226,9 @@ class Store:
                              (stage, progress, now, job.id, job.run))
             if cur.rowcount != 1:
                 return False
-            db.execute("INSERT INTO events (job, run, time, stage, done, total, message) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (job.id, job.run, now, stage, done, total, message))
+            db.execute("INSERT INTO events (job, run, time, stage, done, total, message, progress)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       (job.id, job.run, now, stage, done, total, message, progress))
         return True
 
     def events(self, job_id: str, after: int = 0, limit: int = 500) -> list[Event]:

@@ -27,6 +27,8 @@ from .store import JobRow, Store
 
 CANCEL_GRACE = 3.0  # seconds a cancelled run gets to stop by itself before its process is killed
 EVENT_INTERVAL = 0.1  # at most this often a stage's progress crosses from the worker to the store
+# The stages each action reports, as the job pipeline names them.
+STAGES = {"run": ("analyze", "translate", "render"), "render": ("render",)}
 
 
 class Cancelled(Exception):
@@ -137,20 +139,40 @@ def _child(commands, events) -> None:
     while (msg := runs.get()) is not None:
         _, folder, input_name, action, options = msg
         emit = _Throttle(events.send)
+        start = time.perf_counter()
         try:
             execute(Path(folder), input_name, action, options, emit, cancel)
             emit.flush()
-            events.send(("done", None))
+            events.send(("done", None, time.perf_counter() - start))
         except Cancelled:
-            events.send(("cancelled", None))
+            events.send(("cancelled", None, time.perf_counter() - start))
         except Exception as exc:
             from ..errors import SceneglotError
 
             if isinstance(exc, SceneglotError):
-                events.send(("failed", str(exc)))
+                reason = str(exc)
             else:  # a bug: the traceback goes to the server's log, the job gets one line
                 traceback.print_exc(file=sys.stderr)
-                events.send(("failed", f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]))
+                reason = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
+            events.send(("failed", reason, time.perf_counter() - start))
+
+
+class Overall:
+    """A job's progress (0..1): the mean of its stages' fractions, each stage counting once.
+
+    No stage is weighted by a guess of its cost: the stages a run will report are
+    known (`STAGES`), and one reported that is not listed joins the count.
+    """
+
+    def __init__(self, action: str) -> None:
+        self.fractions = dict.fromkeys(STAGES[action], 0.0)
+
+    def update(self, stage: str, done: float, total: float | None) -> float:
+        if total:
+            self.fractions[stage] = max(self.fractions.get(stage, 0.0), min(1.0, done / total))
+        else:
+            self.fractions.setdefault(stage, 0.0)
+        return round(sum(self.fractions.values()) / len(self.fractions), 4)
 
 
 class Pool:
@@ -241,6 +263,7 @@ class _Slot(threading.Thread):
             self._spawn()
         self._commands.send(("run", str(pool.root / job.id), job.input, job.action, job.options))
         cancel_sent: float | None = None
+        overall = Overall(job.action)
         while True:
             if self.cancel_requested.is_set() and cancel_sent is None:
                 self._commands.send(("cancel",))
@@ -256,11 +279,10 @@ class _Slot(threading.Thread):
                 msg, ready = None, True
             if msg is not None and msg[0] == "event":
                 _, stage, done, total, message = msg
-                store.add_event(job, stage, done, total, message,
-                                progress=min(1.0, done / total) if total else None)
+                store.add_event(job, stage, done, total, message, progress=overall.update(stage, done, total))
                 pool.changed(job.id)
             elif msg is not None:
-                store.finish(job, msg[0], msg[1])
+                store.finish(job, msg[0], msg[1], seconds=msg[2])
                 return
             elif ready or not self.proc.is_alive():  # the worker process is gone
                 if pool.stopping.is_set():

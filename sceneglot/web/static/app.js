@@ -93,7 +93,7 @@ function watch(id) {  // one event stream per job that is not finished yet
     if (!state.stages.has(id)) state.stages.set(id, new Map());
     state.stages.get(id).set(data.stage, data.fraction);
     const job = state.jobs.get(id);
-    if (job) Object.assign(job, { stage: data.stage, progress: data.fraction ?? job.progress });
+    if (job) Object.assign(job, { stage: data.stage, progress: data.progress ?? job.progress });
     renderJobs();
   });
   source.addEventListener("status", (event) => {
