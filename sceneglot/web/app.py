@@ -335,12 +335,13 @@ def create_app(config: Config) -> FastAPI:
             sent_status = None
             while True:
                 seen = notifier.version[job_id]
-                for event in store.events(job_id, after):
-                    after = event.seq
-                    data = {"stage": event.stage, "done": event.done, "total": event.total,
-                            "fraction": event.fraction(), "progress": event.progress, "message": event.message,
-                            "time": _iso(event.time)}
-                    yield f"id: {event.seq}\nevent: progress\ndata: {json.dumps(data)}\n\n"
+                while batch := store.events(job_id, after):
+                    for event in batch:
+                        after = event.seq
+                        data = {"stage": event.stage, "done": event.done, "total": event.total,
+                                "fraction": event.fraction(), "progress": event.progress, "message": event.message,
+                                "time": _iso(event.time)}
+                        yield f"id: {event.seq}\nevent: progress\ndata: {json.dumps(data)}\n\n"
                 job = store.get(job_id)
                 if job is None:
                     yield 'event: deleted\ndata: {}\n\n'
