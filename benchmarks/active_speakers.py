@@ -44,7 +44,8 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "mode
 
 from sceneglot import av, media  # noqa: E402
 from sceneglot.av import assign as av_assign  # noqa: E402
-from sceneglot.pipeline import Artifacts, analyze  # noqa: E402
+from sceneglot.jobs import AsdSettings, Job  # noqa: E402
+from sceneglot.pipeline import analyze  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
 from sceneglot.speech import transcribe_scene  # noqa: E402
 from sceneglot.vision import analyze_faces  # noqa: E402
@@ -119,33 +120,31 @@ def run_scene(name: str, engine: str, fallback: bool) -> dict:
     path = EVAL / f"{name}.mp4"
     truth = json.loads((EVAL / f"{name}.json").read_text())
     steps: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as folder:
-        art = Artifacts(folder, path)
-        c0, t0 = time.process_time(), time.perf_counter()
-        speech = transcribe_scene(path, artifacts=art)
-        c1, t1 = time.process_time(), time.perf_counter()
-        faces = analyze_faces(path, artifacts=art)
-        c2, t2 = time.process_time(), time.perf_counter()
-        if fallback:
-            from sceneglot.av import lipmotion
+    c0, t0 = time.process_time(), time.perf_counter()
+    speech = transcribe_scene(path)
+    c1, t1 = time.process_time(), time.perf_counter()
+    faces = analyze_faces(path)
+    c2, t2 = time.process_time(), time.perf_counter()
+    if fallback:
+        from sceneglot.av import lipmotion
 
-            raw = lipmotion.score_tracks(path, faces.tracks, media.read_audio(path))
-            method = av.FALLBACK
-        else:
-            t = time.perf_counter()
-            audio = media.read_audio(path)
-            steps["read audio"] = time.perf_counter() - t
-            from sceneglot.av import asd
+        raw = lipmotion.score_tracks(path, faces.tracks, media.read_audio(path))
+        method = av.FALLBACK
+    else:
+        t = time.perf_counter()
+        audio = media.read_audio(path)
+        steps["read audio"] = time.perf_counter() - t
+        from sceneglot.av import asd
 
-            raw = asd.score_tracks(path, faces.tracks, audio, engine=engine, times=steps)
-            method = av.LIGHT_ASD
-        t3 = time.perf_counter()
-        for tr in faces.tracks:
-            tr.speaking = [list(r) for r in raw.get(tr.id, [])]
-        scene = Scene(media=media.probe(path), shots=faces.shots, speakers=speech.speakers,
-                      persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
-        av_assign.assign(scene)
-        c4, t4 = time.process_time(), time.perf_counter()
+        raw = asd.score_tracks(path, faces.tracks, audio, engine=engine, times=steps)
+        method = av.LIGHT_ASD
+    t3 = time.perf_counter()
+    for tr in faces.tracks:
+        tr.speaking = [list(r) for r in raw.get(tr.id, [])]
+    scene = Scene(media=media.probe(path), shots=faces.shots, speakers=speech.speakers,
+                  persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
+    av_assign.assign(scene)
+    c4, t4 = time.process_time(), time.perf_counter()
     steps["assign"] = t4 - t3
     mapping = person_map(scene, truth)
     phrase, covered = phrase_accuracy(scene, truth, mapping)
@@ -175,16 +174,14 @@ def run_parallel_once(name: str, engine: str) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as folder:
         c, t = time.process_time(), time.perf_counter()
-        analyze(path, folder, asd_engine=engine)
+        analyze(Job(input=str(path), folder=folder, asd=AsdSettings(engine=engine)))
         out["with_s"], out["with_cpu_s"] = time.perf_counter() - t, time.process_time() - c
-    with tempfile.TemporaryDirectory() as folder:
-        art = Artifacts(folder, path)
-        c, t = time.process_time(), time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            job = pool.submit(transcribe_scene, path, artifacts=art)
-            analyze_faces(path, artifacts=art)
-            job.result()
-        out["without_s"], out["without_cpu_s"] = time.perf_counter() - t, time.process_time() - c
+    c, t = time.process_time(), time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        job = pool.submit(transcribe_scene, path)
+        analyze_faces(path)
+        job.result()
+    out["without_s"], out["without_cpu_s"] = time.perf_counter() - t, time.process_time() - c
     return out
 
 

@@ -28,7 +28,7 @@ EVAL = ROOT.parent / "shared" / "eval" / "scenes"
 def _scene(clip: Path, loops: int):
     """The truth scene of twoshot/cut2, repeated `loops` times end to end (for the long video)."""
     from sceneglot.media import probe
-    from sceneglot.render import truth
+    from tests import truth
 
     name = clip.stem.split(".")[0]
     base = truth.scene_from_truth(EVAL / f"{name}.json", truth.PHRASES[name], video_path=EVAL / f"{name}.mp4")
@@ -108,8 +108,8 @@ def write_frames(folder: Path) -> None:
     from PIL import Image
 
     from sceneglot import media
-    from sceneglot.render import truth
     from sceneglot.render.burn import Painter
+    from tests import truth
 
     for name, t in (("cut2", 5.2), ("twoshot", 3.6)):
         scene = truth.scene_from_truth(EVAL / f"{name}.json", truth.PHRASES[name])

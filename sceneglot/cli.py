@@ -13,9 +13,10 @@ import sys
 
 from . import __version__
 from .errors import SceneglotError
+from .jobs import Cancelled
 
-COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "translators", "transcribe", "analyze",
-            "serve", "avsr"]
+COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "render", "translators", "transcribe",
+            "analyze", "serve", "avsr"]
 
 
 def _module(name: str):
@@ -54,11 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except Cancelled as exc:
+        print(f"sceneglot: {exc}", file=sys.stderr)
+        return exc.exit_code
     except SceneglotError as exc:
         print(f"sceneglot: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("sceneglot: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # the job's own threads stop at their next step; stage caches written so far stay
+        print("sceneglot: interrupted; finished stages are kept and the next run resumes from them", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,22 @@ def check_output_path(output: str | os.PathLike, *inputs: str | os.PathLike) -> 
     return out
 
 
+def _temporary_sibling(out: Path) -> Path:
+    """Create an empty, unique file beside `out` with the mode any new file gets (0666 less the umask).
+
+    The kernel applies the umask itself at O_CREAT, so nothing reads or changes the
+    process-wide umask (which other threads' files would see).
+    """
+    for _ in range(100):
+        tmp = out.with_name(f".{out.stem}.{secrets.token_hex(6)}.part{out.suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {out}")
+
+
 @contextlib.contextmanager
 def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling path; rename it onto `output` only if the block succeeds.
@@ -42,15 +59,9 @@ def atomic_path(output: str | os.PathLike) -> Iterator[Path]:
     Pillow) pick the right container.
     """
     out = Path(output)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".part{out.suffix}", dir=out.parent or ".")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temporary_sibling(out)
     try:
         yield tmp
-        # mkstemp makes 0600 files; give the result the mode any new file would get.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

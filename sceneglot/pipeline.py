@@ -1,117 +1,175 @@
-"""Stage order, per-stage result caching under the job's artifacts folder, progress.
+"""The job pipeline: stage order, caching around pure stage functions, and the job's outputs.
 
-A stage's result is saved as DIR/stage-NAME.json together with a key made of
-the input's fingerprint, the stage's settings and the sceneglot version, so a
-re-run after a crash (or with other settings for a later stage) recomputes only
-what changed.
+Stages are plain functions of records (speech.asr.transcribe, speech.diarize,
+vision.analyze_faces, av.active_speakers, av.assign.assign, translate_scene,
+render.burn); this module runs them in order, each inside a `Progress.stage`
+(events, cancellation) and the job folder's cache. The input is probed once and
+its audio decoded once (only if a stage needs it); stage modules are imported
+only when their stage computes, so a fully cached re-run loads no model code.
+The public entry points are `jobs.run_job` and `jobs.render_job` (see jobs.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import sys
-from collections.abc import Callable, Iterable, Iterator
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import __version__
-from .files import write_text_atomic
+from . import jobs
+from .errors import InputError
+from .files import atomic_path, check_output_path, write_text_atomic
+from .jobs import Job, JobFolder, JobResult, Progress
+from .scene import MediaInfo, Scene
 
 T = TypeVar("T")
-_EDGE = 1 << 20
+AUDIO_RATE = 16000
 
 
-def fingerprint(path: str | os.PathLike) -> str:
-    """Cheap content key: size plus the first and last MiB (full hashing of a film is slow)."""
-    p = Path(path)
-    size = p.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with p.open("rb") as fh:
-        digest.update(fh.read(_EDGE))
-        if size > _EDGE:
-            fh.seek(max(_EDGE, size - _EDGE))
-            digest.update(fh.read(_EDGE))
-    return digest.hexdigest()[:16]
+@dataclass
+class Analysis:
+    """What analysis hands on: the untranslated scene and the diarization as RTTM."""
+
+    scene: Scene
+    rttm: str = ""
 
 
-class Artifacts:
-    """A job's folder: stage caches, scene.json and the exports live here."""
+@dataclass
+class Translation:
+    target_language: str | None
+    texts: dict[str, str | None] = field(default_factory=dict)  # segment id -> machine translation
 
-    def __init__(self, folder: str | os.PathLike, input_path: str | os.PathLike) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.input_key = fingerprint(input_path)
 
-    def path(self, name: str) -> Path:
-        return self.folder / name
-
-    def cached(
-        self,
-        stage: str,
-        settings: dict[str, Any],
-        compute: Callable[[], T],
-        encode: Callable[[T], Any],
-        decode: Callable[[Any], T],
-    ) -> T:
-        key = hashlib.sha256(
-            json.dumps([self.input_key, stage, settings, __version__], sort_keys=True, default=str).encode()
-        ).hexdigest()[:16]
-        file = self.folder / f"stage-{stage}.json"
-        try:
-            saved = json.loads(file.read_text(encoding="utf-8"))
-            if saved.get("key") == key:
-                return decode(saved["result"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+def run_stage(progress: Progress, folder: JobFolder, name: str, settings: Any, compute: Callable[[], T],
+              as_type: Any, total: float | None = None) -> T:
+    """`compute()` as stage `name`: events around it, its result cached in the job folder."""
+    with progress.stage(name, total):
+        found = folder.load(name, settings, as_type)
+        if found is not None:
+            jobs.mark_cached()
+            return found
         result = compute()
-        write_text_atomic(file, json.dumps({"key": key, "stage": stage, "settings": settings,
-                                            "result": encode(result)}, ensure_ascii=False))
+        folder.store(name, settings, result)
         return result
 
 
-def progress(items: Iterable[T], total: float | None = None, desc: str = "", unit: str = "it") -> Iterator[T]:
-    """A progress bar on stderr for interactive runs; silent in pipes, CI and tests."""
-    quiet = os.environ.get("SCENEGLOT_QUIET") or not sys.stderr.isatty()
-    if quiet:
-        yield from items
-        return
-    from tqdm import tqdm
+class _Audio:
+    """The soundtrack, decoded once (16 kHz mono float32) the first time a stage asks for it."""
 
-    yield from tqdm(items, total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+    def __init__(self, path: Path, info: MediaInfo, progress: Progress) -> None:
+        self.path, self.info, self.progress = path, info, progress
+        self._lock = threading.Lock()
+        self._data = None
+
+    def __call__(self):
+        with self._lock:
+            if self._data is None:
+                import numpy as np
+
+                from . import media
+
+                with self.progress.stage("audio", round(self.info.duration, 3)):
+                    chunks, done = [], 0
+                    for chunk in media.iter_audio(self.path, AUDIO_RATE):
+                        chunks.append(chunk)
+                        done += len(chunk)
+                        jobs.step(round(done / AUDIO_RATE, 3))
+                self._data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+            return self._data
 
 
-def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_speakers=None, max_speakers=None,
-            asd_engine="onnxruntime", debug_video=None, parallel=True):
-    """Speech + faces + active speakers + assignment in one run; writes artifacts_dir/scene.json (no translation).
+def _asr_settings(job: Job) -> dict[str, Any]:
+    s = job.speech
+    model = s.asr_model or os.environ.get("SCENEGLOT_WHISPER", "whisper-base")  # AsrOptions' default
+    return {"language": s.language, "model": model, "audio_stream": s.audio_stream}
 
-    Each stage is cached under `artifacts_dir`, so a re-run redoes only what
-    changed; scene.json appears only once everything succeeded. With `parallel`,
-    speech runs in a worker thread while faces and then active speakers run here:
-    ASD needs only the face tracks and the audio, not the transcript, and the
-    heavy parts (CTranslate2, onnxruntime, FFmpeg) release the GIL. ASD's encoder
-    takes one core while speech still runs and every core once speech is done.
-    """
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
 
-    from . import media
+def _diarization_settings(job: Job) -> dict[str, Any]:
+    s = job.speech
+    return {"num": s.num_speakers, "min": s.min_speakers, "max": s.max_speakers, "audio_stream": s.audio_stream}
+
+
+def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
+           audio: Callable[[], Any] | None = None) -> tuple[Scene, str]:
+    """The speech stages (ASR, diarization, cached; then words -> speakers -> phrases): the scene and its RTTM."""
     from . import scene as scene_io
-    from .av import active_speakers
-    from .av.assign import assign
-    from .speech import transcribe_scene
-    from .vision import analyze_faces
+    from .render.export import to_rttm
 
-    info = media.probe(input_path)
-    art = Artifacts(artifacts_dir, input_path)
+    src = Path(job.input)
+    if not info.has_audio:
+        return scene_io.Scene(media=info), ""
+    audio = audio or _Audio(src, info, progress)
+    s = job.speech
+    language = None if s.language in (None, "", "auto") else s.language
 
+    def asr_stage():
+        from .speech import asr
+
+        opts = asr.AsrOptions(model=s.asr_model) if s.asr_model else asr.AsrOptions()
+        return asr.transcribe(audio(), language=language, options=opts,
+                              progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
+
+    def diarization_stage():
+        from .speech.diarize import diarize
+
+        return [asdict(t) for t in diarize(audio(), num_speakers=s.num_speakers, min_speakers=s.min_speakers,
+                                           max_speakers=s.max_speakers)]
+
+    from .scene import Segment
+
+    segments = run_stage(progress, folder, "asr", _asr_settings(job), asr_stage, list[Segment])
+    turns = run_stage(progress, folder, "diarization", _diarization_settings(job), diarization_stage,
+                      list[dict[str, Any]])
+    with progress.stage("speech", 1):
+        from .speech.diarize import SpeakerTurn
+        from .speech.pipeline import assemble
+
+        scene, used = assemble(info, segments, [SpeakerTurn(**t) for t in turns], language)
+    return scene, to_rttm(used, src.stem)
+
+
+def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | None = None,
+            folder: JobFolder | None = None) -> Analysis:
+    """Speech + faces + active speakers + assignment; each stage cached, the whole analysis too.
+
+    Speech runs in a worker thread while faces and then active speakers run here:
+    ASD needs only the face tracks and the audio, not the transcript, and the heavy
+    parts (CTranslate2, onnxruntime, FFmpeg) release the GIL. ASD's encoder takes one
+    core while speech still runs and every core once speech is done.
+    """
+    from .av import method as asd_method
+
+    progress = progress or Progress()
+    src = Path(job.input)
+    info = info or probe(job, progress)
+    folder = folder or JobFolder(job.folder, src)
+    which, _ = asd_method(job.asd.model)
+    settings = {"asr": _asr_settings(job), "diarization": _diarization_settings(job), "faces": asdict(job.faces),
+                "asd": [which, job.asd.model]}
+    found = folder.load("analysis", settings, Analysis)
+    if found is not None:
+        found.scene.media = info
+        for name in ("asr", "diarization", "speech", "faces", "asd", "assign"):
+            with progress.stage(name, 1):
+                jobs.mark_cached()
+        _debug_video(job, found.scene)
+        return found
+    audio = _Audio(src, info, progress)
     speech_done = threading.Event()
+    outcome: dict[str, Any] = {}
 
-    def speech_stage():
+    def speech_stages():
+        return speech(job, info, folder, progress, audio)
+
+    def speech_worker():
         try:
-            return transcribe_scene(input_path, language=language, num_speakers=num_speakers,
-                                    min_speakers=min_speakers, max_speakers=max_speakers, artifacts=art)
+            outcome["speech"] = speech_stages()
+        except BaseException as exc:  # handed to the main thread
+            outcome["error"] = exc
         finally:
             speech_done.set()
 
@@ -119,28 +177,232 @@ def analyze(input_path, artifacts_dir, *, language=None, num_speakers=None, min_
         return None if speech_done.is_set() else 1
 
     def vision_stages():
-        faces = analyze_faces(input_path, artifacts=art)
-        asd = active_speakers(input_path, faces.tracks, artifacts=art, engine=asd_engine,
-                              threads=asd_threads if parallel else None)
-        return faces, asd
+        from .vision import FacesResult
 
-    if parallel:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sceneglot-speech") as pool:
-            speech_job = pool.submit(speech_stage)
-            faces, asd = vision_stages()  # on an error here, leaving the pool still waits for speech
-            speech = speech_job.result()
+        def faces_stage():
+            from .vision import analyze_faces
+
+            return analyze_faces(src, settings=job.faces, info=info)
+
+        frames = info.frame_count or round(info.duration * info.fps) or None
+        faces = run_stage(progress, folder, "faces", asdict(job.faces), faces_stage, FacesResult, frames)
+        tracks = faces.tracks
+
+        def asd_stage():
+            from .av import active_speakers
+
+            needs_audio = info.has_audio and info.has_video and tracks
+            return active_speakers(src, tracks, engine=job.asd.engine, model_name=job.asd.model,
+                                   threads=asd_threads if job.asd.parallel else None, info=info,
+                                   audio=audio() if needs_audio else None).scores
+
+        asd_key = {"method": which, "model": job.asd.model if which == "light-asd" else None,
+                   "tracks": [[t.id, t.start, t.end, len(t.boxes)] for t in tracks]}
+        scores = run_stage(progress, folder, "asd", asd_key, asd_stage, dict[str, list[list[float]]])
+        return faces, scores
+
+    if job.asd.parallel:
+        # A daemon thread, not a pool: a cancelled or failed job returns at once and the
+        # speech thread stops at its next step (or with the process), keeping what it cached.
+        worker = threading.Thread(target=jobs.in_thread(speech_worker), name="sceneglot-speech", daemon=True)
+        worker.start()
+        try:
+            faces, scores = vision_stages()
+            speech_done.wait()
+        except BaseException:
+            progress.cancel.cancel()
+            raise
     else:
-        speech = speech_stage()
-        faces, asd = vision_stages()
-    for track in faces.tracks:
-        track.speaking = [list(row) for row in asd.scores.get(track.id, [])]
-    scene = scene_io.Scene(media=info, source_language=speech.source_language, shots=faces.shots,
-                           speakers=speech.speakers, persons=faces.persons, tracks=faces.tracks,
-                           segments=speech.segments)
-    assign(scene)
-    if debug_video and info.has_video:  # nothing to draw on for audio-only input
+        speech_worker()
+        faces, scores = vision_stages()
+    if "error" in outcome:
+        raise outcome["error"]
+    scene, rttm = outcome["speech"]
+    with progress.stage("assign", 1):
+        from .av.assign import assign
+
+        for track in faces.tracks:
+            track.asd = [list(row) for row in scores.get(track.id, [])]  # the network's own score, kept
+            track.speaking = [list(row) for row in track.asd]  # fused with who is heard below
+        scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
+        assign(scene)
+    result = Analysis(scene, rttm)
+    folder.store("analysis", settings, result)
+    _debug_video(job, scene)
+    return result
+
+
+def _debug_video(job: Job, scene: Scene) -> None:
+    if job.render.debug_video and scene.media.has_video:  # nothing to draw on for audio-only input
         from .av.debug import render
 
-        render(input_path, scene, debug_video)
-    scene_io.save(scene, art.path("scene.json"))
+        render(job.input, scene, job.render.debug_video)
+
+
+def probe(job: Job, progress: Progress) -> MediaInfo:
+    from . import media
+
+    with progress.stage("probe", 1):
+        return media.probe(job.input)
+
+
+def translate(job: Job, scene: Scene, folder: JobFolder, progress: Progress, audio_path: str | None) -> Scene:
+    """Fill segments[].translation from the backend (cached per source text), keeping hand-edited ones."""
+    source = [[s.id, s.text, s.language, s.start, s.end] for s in scene.segments]
+    settings = {"to": job.target_language, "translator": job.translator, "options": job.translator_options,
+                "source_language": scene.source_language, "source": source}
+
+    def compute() -> Translation:
+        from .translate import translate_scene
+
+        out = translate_scene(scene, job.target_language, translator=job.translator, audio_path=audio_path,
+                              cache_path=job.translation_cache, options=job.translator_options)
+        return Translation(out.target_language, {str(s.id): s.translation for s in out.segments})
+
+    machine = run_stage(progress, folder, "translate", settings, compute, Translation, total=len(scene.segments))
+    for seg in scene.segments:
+        if not seg.translation_edited:
+            seg.translation = machine.texts.get(str(seg.id))
+    scene.target_language = machine.target_language
     return scene
+
+
+def hand_edits(folder: JobFolder, scene: Scene) -> None:
+    """Mark translations that differ from the machine's (the job's last translate stage) as edited by hand."""
+    machine = folder.peek("translate", Translation)
+    if machine is None or machine.target_language != scene.target_language:
+        return
+    for seg in scene.segments:
+        if seg.translation is not None and seg.translation != machine.texts.get(str(seg.id)):
+            seg.translation_edited = True
+
+
+def _carry_edits(old: Scene | None, new: Scene) -> None:
+    """Hand-edited translations of the folder's previous scene.json survive a new translate run."""
+    if old is None:
+        return
+    edited = {s.id: s for s in old.segments if s.translation_edited}
+    for seg in new.segments:
+        was = edited.get(seg.id)
+        if was is not None and was.text == seg.text and old.target_language == new.target_language:
+            seg.translation, seg.translation_edited = was.translation, True
+
+
+def _previous_scene(folder: JobFolder) -> Scene | None:
+    from . import scene as scene_io
+
+    path = folder.path("scene.json")
+    if not path.is_file():
+        return None
+    try:
+        old = scene_io.load(path)
+    except InputError:
+        return None
+    hand_edits(folder, old)
+    return old
+
+
+def video_name(job: Job, scene: Scene) -> str:
+    """The video's name in the job folder: -o's name, else INPUT_STEM.LANG.mp4."""
+    if job.output:
+        return Path(job.output).name
+    return f"{Path(job.input).stem}.{scene.target_language or scene.source_language or 'subtitled'}.mp4"
+
+
+def render_outputs(job: Job, scene: Scene, folder: JobFolder, progress: Progress,
+                   src: Path, info: MediaInfo | None = None) -> dict[str, Path]:
+    """Burn the video and write the subtitle files into the job folder; -o gets the video and files too."""
+    from .render import burn as burn_mod
+
+    target = folder.path(video_name(job, scene))
+    check_output_path(target, src)
+    outputs = {"video": target, **burn_mod.export_paths(target, scene)}
+    placed: dict[str, Path] = {}
+    if job.output:
+        out = Path(job.output)
+        placed = {f"output_{k}": out.with_name(p.name) for k, p in outputs.items()}
+        for p in placed.values():
+            check_output_path(p, src)
+    frames = (info.frame_count or round(info.duration * info.fps)) if info else None
+    with progress.stage("render", frames):
+        burn_mod.burn(scene, src, target, preset=job.render.preset)
+    for key, path in placed.items():
+        place(outputs[key.removeprefix("output_")], path)
+    return {**outputs, **placed}
+
+
+def place(made: Path, where: Path) -> None:
+    """Put a job-folder file at `where` too: a hard link when the filesystem allows, else a copy; atomic."""
+    if where.exists() and where.resolve() == made.resolve():
+        return
+    with atomic_path(where) as tmp:
+        try:
+            tmp.unlink()
+            os.link(made, tmp)
+        except OSError:
+            shutil.copyfile(made, tmp)
+
+
+def run(job: Job, progress: Progress | None = None) -> JobResult:
+    """The whole job (see jobs.run_job): analysis, translation when asked, render when asked."""
+    from . import media
+    from . import scene as scene_io
+
+    started = time.perf_counter()
+    progress = progress or Progress()
+    src = Path(job.input)
+    from_json = src.suffix.lower() == ".json"
+    folder = JobFolder(job.folder, src)
+    job.save()
+    outputs: dict[str, Path] = {"job": folder.path("job.json")}
+    old = _previous_scene(folder)
+    if from_json:
+        scene = scene_io.load(src)
+        hand_edits(folder, scene)
+        media_path = Path(scene.media.path)
+        info = None
+    else:
+        info = probe(job, progress)
+        analysis = analyze(job, progress, info=info, folder=folder)
+        scene = analysis.scene
+        media_path = src
+        if analysis.rttm:
+            outputs["rttm"] = write_text_atomic(folder.path("diarization.rttm"), analysis.rttm)
+    scene_file = folder.path("scene.json")
+    if job.target_language:
+        if not from_json:
+            scene_io.save(scene, scene_file)  # the transcript survives a failed translation
+        audio = str(media_path) if media_path.is_file() else None
+        _carry_edits(old, scene)
+        scene = translate(job, scene, folder, progress, audio)
+        _carry_edits(old, scene)
+    outputs["scene"] = scene_io.save(scene, scene_file)
+    if job.output or job.render.video:
+        if from_json:
+            info = media.probe(media_path)
+        outputs.update(render_outputs(job, scene, folder, progress, media_path, info))
+    return JobResult(scene, outputs, time.perf_counter() - started)
+
+
+def render(job: Job, progress: Progress | None = None, *, scene_path: str | os.PathLike | None = None) -> JobResult:
+    """Re-render from an edited scene.json (see jobs.render_job): no analysis, no translation."""
+    from . import edits, media
+    from . import scene as scene_io
+
+    started = time.perf_counter()
+    progress = progress or Progress()
+    folder = JobFolder(job.folder)
+    path = Path(scene_path) if scene_path else folder.path("scene.json")
+    scene = scene_io.load(path)
+    src = Path(job.input if Path(job.input).suffix.lower() != ".json" else scene.media.path)
+    media.check_input(src)
+    with progress.stage("edits", 1):
+        analysed = folder.peek("analysis", Analysis)
+        hand_edits(folder, scene)
+        edits.apply(scene, analysed.scene if analysed else None)
+    info = media.require(probe(Job(input=str(src), folder=job.folder), progress), video=True)
+    outputs = render_outputs(job, scene, folder, progress, src, info)
+    if path.resolve() == folder.path("scene.json").resolve():  # the job's own record follows its edits
+        outputs["scene"] = scene_io.save(scene, path)
+    return JobResult(scene, outputs, time.perf_counter() - started)
+

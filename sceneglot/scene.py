@@ -68,6 +68,7 @@ class Segment:
     person_confidence: float | None = None
     pivot: str | None = None  # the English a two-leg translation went through; None when direct
     route: str | None = None  # how the translation was made, e.g. "whisper:de>en + bergamot:en>pt"
+    translation_edited: bool = False  # set by hand (found by `render`): `translate` keeps it
 
 
 @dataclass
@@ -95,7 +96,8 @@ class Track:
     """One face followed through one shot.
 
     `boxes` rows are `[t, x0, y0, x1, y1]`; `speaking` rows are `[t, score]`
-    with score > 0 meaning the face is speaking; `landmarks` rows are
+    with score > 0 meaning the face is speaking (the network's score fused with
+    who is heard); `asd` rows are the network's own `[t, score]`; `landmarks` rows are
     `[t, x_re, y_re, x_le, y_le, x_nose, y_nose, x_rm, y_rm, x_lm, y_lm]`
     (YuNet's five points) when the detector gave them.
     """
@@ -107,6 +109,7 @@ class Track:
     person: str | None = None
     speaking: list[list[float]] = field(default_factory=list)
     landmarks: list[list[float]] = field(default_factory=list)
+    asd: list[list[float]] = field(default_factory=list)
 
 
 @dataclass

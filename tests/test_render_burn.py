@@ -10,10 +10,11 @@ import pytest
 from sceneglot import media
 from sceneglot.cli import main
 from sceneglot.errors import InputError
-from sceneglot.render import burn, truth
+from sceneglot.render import burn
 from sceneglot.render.ass import ass_color, to_ass
 from sceneglot.render.burn import Painter
 from sceneglot.scene import save
+from tests import truth
 from tests.media_fixtures import EVAL
 
 TWOSHOT = EVAL / "scenes" / "twoshot.mp4"

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from sceneglot import media
-from sceneglot.render import effects, fonts, truth
+from sceneglot.render import effects, fonts
 from sceneglot.render.burn import Painter
 from sceneglot.render.draw import Renderer, blend, color, visual_runs
+from tests import truth
 from tests.media_fixtures import EVAL
 
 SAMPLES = {

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from sceneglot import media
-from sceneglot.render import truth
 from sceneglot.render.ass import to_ass
 from sceneglot.render.burn import Painter
+from tests import truth
 from tests.media_fixtures import EVAL
 
 TWOSHOT = EVAL / "scenes" / "twoshot.mp4"

@@ -1,5 +1,6 @@
 """End-to-end faces stage on the shared scenes, GRID clips and generated awkward inputs."""
 
+import dataclasses
 import json
 from fractions import Fraction
 
@@ -10,7 +11,8 @@ import pytest
 
 from sceneglot import cli, media
 from sceneglot import scene as scene_io
-from sceneglot.pipeline import Artifacts
+from sceneglot.jobs import FacesSettings, JobFolder, Progress
+from sceneglot.pipeline import run_stage
 from sceneglot.vision import FacesResult, analyze_faces
 from tests.media_fixtures import CUT2, GRID, TWOSHOT
 
@@ -176,8 +178,9 @@ def test_cli_writes_scene_json_and_debug_video(tmp_path):
     assert len(sc.tracks) == 1 and sc.tracks[0].person == sc.persons[0].id
     assert (out / "stage-faces.json").is_file()
     assert media.probe(dbg).frame_count == 75
-    # A second run is served from the stage cache and gives the same tracks.
-    cached = analyze_faces(GRID[1], artifacts=Artifacts(out, GRID[1]))
+    # A second run is served from the stage cache (never recomputed: its timings stay empty), same tracks.
+    cached = run_stage(Progress(), JobFolder(out, GRID[1]), "faces", dataclasses.asdict(FacesSettings()),
+                       lambda: pytest.fail("recomputed"), FacesResult)
     assert cached.timings == {} and cached.tracks == sc.tracks
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 from .. import models
 
 if TYPE_CHECKING:
-    from ..pipeline import Artifacts
-    from ..scene import Track
+    import numpy as np
+
+    from ..scene import MediaInfo, Track
     from .asd import Threads
 
 LIGHT_ASD = "light-asd"
@@ -45,14 +46,15 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
     return LIGHT_ASD, f"weights in {status.where}"
 
 
-def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = None,
-                    engine: str = "onnxruntime", model_name: str = LIGHT_ASD, threads: Threads = None,
-                    times: dict[str, float] | None = None) -> ActiveSpeakers:
+def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", model_name: str = LIGHT_ASD,
+                    threads: Threads = None, times: dict[str, float] | None = None,
+                    info: MediaInfo | None = None, audio: np.ndarray | None = None) -> ActiveSpeakers:
     """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
 
     `threads`: onnxruntime threads for Light-ASD, a number or a function of the moment
     (see asd.Engine; None: all cores). `times` collects per-step seconds (see
-    asd.score_tracks); untouched on a cache hit.
+    asd.score_tracks). `info` and `audio` (16 kHz mono float32): the probe and soundtrack
+    when the caller already has them.
     """
     if engine not in ENGINES:
         from ..errors import InputError
@@ -62,32 +64,23 @@ def active_speakers(path, tracks: list[Track], *, artifacts: Artifacts | None = 
     if which == FALLBACK:
         print(f"sceneglot: warning: {why}; using the lip-motion fallback for active speakers", file=sys.stderr)
 
-    def compute() -> ActiveSpeakers:
-        from .. import media
+    from .. import media
 
-        start = time.perf_counter()
-        info = media.probe(path)
-        if not info.has_audio or not info.has_video or not tracks:
-            return ActiveSpeakers(which, {t.id: [] for t in tracks}, 0.0)
-        audio = media.read_audio(path)
-        if which == LIGHT_ASD:
-            from . import asd
+    start = time.perf_counter()
+    info = info or media.probe(path)
+    if not info.has_audio or not info.has_video or not tracks:
+        return ActiveSpeakers(which, {t.id: [] for t in tracks}, 0.0)
+    audio = media.read_audio(path) if audio is None else audio
+    if which == LIGHT_ASD:
+        from . import asd
 
-            scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
-                                      times=times)
-        else:
-            from . import lipmotion
+        scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
+                                  times=times)
+    else:
+        from . import lipmotion
 
-            scores = lipmotion.score_tracks(path, tracks, audio)
-        return ActiveSpeakers(which, scores, time.perf_counter() - start)
-
-    if artifacts is None:
-        return compute()
-    settings = {"method": which, "model": model_name if which == LIGHT_ASD else None,
-                "tracks": [[t.id, t.start, t.end, len(t.boxes)] for t in tracks]}
-    return artifacts.cached("asd", settings, compute,
-                            lambda r: {"method": r.method, "scores": r.scores, "seconds": r.seconds},
-                            lambda d: ActiveSpeakers(d["method"], d["scores"], 0.0))
+        scores = lipmotion.score_tracks(path, tracks, audio)
+    return ActiveSpeakers(which, scores, time.perf_counter() - start)
 
 
 __all__ = ["ENGINES", "ActiveSpeakers", "active_speakers", "method"]

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import media
 from ..errors import BackendError, InputError
+from ..jobs import step
 from ..scene import Track
 from . import ENGINES, export, features
 
@@ -252,6 +253,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
 
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
     frames = iter(media.iter_frames(path, fps=features.FPS, end=end, grey=True))
+    total_frames = round(end * features.FPS)
     while True:
         t = time.perf_counter()
         frame = next(frames, None)
@@ -260,6 +262,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             break
         times["frames"] = times.get("frames", 0) + 1
         k = frame.index
+        step(k, total_frames, "frames")  # progress; a cancelled job stops here
         while queue and queue[0].first <= k:
             open_.append(queue.pop(0))
         for p in list(open_):

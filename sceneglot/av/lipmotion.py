@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from .. import media
+from ..jobs import step
 from ..scene import Track
 from . import features
 from .asd import smooth
@@ -96,6 +97,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray) -> dict[str, 
         return {tr.id: [] for tr in tracks}
     last = max(p[0] + len(p[1]) for p in plans.values())
     for frame in media.iter_frames(path, fps=features.FPS, end=(last + 0.5) / features.FPS, grey=True):
+        step(frame.index, last + 1, "frames")  # progress; a cancelled job stops here
         for first, times, boxes, marks, motion, prev in plans.values():
             i = frame.index - first
             if 0 <= i < len(times):

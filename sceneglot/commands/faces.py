@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import scene as scene_io
 from ..errors import InputError
-from . import options
+from . import events, options
 
 HELP = "find shots, face tracks (a box per frame) and persons; writes DIR/scene.json"
 
@@ -20,6 +20,7 @@ def add_arguments(parser) -> None:
                         help="long side of the frames the face detector sees (raise it for small faces)")
     parser.add_argument("--every", type=int, metavar="K",
                         help="run the detector on every K-th frame and track in between")
+    events.add_progress(parser)
 
 
 def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
@@ -39,9 +40,10 @@ def _merge(path: Path, fresh: scene_io.Scene) -> scene_io.Scene:
 
 
 def run(args) -> int:
+    from ..jobs import FacesSettings, JobFolder, Progress
     from ..media import check_input, probe
-    from ..pipeline import Artifacts
-    from ..vision import FacesSettings, analyze_faces
+    from ..pipeline import run_stage
+    from ..vision import FacesResult, analyze_faces
 
     src = check_input(args.input)
     folder = options.job_folder(args, src)
@@ -50,7 +52,14 @@ def run(args) -> int:
     if settings.detect_size < 32 or settings.every < 1:
         raise InputError("--detect-size must be >= 32 and --every >= 1")
     info = probe(src)
-    result = analyze_faces(src, artifacts=Artifacts(folder, src), debug_video=args.debug_video, settings=settings)
+    job_folder = JobFolder(folder, src)
+    progress = Progress(events.listeners(args.progress))
+    result = run_stage(progress, job_folder, "faces", dataclasses.asdict(settings),
+                       lambda: analyze_faces(src, settings=settings, info=info), FacesResult)
+    if args.debug_video:
+        from ..vision.debug import render
+
+        render(src, result, args.debug_video)
     out = folder / "scene.json"
     fresh = scene_io.Scene(media=info, shots=result.shots, tracks=result.tracks, persons=result.persons)
     scene_io.save(_merge(out, fresh), out)

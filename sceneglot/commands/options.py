@@ -20,6 +20,11 @@ def job_folder(args, src: Path) -> Path:
     return folder
 
 
+def absolute(path) -> str | None:
+    """A path for the job record: absolute, so job.json means the same from any directory."""
+    return None if path is None else str(Path(path).absolute())
+
+
 def add_speech(parser) -> None:
     parser.add_argument("--language", default="auto",
                         help="'auto' (detected per speech chunk) or a Whisper code: en, pl, ...")
@@ -42,6 +47,13 @@ def speech_options(args) -> dict:
         raise InputError("--min-speakers is larger than --max-speakers")
     return {"language": language(args.language), "num_speakers": args.num_speakers,
             "min_speakers": args.min_speakers, "max_speakers": args.max_speakers}
+
+
+def speech_settings(args):
+    """The job's SpeechSettings from the shared speech options (checked as `speech_options` does)."""
+    from ..jobs import SpeechSettings
+
+    return SpeechSettings(**speech_options(args), asr_model=getattr(args, "asr_model", None))
 
 
 def language(code: str | None) -> str | None:

@@ -3,8 +3,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from ..media import probe
-
 HELP = "print what a media file holds (duration, fps, size, rotation, audio) as JSON"
 
 
@@ -13,5 +11,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ..media import probe  # PyAV and numpy: not for --help
+
     print(json.dumps(dataclasses.asdict(probe(args.input)), indent=2))
     return 0

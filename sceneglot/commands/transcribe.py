@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from . import options
+from . import events, options
 
 HELP = "transcribe speech with word times and speakers: scene.json, diarization.rttm, transcript.srt/.vtt"
 
@@ -12,37 +12,35 @@ def add_arguments(parser) -> None:
     options.add_speech(parser)
     parser.add_argument("--asr-model", metavar="NAME|DIR",
                         help="Whisper: store name or CTranslate2 folder (default whisper-base or $SCENEGLOT_WHISPER)")
+    events.add_progress(parser)
 
 
 def run(args) -> int:
     from .. import media, pipeline
     from .. import scene as scene_io
     from ..files import write_text_atomic
+    from ..jobs import Job, JobFolder, Progress
     from ..render import export
-    from ..speech import asr
-    from ..speech.pipeline import transcribe_with_turns
 
-    speech = options.speech_options(args)
+    speech = options.speech_settings(args)
     src = media.check_input(args.input)
-    media.probe(src)  # unusable media fails here, before any folder is created
+    info = media.probe(src)  # unusable media fails here, before any folder is created
     folder = options.job_folder(args, src)
+    job = Job(input=options.absolute(src), folder=options.absolute(folder), speech=speech)
     try:
-        arts = pipeline.Artifacts(folder, src)
+        job_folder = JobFolder(folder, src)
     except OSError as exc:
         raise InputError(f"cannot use artifacts folder {folder}: {exc.strerror or exc}") from None
-    scene, turns = transcribe_with_turns(
-        src, **speech, artifacts=arts,
-        asr_options=asr.AsrOptions(model=args.asr_model) if args.asr_model else None,
-        progress=lambda items: pipeline.progress(items, total=len(items), desc="transcribe", unit="chunk"),
-    )
+    job.save()
+    scene, rttm = pipeline.speech(job, info, job_folder, Progress(events.listeners(args.progress)))
     texts = {  # all made (scene.json validated) before anything is written
-        "diarization.rttm": export.to_rttm(turns, src.stem),
+        "diarization.rttm": rttm,
         "transcript.srt": export.to_srt(scene),  # same lines and timing rules as the video
         "transcript.vtt": export.to_vtt(scene),
         "scene.json": scene_io.dumps(scene),
     }
     for name, text in texts.items():
-        write_text_atomic(arts.path(name), text)
+        write_text_atomic(job_folder.path(name), text)
     langs = sorted({s.language for s in scene.segments if s.language})
     print(f"{len(scene.segments)} phrases, {len(scene.speakers)} speakers, languages {','.join(langs) or '-'} "
           f"-> {folder}")

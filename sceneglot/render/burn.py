@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import media
+from .. import jobs, media
 from ..errors import InputError
 from ..files import check_output_path, write_text_atomic
 from ..scene import Scene
@@ -105,9 +105,11 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
     fps = info.fps or painter.fps
     n = 0
     last = None
+    total = info.frame_count or round(info.duration * fps) or None
     with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None,
                            preset=preset) as writer:
         for frame in media.iter_frames(src):
+            jobs.step(n, total, "frames")  # progress; a cancelled job stops here (the writer removes its file)
             # Frames lost to damage in the source: hold the last picture, so what follows stays in sync.
             while last is not None and n < round(frame.time * fps) - 0.5:
                 writer.write(last)
@@ -119,11 +121,8 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
 
 
 def burn(scene: Scene, input_path: str | os.PathLike, output_path: str | os.PathLike, *,
-         artifacts_dir: str | os.PathLike | None = None, preset: str = "veryfast") -> Path:
-    """Write OUTPUT (the input video with subtitles drawn in, same audio and duration) and its subtitle files.
-
-    `artifacts_dir`, when given, also receives a copy of the exports (the job's record).
-    """
+         preset: str = "veryfast") -> Path:
+    """Write OUTPUT (the input video with subtitles drawn in, same audio and duration) and its subtitle files."""
     src = media.check_input(input_path)
     out = check_output_path(output_path, src)
     if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
@@ -141,9 +140,4 @@ def burn(scene: Scene, input_path: str | os.PathLike, output_path: str | os.Path
     render_video(painter, src, out, info, preset)
     for path, text in texts.items():
         write_text_atomic(path, text)
-    if artifacts_dir is not None:
-        folder = Path(artifacts_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        for path, text in texts.items():
-            write_text_atomic(folder / path.name, text)
     return out

@@ -1,67 +1,62 @@
-"""transcribe_scene: media file -> Scene with words, speakers and phrases (no vision)."""
+"""The speech stages in order: media file -> Scene with words, speakers and phrases (no vision).
+
+`transcribe_with_turns` runs ASR and diarization on one decoded soundtrack and joins
+them (`assemble`). The job pipeline (sceneglot/pipeline.py) calls the same pieces
+with each stage's result cached in the job folder.
+"""
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import asdict
+
+import numpy as np
 
 from .. import media
-from ..scene import Scene, Segment, Speaker, Word
+from ..scene import MediaInfo, Scene, Segment, Speaker
 from . import asr, phrases
 from .diarize import SpeakerTurn, diarize, exclusive
 
 
-def _enc_segments(segs: list[Segment]) -> list[dict]:
-    return [asdict(s) for s in segs]
-
-
-def _dec_segments(data: list[dict]) -> list[Segment]:
-    return [Segment(**{**d, "words": [Word(**w) for w in d["words"]]}) for d in data]
-
-
 def transcribe_scene(
     path: str | os.PathLike, *, language: str | None = None, num_speakers: int | None = None,
-    min_speakers: int | None = None, max_speakers: int | None = None, artifacts=None,
+    min_speakers: int | None = None, max_speakers: int | None = None,
 ) -> Scene:
     """Scene with media, segments (words + speakers S0, S1, ...), speakers and source_language.
 
     Audio without speech (silence, noise, no audio track) gives a valid scene with no segments.
     """
     return transcribe_with_turns(path, language=language, num_speakers=num_speakers, min_speakers=min_speakers,
-                                 max_speakers=max_speakers, artifacts=artifacts)[0]
+                                 max_speakers=max_speakers)[0]
 
 
 def transcribe_with_turns(
     path: str | os.PathLike, *, language: str | None = None, num_speakers: int | None = None,
-    min_speakers: int | None = None, max_speakers: int | None = None, artifacts=None,
+    min_speakers: int | None = None, max_speakers: int | None = None,
     asr_options: asr.AsrOptions | None = None, progress=None,
+    info: MediaInfo | None = None, audio: np.ndarray | None = None,
 ) -> tuple[Scene, list[SpeakerTurn]]:
-    """transcribe_scene plus the diarization turns (for RTTM export)."""
-    info = media.probe(path)
-    scene = Scene(media=info)
+    """transcribe_scene plus the diarization turns (for RTTM export).
+
+    `info` and `audio` (16 kHz mono float32): the probe and soundtrack when the caller has them.
+    """
+    info = info or media.probe(path)
     if not info.has_audio:
-        return scene, []
-    audio = media.read_audio(path)
-    if language in ("auto", ""):
-        language = None
-    opts = asr_options or asr.AsrOptions()
+        return Scene(media=info), []
+    audio = media.read_audio(path) if audio is None else audio
+    language = None if language in ("auto", "") else language
+    segments = asr.transcribe(audio, language=language, options=asr_options or asr.AsrOptions(), progress=progress)
+    turns = diarize(audio, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
+    return assemble(info, segments, turns, language)
 
-    def run_asr() -> list[Segment]:
-        return asr.transcribe(audio, language=language, options=opts, progress=progress)
 
-    def run_diarize() -> list[SpeakerTurn]:
-        return diarize(audio, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
+def assemble(info: MediaInfo, segments: list[Segment], turns: list[SpeakerTurn],
+             language: str | None = None) -> tuple[Scene, list[SpeakerTurn]]:
+    """Words get the speaker active at their time; segments are cut at speaker changes and re-joined.
 
-    if artifacts is not None:
-        segments = artifacts.cached("asr", {"language": language, **asdict(opts)}, run_asr,
-                                    _enc_segments, _dec_segments)
-        turns = artifacts.cached(
-            "diarization", {"num": num_speakers, "min": min_speakers, "max": max_speakers, "method": "segmentation"},
-            run_diarize,
-            lambda ts: [asdict(t) for t in ts], lambda data: [SpeakerTurn(**d) for d in data])
-    else:
-        segments, turns = run_asr(), run_diarize()
+    Returns the scene and the turns actually used (one voice when diarization found none).
+    """
+    scene = Scene(media=info)
     words = [w for s in segments for w in s.words]
     if words and not turns:  # speech too short or too quiet for diarization: one voice
         turns = [SpeakerTurn(words[0].start, words[-1].end, "S0")]
@@ -77,4 +72,4 @@ def transcribe_with_turns(
     return scene, turns
 
 
-__all__ = ["transcribe_scene", "transcribe_with_turns"]
+__all__ = ["assemble", "transcribe_scene", "transcribe_with_turns"]

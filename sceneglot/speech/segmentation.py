@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import models
+from .. import jobs, models
 from ..errors import ModelError
 
 SAMPLE_RATE = 16000
@@ -193,6 +193,7 @@ def probabilities(audio: np.ndarray, starts: list[int], batch: int = 16) -> np.n
     torch.set_flush_denormal(True)
     with torch.inference_mode():
         for i in range(0, len(starts), batch):
+            jobs.step(i, len(starts), "chunks")  # progress; a cancelled job stops here
             chunk = np.zeros((len(starts[i:i + batch]), 1, WINDOW), np.float32)
             for j, s in enumerate(starts[i:i + batch]):
                 piece = audio[s:s + WINDOW]

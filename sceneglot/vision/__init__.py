@@ -10,36 +10,24 @@ crops are held, never frames.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import media
+from ..jobs import FacesSettings, step
 from ..scene import Person, Shot, Track
 from .faces import AdaptiveDetector
-from .identity import SFACE_COSINE, CropBank, cluster, load_recognizer
+from .identity import CropBank, cluster, load_recognizer
 from .shots import ShotDetector, ShotSettings, shots_from_starts
 from .track import Hit, Tracker, TrackSettings, finish
 
 if TYPE_CHECKING:
-    from ..pipeline import Artifacts
     from ..scene import MediaInfo
 
 __all__ = ["FacesResult", "FacesSettings", "analyze_faces"]
-
-
-@dataclass(frozen=True)
-class FacesSettings:
-    detect_size: int = 640  # long side, in pixels, of the frame YuNet and the shot detector see
-    score_threshold: float = 0.7  # YuNet confidence
-    every: int = 5  # detection every k-th frame, tracking in between
-    max_gap: float = 1.0  # seconds a face may be lost and still continue its track
-    smooth: float = 2.0  # Gaussian sigma (frames) on per-frame boxes
-    crops_per_track: int = 3
-    threshold: float = SFACE_COSINE  # cosine similarity to join tracks into one person
 
 
 @dataclass
@@ -48,17 +36,19 @@ class FacesResult:
     tracks: list[Track] = field(default_factory=list)
     persons: list[Person] = field(default_factory=list)
     frames: int = 0
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (not cached)
+    # seconds per step of this run (transient: not saved in the job's cache)
+    timings: dict[str, float] = field(default_factory=dict, metadata={"transient": True})
 
 
-def analyze_faces(path, *, artifacts: Artifacts | None = None, debug_video: str | None = None,
-                  settings: FacesSettings | None = None) -> FacesResult:
-    """Shots, face tracks (one smoothed box per frame, source pixels) and persons of a video."""
+def analyze_faces(path, *, settings: FacesSettings | None = None, info: MediaInfo | None = None,
+                  debug_video: str | None = None) -> FacesResult:
+    """Shots, face tracks (one smoothed box per frame, source pixels) and persons of a video.
+
+    `info`: the input's probe, when the caller has it. Reports each frame through jobs.step
+    (progress, and the point where a cancelled job stops).
+    """
     s = settings or FacesSettings()
-    if artifacts is None:
-        result = _compute(path, s)
-    else:
-        result = artifacts.cached("faces", dataclasses.asdict(s), lambda: _compute(path, s), _encode, _decode)
+    result = _compute(path, s, info or media.probe(path))
     if debug_video:
         from .debug import render
 
@@ -75,8 +65,7 @@ def _detect_size(info: MediaInfo, long_side: int) -> tuple[int, int] | None:
     return w, h
 
 
-def _compute(path, s: FacesSettings) -> FacesResult:
-    info = media.probe(path)
+def _compute(path, s: FacesSettings, info: MediaInfo) -> FacesResult:
     if not info.has_video:
         return FacesResult()
     size = _detect_size(info, s.detect_size)
@@ -94,7 +83,9 @@ def _compute(path, s: FacesSettings) -> FacesResult:
     last_det = -(10**9)
     start_all = time.perf_counter()
     t = start_all
+    expected = info.frame_count or round(info.duration * fps) or None
     for fr in media.iter_frames(path, size=size):
+        step(fr.index, expected, "frames")
         now = time.perf_counter()
         clock["decode"] += now - t
         i = fr.index
@@ -146,13 +137,3 @@ def _compute(path, s: FacesSettings) -> FacesResult:
     clock["identity"] = time.perf_counter() - t
     clock["total"] = time.perf_counter() - start_all
     return FacesResult(shots=shots, tracks=tracks, persons=persons, frames=len(times), timings=clock)
-
-
-def _encode(r: FacesResult) -> dict[str, Any]:
-    return {"shots": [dataclasses.asdict(x) for x in r.shots], "tracks": [dataclasses.asdict(x) for x in r.tracks],
-            "persons": [dataclasses.asdict(x) for x in r.persons], "frames": r.frames}
-
-
-def _decode(d: dict[str, Any]) -> FacesResult:
-    return FacesResult(shots=[Shot(**x) for x in d["shots"]], tracks=[Track(**x) for x in d["tracks"]],
-                       persons=[Person(**x) for x in d["persons"]], frames=int(d.get("frames", 0)))

@@ -1,4 +1,4 @@
-"""Scenes built from the evaluation truth files (turns + boxes) and fixed phrases.
+"""Test fixture: scenes built from the evaluation truth files (turns + boxes) and fixed phrases.
 
 The renderer's tests, benchmark and documentation frames need a Scene whose
 faces and speakers are known exactly, independent of the detection and
@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from ..media import probe
-from ..scene import Person, Scene, Segment, Speaker, Track, Word
+from sceneglot.media import probe
+from sceneglot.scene import Person, Scene, Segment, Speaker, Track, Word
 
 # Real English phrases (one per turn) with their Portuguese translation.
 PHRASES = {

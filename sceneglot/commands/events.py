@@ -1,0 +1,56 @@
+"""How a command shows a job's progress: bars on a terminal, JSON lines for scripts, or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from ..jobs import Event, Listener
+
+MODES = ("auto", "bars", "json", "none")
+
+
+def add_progress(parser) -> None:
+    parser.add_argument("--progress", choices=MODES, default="auto",
+                        help="auto: bars on a terminal, nothing otherwise or under SCENEGLOT_QUIET; "
+                             "json: one JSON object per event on stderr (stage, done, total, message)")
+
+
+def listeners(mode: str = "auto") -> list[Listener]:
+    if mode == "auto":
+        quiet = os.environ.get("SCENEGLOT_QUIET") or not sys.stderr.isatty()
+        mode = "none" if quiet else "bars"
+    if mode == "json":
+        return [json_lines]
+    if mode == "bars":
+        return [Bars()]
+    return []
+
+
+def json_lines(event: Event) -> None:
+    print(json.dumps({"stage": event.stage, "done": event.done, "total": event.total, "message": event.message}),
+          file=sys.stderr, flush=True)
+
+
+class Bars:
+    """One tqdm bar per stage while it runs (stages that run side by side get a bar each)."""
+
+    def __init__(self) -> None:
+        self._bars: dict = {}
+
+    def __call__(self, event: Event) -> None:
+        bar = self._bars.get(event.stage)
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = self._bars[event.stage] = tqdm(total=event.total, desc=event.stage, file=sys.stderr, leave=False,
+                                                 unit="", dynamic_ncols=True)
+        if event.total is not None and bar.total != event.total:
+            bar.total = event.total
+        bar.n = event.done
+        bar.set_postfix_str(event.message, refresh=False)
+        bar.refresh()
+        if event.message in ("done", "cached"):
+            bar.close()
+            del self._bars[event.stage]

@@ -1,0 +1,212 @@
+"""The job layer: the Job record, the job folder's stage cache, progress events and cancellation on real stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from sceneglot import jobs, media
+from sceneglot.jobs import (
+    AsdSettings,
+    Cancelled,
+    CancelToken,
+    Event,
+    FacesSettings,
+    Job,
+    JobFolder,
+    Progress,
+    SpeechSettings,
+)
+from sceneglot.scene import Segment, Word
+from tests.media_fixtures import GRID, SHARED
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_job_round_trips_through_job_json(tmp_path):
+    job = Job(input=str(GRID[0]), folder=str(tmp_path / "job"), target_language="pt", translator="bergamot",
+              translator_options={"formality": "more"}, output=str(tmp_path / "out.mp4"),
+              speech=SpeechSettings(language="en", num_speakers=2, asr_model="whisper-base"),
+              faces=FacesSettings(every=3), asd=AsdSettings(engine="opencv", parallel=False))
+    path = job.save()
+    assert path == tmp_path / "job" / "job.json"
+    again = Job.load(tmp_path / "job")
+    assert again == job and isinstance(again.faces, FacesSettings) and isinstance(again.speech, SpeechSettings)
+    data = json.loads(path.read_text())
+    assert data["schema"] == "sceneglot.job/1" and data["faces"]["every"] == 3 and data["asd"]["engine"] == "opencv"
+
+
+def test_job_json_from_another_version_still_loads_and_a_wrong_file_is_refused(tmp_path):
+    from sceneglot.errors import InputError
+
+    data = Job(input="a.mp4", folder=str(tmp_path)).to_dict()
+    data["speech"]["future_setting"] = 1  # unknown keys are dropped, missing ones take defaults
+    del data["render"]
+    (tmp_path / "job.json").write_text(json.dumps(data))
+    assert Job.load(tmp_path).speech == SpeechSettings()
+    (tmp_path / "job.json").write_text(json.dumps({"schema": "sceneglot.scene/1"}))
+    with pytest.raises(InputError, match="expected a job record"):
+        Job.load(tmp_path)
+
+
+def test_faces_defaults_are_the_vision_stage_constants():
+    from sceneglot.vision.identity import SFACE_COSINE
+
+    assert FacesSettings().threshold == SFACE_COSINE
+
+
+def test_nested_records_decode_by_their_type_hints():
+    seg = Segment(3, 0.5, 1.5, "hi there", speaker="S0", words=[Word(0.5, 0.9, " hi"), Word(1.0, 1.5, " there")])
+    back = jobs.from_data(list[Segment], json.loads(json.dumps(jobs.to_data([seg]))))
+    assert back == [seg] and isinstance(back[0].words[0], Word)
+
+
+def test_stage_cache_keys_on_input_settings_and_version(tmp_path):
+    folder = JobFolder(tmp_path / "job", GRID[0])
+    runs = []
+
+    def compute():
+        runs.append(1)
+        return [Segment(0, 0.0, 1.0, "x")]
+
+    first = folder.cached("asr", {"language": "en"}, compute, list[Segment])
+    again = folder.cached("asr", {"language": "en"}, compute, list[Segment])
+    assert first == again and len(runs) == 1 and "asr" in folder.hits
+    folder.cached("asr", {"language": "pl"}, compute, list[Segment])  # other settings: computed again
+    assert len(runs) == 2
+    other = JobFolder(tmp_path / "job", GRID[1])  # another input in the same folder: its own key
+    other.cached("asr", {"language": "pl"}, compute, list[Segment])
+    assert len(runs) == 3
+    (tmp_path / "job" / "stage-asr.json").write_text("{broken")  # a damaged cache file is recomputed
+    other.cached("asr", {"language": "pl"}, compute, list[Segment])
+    assert len(runs) == 4
+
+
+def test_events_reach_every_listener_in_order_and_cancel_stops_at_the_next_step():
+    seen_a, seen_b = [], []
+    progress = Progress([seen_a.append, seen_b.append], interval=0.0)
+    with progress.stage("faces", 3):
+        for i in range(3):
+            jobs.step(i + 1, 3, "frames")
+    assert seen_a == seen_b
+    assert [(e.done, e.message) for e in seen_a] == [(0, "start"), (1, "frames"), (2, "frames"), (3, "frames"),
+                                                     (3, "done")]
+    jobs.step(5)  # outside a stage: nothing happens
+    assert len(seen_a) == 5
+    progress.cancel.cancel()
+    with pytest.raises(Cancelled), progress.stage("asd"):
+        pass
+
+
+def test_a_real_stage_reports_frames_and_stops_when_cancelled():
+    from sceneglot.vision import analyze_faces
+
+    cancel = CancelToken()
+    events: list[Event] = []
+
+    def listener(event: Event) -> None:
+        events.append(event)
+        if event.message == "frames" and event.done >= 10:
+            cancel.cancel()
+
+    progress = Progress([listener], cancel, interval=0.0)
+    with pytest.raises(Cancelled), progress.stage("faces"):
+        analyze_faces(GRID[1])
+    frames = [e.done for e in events if e.message == "frames"]
+    assert frames == sorted(frames) and 10 <= frames[-1] <= 11  # stopped at the next frame
+    info = media.probe(GRID[1])  # no frame count in MPEG-PS: the total is estimated from duration and rate
+    assert events[-1].message == "frames" and events[-1].total == round(info.duration * info.fps)
+
+
+@pytest.fixture(scope="module")
+def grid_job(tmp_path_factory):
+    """A real job on a GRID clip, cancelled once active speakers start (faces are done), then run again.
+
+    The second run is watched by spies that call through to media.probe and media.iter_audio.
+    """
+    folder = tmp_path_factory.mktemp("grid") / "job"
+    job = Job(input=str(GRID[1]), folder=str(folder))
+    cancel = CancelToken()
+
+    def stop_in_asd(event: Event) -> None:
+        if event.stage == "asd" and event.message != "start":
+            cancel.cancel()
+
+    with pytest.raises(Cancelled) as raised:
+        jobs.run_job(job, listeners=[stop_in_asd], cancel=cancel)
+    for t in threading.enumerate():  # the speech thread stops at its next step; let it finish writing
+        if t.name == "sceneglot-speech":
+            t.join(120)
+    after_cancel = sorted(p.name for p in folder.iterdir())
+    calls = {"probe": 0, "iter_audio": 0}
+    real_probe, real_audio = media.probe, media.iter_audio
+
+    def probe(*args, **kwargs):
+        calls["probe"] += 1
+        return real_probe(*args, **kwargs)
+
+    def iter_audio(*args, **kwargs):
+        calls["iter_audio"] += 1
+        return real_audio(*args, **kwargs)
+
+    events: list[Event] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(media, "probe", probe)
+        mp.setattr(media, "iter_audio", iter_audio)
+        result = jobs.run_job(job, listeners=[events.append])
+    return {"folder": folder, "error": raised.value, "after_cancel": after_cancel, "calls": calls,
+            "events": events, "result": result}
+
+
+@pytest.mark.slow
+def test_cancelled_job_keeps_finished_stages_leaves_no_output_and_resumes(grid_job):
+    names = grid_job["after_cancel"]
+    assert grid_job["error"].exit_code == 130 and "next run resumes" in str(grid_job["error"])
+    assert "stage-faces.json" in names and "scene.json" not in names and "stage-asd.json" not in names
+    assert not [n for n in names if ".part" in n]
+    last = {e.stage: e.message for e in grid_job["events"]}
+    assert last["faces"] == "cached" and last["asd"] == "done"
+    result = grid_job["result"]
+    assert result.outputs["scene"].is_file() and result.scene.segments and result.scene.tracks
+
+
+@pytest.mark.slow
+def test_analyze_probes_once_and_decodes_audio_once(grid_job):
+    assert grid_job["calls"] == {"probe": 1, "iter_audio": 1}
+
+
+@pytest.mark.slow
+def test_a_fully_cached_rerun_imports_no_model_code(grid_job):
+    """The same job again in a fresh process: no stage computes, so no model module loads."""
+    env = {**os.environ, "SCENEGLOT_MODEL_PATH": str(SHARED / "models"), "SCENEGLOT_QUIET": "1"}
+    args = ["analyze", str(GRID[1]), "--artifacts", str(grid_job["folder"]), "--no-debug-video"]
+    code = (
+        "import sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'ctranslate2', 'faster_whisper', 'cv2', 'scipy',"
+        " 'sceneglot.speech.asr', 'sceneglot.vision.faces', 'sceneglot.av.asd') if m in sys.modules];"
+        "print(heavy); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_atomic_files_get_the_umask_mode_without_touching_the_umask(tmp_path):
+    code = (
+        "import os, sys; os.umask(0o027); from sceneglot import files;"
+        "calls = []; real = os.umask; os.umask = lambda m: calls.append(m) or real(m);"
+        "p = files.write_text_atomic(sys.argv[1], 'x');"
+        "print(oct(os.stat(p).st_mode & 0o777), calls)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.txt")], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    assert out == ["0o640", "[]"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
