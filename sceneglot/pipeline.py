@@ -373,9 +373,8 @@ def run(job: Job, progress: Progress | None = None) -> JobResult:
         if not from_json:
             scene_io.save(scene, scene_file)  # the transcript survives a failed translation
         audio = str(media_path) if media_path.is_file() else None
-        _carry_edits(old, scene)
+        _carry_edits(old, scene)  # marked segments keep their translation through translate()
         scene = translate(job, scene, folder, progress, audio)
-        _carry_edits(old, scene)
     outputs["scene"] = scene_io.save(scene, scene_file)
     if job.output or job.render.video:
         if from_json:

@@ -4,30 +4,27 @@ phrase in its speaker's colour where sceneglot placed it."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import numpy as np
-import pytest
 
 from sceneglot import media
 from sceneglot.render.ass import to_ass
 from sceneglot.render.burn import Painter
 from tests import truth
 from tests.media_fixtures import EVAL
+from tests.tools import need_ffmpeg_filter
 
 TWOSHOT = EVAL / "scenes" / "twoshot.mp4"
-FFMPEG = shutil.which("ffmpeg")
 
 
 def frame_at(t: float, vf: str | None = None) -> np.ndarray:
-    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-i", str(TWOSHOT), "-ss", f"{t:.3f}"]
+    cmd = [need_ffmpeg_filter("ass"), "-hide_banner", "-loglevel", "error", "-i", str(TWOSHOT), "-ss", f"{t:.3f}"]
     cmd += (["-vf", vf] if vf else []) + ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     raw = subprocess.run(cmd, capture_output=True, check=True, timeout=120).stdout
     return np.frombuffer(raw, np.uint8).reshape(720, 1280, 3)
 
 
-@pytest.mark.skipif(FFMPEG is None, reason="ffmpeg with libass is installed by scripts/debian-packages.txt")
 def test_libass_draws_each_event_in_the_speakers_colour_at_its_position(tmp_path):
     scene = truth.scene_from_truth(EVAL / "scenes" / "twoshot.json", truth.PHRASES["twoshot"])
     painter = Painter(scene)

@@ -2,7 +2,6 @@
 
 import itertools
 import json
-import shutil
 import subprocess
 import wave
 
@@ -15,6 +14,7 @@ from sceneglot.media import read_audio
 from sceneglot.speech import asr, campplus, diarize, fbank, transcribe_scene
 from sceneglot.speech.metrics import der, read_rttm, wer
 from tests.media_fixtures import DIAR_WAV, JFK
+from tests.tools import need
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +63,8 @@ def test_diarization_sample_two_speakers():
     assert der(ref, old) <= 0.25
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng (scripts/debian-packages.txt) missing")
 def test_english_polish_alternation_keeps_both_languages(tmp_path):
+    need("espeak-ng", "it speaks the English/Polish test lines")
     lines = [("en-us", "Good morning, thank you for coming to the studio today."),
              ("pl", "Dzień dobry, bardzo się cieszę, że mogę tu dzisiaj być."),
              ("en-us", "Can you tell us about your work in Warsaw?"),

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from media_fixtures import JFK
+from tools import need
 
 from sceneglot.errors import BackendError, ModelError
 from sceneglot.translate import available, create, plan
 from sceneglot.translate.base import Phrase, Request
-
-HAS_APERTIUM = shutil.which("apertium") is not None
 
 
 def req(texts: list[str], source: str, target: str, **kw) -> Request:
@@ -37,8 +34,8 @@ def test_bergamot_weights_are_checked_by_the_model_store():
     assert (folder / "model.enpt.intgemm.alphas.bin").is_file()
 
 
-@pytest.mark.skipif(not HAS_APERTIUM, reason="Debian apertium packages not installed (scripts/debian-packages.txt)")
 def test_apertium_pairs_and_translations():
+    need("apertium", "the apertium backend")
     a = create("apertium")
     info = a.info()
     assert info.available
@@ -60,8 +57,7 @@ def test_plan_prefers_available_backends_and_explains_what_would_work(monkeypatc
     monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
     monkeypatch.delenv("SCENEGLOT_OPENAI_MODEL", raising=False)
     assert plan("en", "pt").name == "bergamot:en>pt"
-    if HAS_APERTIUM:
-        assert plan("en", "es").name == "apertium:en>es"
+    assert plan("en", "es").name == "apertium:en>es"  # installed by scripts/debian-packages.txt
     assert plan("de", "en", has_audio=True).name == "whisper:de>en"
     with pytest.raises(BackendError) as err:
         plan("en", "pl")

@@ -1,49 +1,46 @@
-"""`sceneglot translate` and `sceneglot translators` through the CLI entry point."""
+"""`sceneglot translate` and `sceneglot translators` through the CLI entry point, on real speech."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
-from media_fixtures import CUT2, DIAR_WAV
+from media_fixtures import JFK
 from test_translate_scene import stm_scene
 
-from sceneglot import pipeline
 from sceneglot import scene as scene_io
 from sceneglot.cli import main
+from sceneglot.jobs import Job
 
 
-@pytest.fixture
-def fake_analyze(monkeypatch):
-    """The analysis pipeline is another stage's work: here it returns the real STM transcript of sample.wav."""
-    calls = []
-
-    def analyze(input_path, artifacts_dir, language=None, num_speakers=None, min_speakers=None, max_speakers=None):
-        calls.append({"input": str(input_path), "dir": str(artifacts_dir), "language": language,
-                      "num_speakers": num_speakers})
-        scene = stm_scene()
-        scene.media.path = str(input_path)
-        return scene
-
-    monkeypatch.setattr(pipeline, "analyze", analyze, raising=False)
-    return calls
+@pytest.fixture(scope="module")
+def jfk_job(tmp_path_factory):
+    """`translate jfk.flac --to pt` with the real analysis (audio only: speech stages, no faces)."""
+    root = tmp_path_factory.mktemp("jfk")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCENEGLOT_HOME", str(root / "home"))
+        rc = main(["translate", str(JFK), "--to", "pt", "--artifacts", str(root / "job"), "--language", "en",
+                   "--num-speakers", "1"])
+    return root, rc
 
 
-def test_translate_command_fills_scene_json(tmp_path, fake_analyze, capsys, monkeypatch):
-    monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path / "home"))
-    art = tmp_path / "job"
-    rc = main(["translate", str(DIAR_WAV), "--to", "pt", "--artifacts", str(art), "--language", "en",
-               "--num-speakers", "2"])
+@pytest.mark.slow
+def test_translate_command_fills_scene_json(jfk_job, capsys):
+    root, rc = jfk_job
     assert rc == 0
-    assert fake_analyze == [{"input": str(DIAR_WAV), "dir": str(art), "language": "en", "num_speakers": 2}]
-    scene = scene_io.load(art / "scene.json")
-    assert scene.target_language == "pt"
-    assert all(s.translation for s in scene.segments)
-    assert "segments translated to pt" in capsys.readouterr().out
-    assert (tmp_path / "home" / "translate" / "cache.sqlite3").is_file()
+    scene = scene_io.load(root / "job" / "scene.json")
+    assert scene.target_language == "pt" and scene.source_language == "en"
+    assert scene.segments and all(s.translation for s in scene.segments)
+    assert "country" in " ".join(s.text for s in scene.segments).lower()  # JFK: "ask not what your country..."
+    job = Job.load(root / "job")
+    assert job.speech.num_speakers == 1 and job.speech.language == "en" and job.target_language == "pt"
+    assert (root / "home" / "translate" / "cache.sqlite3").is_file()
+    assert (root / "job" / "diarization.rttm").read_text().startswith("SPEAKER jfk 1 ")
 
 
-def test_failed_translation_keeps_the_transcript(tmp_path, fake_analyze, capsys, monkeypatch):
+@pytest.mark.slow
+def test_failed_translation_keeps_the_transcript(jfk_job, tmp_path, capsys, monkeypatch):
     """A backend that fails after the analysis (a server down) leaves the transcript in scene.json."""
     from fake_servers import serve
 
@@ -52,27 +49,31 @@ def test_failed_translation_keeps_the_transcript(tmp_path, fake_analyze, capsys,
     monkeypatch.setattr(retry, "delays", lambda attempts, base, cap: [0.0] * (attempts - 1))
     monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path / "home"))
     art = tmp_path / "job"
+    shutil.copytree(jfk_job[0] / "job", art)  # the analysis is cached: only translation runs
     with serve("openai", ["500"] * 8) as (url, _script):
-        rc = main(["translate", str(DIAR_WAV), "--to", "de", "--translator", "openai", "--openai-model", "m",
-                   "--openai-base-url", url, "--artifacts", str(art)])
+        rc = main(["translate", str(JFK), "--to", "de", "--translator", "openai", "--openai-model", "m",
+                   "--openai-base-url", url, "--artifacts", str(art), "--language", "en", "--num-speakers", "1"])
     assert rc == 4
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "attempts" in err and "Traceback" not in err
     scene = scene_io.load(art / "scene.json")  # the transcript is there, untranslated
-    assert len(scene.segments) > 13 and scene.target_language is None
+    assert scene.segments and scene.target_language is None
 
 
-def test_translate_command_renders_when_asked(tmp_path, fake_analyze, monkeypatch):
-    import sceneglot.render.burn as burn_mod
-
-    burned = []
-    monkeypatch.setattr(burn_mod, "burn", lambda scene, src, out: burned.append((scene.target_language, src, out)))
-    monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path / "home"))
-    out = tmp_path / "out.mp4"
-    # -o needs a video with sound (audio-only input is refused up front)
-    assert main(["translate", str(CUT2), "--to", "pt", "-o", str(out)]) == 0
-    assert burned == [("pt", str(CUT2), str(out))]
-    assert (tmp_path / "out.sceneglot" / "scene.json").is_file()  # default job folder beside -o
+@pytest.mark.slow
+def test_a_translation_edited_by_hand_survives_translating_again(jfk_job, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCENEGLOT_HOME", str(jfk_job[0] / "home"))
+    art = tmp_path / "job"
+    shutil.copytree(jfk_job[0] / "job", art)
+    data = json.loads((art / "scene.json").read_text())
+    data["segments"][0]["translation"] = "Não perguntem o que o vosso país pode fazer por vós."
+    (art / "scene.json").write_text(json.dumps(data))
+    args = ["translate", str(JFK), "--to", "pt", "--artifacts", str(art), "--language", "en", "--num-speakers", "1"]
+    assert main(args) == 0
+    seg = scene_io.load(art / "scene.json").segments[0]
+    assert seg.translation == "Não perguntem o que o vosso país pode fazer por vós." and seg.translation_edited
+    assert main(args) == 0  # the mark itself keeps it from now on
+    assert scene_io.load(art / "scene.json").segments[0].translation_edited
 
 
 def test_translate_a_saved_scene_json_and_bad_inputs(tmp_path, monkeypatch, capsys):
