@@ -30,6 +30,7 @@ def run(args) -> int:
     scene = scene_io.load(scene_path)  # a broken edit fails here, in one line
     folder = scene_path.parent
     job = Job.load(folder) if (folder / "job.json").is_file() else Job(input=scene.media.path, folder=str(folder))
+    job.folder = str(folder.absolute())  # the folder the scene is in, wherever the job first ran
     if args.input:
         job.input = args.input
     if Path(job.input).suffix.lower() == ".json":
