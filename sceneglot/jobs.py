@@ -292,10 +292,13 @@ class Cancelled(SceneglotError):
 
 
 class CancelToken:
-    """Set from anywhere (another thread, a signal handler); stages see it at their next `step`."""
+    """Set from anywhere (another thread, a signal handler); stages see it at their next `step`.
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    `event`: an existing threading.Event to watch (a server's per-job flag), else a new one.
+    """
+
+    def __init__(self, event: threading.Event | None = None) -> None:
+        self._event = event or threading.Event()
 
     def cancel(self) -> None:
         self._event.set()

@@ -11,6 +11,7 @@ The public entry points are `jobs.run_job` and `jobs.render_job` (see jobs.py).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import threading
@@ -40,8 +41,13 @@ class Analysis:
 
 @dataclass
 class Translation:
+    """The machine's translation: per segment id, the fields translate_scene set (translation, pivot, route...)."""
+
     target_language: str | None
-    texts: dict[str, str | None] = field(default_factory=dict)  # segment id -> machine translation
+    segments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def text(self, segment_id: int) -> str | None:
+        return self.segments.get(str(segment_id), {}).get("translation")
 
 
 def run_stage(progress: Progress, folder: JobFolder, name: str, settings: Any, compute: Callable[[], T],
@@ -257,12 +263,19 @@ def translate(job: Job, scene: Scene, folder: JobFolder, progress: Progress, aud
 
         out = translate_scene(scene, job.target_language, translator=job.translator, audio_path=audio_path,
                               cache_path=job.translation_cache, options=job.translator_options)
-        return Translation(out.target_language, {str(s.id): s.translation for s in out.segments})
+        made = {}
+        for before, after in zip(scene.segments, out.segments, strict=True):
+            changed = {f.name: getattr(after, f.name) for f in dataclasses.fields(after)
+                       if getattr(after, f.name) != getattr(before, f.name)}
+            made[str(after.id)] = {"translation": after.translation, **changed}
+        return Translation(out.target_language, made)
 
     machine = run_stage(progress, folder, "translate", settings, compute, Translation, total=len(scene.segments))
     for seg in scene.segments:
         if not seg.translation_edited:
-            seg.translation = machine.texts.get(str(seg.id))
+            seg.translation = None
+            for name, value in machine.segments.get(str(seg.id), {}).items():
+                setattr(seg, name, value)
     scene.target_language = machine.target_language
     return scene
 
@@ -270,21 +283,21 @@ def translate(job: Job, scene: Scene, folder: JobFolder, progress: Progress, aud
 def hand_edits(folder: JobFolder, scene: Scene) -> None:
     """Mark translations that differ from the machine's (the job's last translate stage) as edited by hand."""
     machine = folder.peek("translate", Translation)
-    if machine is None or machine.target_language != scene.target_language:
+    if machine is None or not machine.segments or machine.target_language != scene.target_language:
         return
     for seg in scene.segments:
-        if seg.translation is not None and seg.translation != machine.texts.get(str(seg.id)):
+        if seg.translation is not None and seg.translation != machine.text(seg.id):
             seg.translation_edited = True
 
 
-def _carry_edits(old: Scene | None, new: Scene) -> None:
-    """Hand-edited translations of the folder's previous scene.json survive a new translate run."""
-    if old is None:
+def _carry_edits(old: Scene | None, new: Scene, target: str | None) -> None:
+    """Hand-edited translations (into `target`) of the folder's previous scene.json survive a new translate run."""
+    if old is None or old.target_language != target:
         return
     edited = {s.id: s for s in old.segments if s.translation_edited}
     for seg in new.segments:
         was = edited.get(seg.id)
-        if was is not None and was.text == seg.text and old.target_language == new.target_language:
+        if was is not None and was.text == seg.text:
             seg.translation, seg.translation_edited = was.translation, True
 
 
@@ -373,7 +386,7 @@ def run(job: Job, progress: Progress | None = None) -> JobResult:
         if not from_json:
             scene_io.save(scene, scene_file)  # the transcript survives a failed translation
         audio = str(media_path) if media_path.is_file() else None
-        _carry_edits(old, scene)  # marked segments keep their translation through translate()
+        _carry_edits(old, scene, job.target_language)  # marked segments keep their translation through translate()
         scene = translate(job, scene, folder, progress, audio)
     outputs["scene"] = scene_io.save(scene, scene_file)
     if job.output or job.render.video:

@@ -38,39 +38,27 @@ class Cancelled(Exception):
 def execute(folder: Path, input_name: str, action: str, options: dict[str, Any],
             emit: Callable[[str, float, float | None, str], None], cancelled: threading.Event) -> None:
     """Run one job (`action` "run": the whole job; "render": re-render from folder/scene.json)."""
-    from .. import pipeline
-    from .. import scene as scene_io
-    from ..render.burn import burn
-    from ..translate import translate_scene
+    from .. import jobs
 
-    src = folder / input_name
-
-    def check() -> None:
-        if cancelled.is_set():
-            raise Cancelled
-
-    out = folder / f"output.{options['to']}.mp4"
-    if action == "run":
-        emit("analyze", 0, 1, "")
-        scene = pipeline.analyze(src, folder, language=options.get("language"),
-                                 num_speakers=options.get("num_speakers"), min_speakers=options.get("min_speakers"),
-                                 max_speakers=options.get("max_speakers"))
-        emit("analyze", 1, 1, "")
-        check()
-        emit("translate", 0, 1, "")
-        scene = translate_scene(scene, options["to"], translator=options.get("translator"), audio_path=str(src))
-        scene_io.save(scene, folder / "scene.json")
-        emit("translate", 1, 1, "")
-        check()
-    scene = scene_io.load(folder / "scene.json")
-    emit("render", 0, 1, "")
-    burn(scene, src, out, artifacts_dir=folder)
-    emit("render", 1, 1, "")
+    job = jobs.Job(input=str(folder / input_name), folder=str(folder), target_language=options["to"],
+                   translator=options.get("translator"), output=str(folder / f"output.{options['to']}.mp4"),
+                   speech=jobs.SpeechSettings(language=options.get("language"),
+                                              num_speakers=options.get("num_speakers"),
+                                              min_speakers=options.get("min_speakers"),
+                                              max_speakers=options.get("max_speakers")))
+    listeners = [lambda e: emit(e.stage, e.done, e.total, e.message)]
+    try:
+        if action == "run":
+            jobs.run_job(job, listeners, jobs.CancelToken(cancelled))
+        else:
+            jobs.render_job(job, listeners, jobs.CancelToken(cancelled))
+    except jobs.Cancelled:
+        raise Cancelled from None
 
 
 def warm_up() -> None:
     """Import the pipeline while the worker waits for its first job (seconds, paid once per worker)."""
-    from .. import pipeline, scene  # noqa: F401
+    from .. import jobs, pipeline, scene  # noqa: F401
     from ..render import burn  # noqa: F401
     from ..translate import run  # noqa: F401
 
