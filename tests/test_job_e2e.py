@@ -202,11 +202,12 @@ def test_edits_are_recorded_in_the_scene(edited):
 
 def test_edited_translation_is_what_the_frames_show(edited):
     new = scene_io.load(edited["folder"] / "scene.json")
-    seg = next(s for s in new.segments if s.id == edited["edited_ids"][0])
-    t = (seg.start + seg.end) / 2 + 0.5  # past the typewriter effect
+    painter = Painter(new)
+    cue = next(c for c in painter.cues if c.segment == edited["edited_ids"][0])
+    t = cue.end - 0.3  # the translation has settled (it is typed in the source language first)
     src = next(media.iter_frames(CUT2, start=t))
     frame = next(media.iter_frames(edited["out"], start=t)).image.astype(np.int16)
-    want = Painter(new).paint(src.image.copy(), src.time).astype(np.int16)
+    want = painter.paint(src.image.copy(), src.time).astype(np.int16)
     old = Painter(edited["old"]).paint(src.image.copy(), src.time).astype(np.int16)
     differs = np.abs(want - old).max(axis=2) > 40  # where the new text and the old one differ
     assert differs.sum() > 300
