@@ -80,7 +80,7 @@ class _Audio:
 
                 with self.progress.stage("audio", round(self.info.duration, 3)):
                     chunks, done = [], 0
-                    for chunk in media.iter_audio(self.path, AUDIO_RATE):
+                    for chunk in media.iter_audio(self.path, AUDIO_RATE, stream=self.info.audio_stream):
                         chunks.append(chunk)
                         done += len(chunk)
                         jobs.step(round(done / AUDIO_RATE, 3))
@@ -249,7 +249,7 @@ def probe(job: Job, progress: Progress) -> MediaInfo:
     from . import media
 
     with progress.stage("probe", 1):
-        return media.probe(job.input)
+        return media.probe(job.input, audio=job.speech.audio_stream)
 
 
 def translate(job: Job, scene: Scene, folder: JobFolder, progress: Progress, audio_path: str | None) -> Scene:
@@ -339,6 +339,8 @@ def render_outputs(job: Job, scene: Scene, folder: JobFolder, progress: Progress
     frames = (info.frame_count or round(info.duration * info.fps)) if info else None
     with progress.stage("render", frames):
         burn_mod.burn(scene, src, target, preset=job.render.preset)
+    outputs = {k: p for k, p in outputs.items() if p.is_file()}  # no speech found: no subtitle files
+    placed = {k: p for k, p in placed.items() if k.removeprefix("output_") in outputs}
     for key, path in placed.items():
         place(outputs[key.removeprefix("output_")], path)
     return {**outputs, **placed}
@@ -412,7 +414,7 @@ def render(job: Job, progress: Progress | None = None, *, scene_path: str | os.P
         analysed = folder.peek("analysis", Analysis)
         hand_edits(folder, scene)
         edits.apply(scene, analysed.scene if analysed else None)
-    info = media.require(probe(Job(input=str(src), folder=job.folder), progress), video=True)
+    info = media.require(probe(dataclasses.replace(job, input=str(src)), progress), video=True)
     outputs = render_outputs(job, scene, folder, progress, src, info)
     if path.resolve() == folder.path("scene.json").resolve():  # the job's own record follows its edits
         outputs["scene"] = scene_io.save(scene, path)
