@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from sceneglot.render import layout, truth
+from sceneglot.render import layout
 from sceneglot.render.layout import (
     GAP_FRAMES,
     MAX_CPS,
@@ -20,6 +20,7 @@ from sceneglot.render.layout import (
     text_width,
 )
 from sceneglot.scene import MediaInfo, Scene, Segment, Speaker
+from tests import truth
 from tests.media_fixtures import EVAL
 
 SCENES = EVAL / "scenes"

@@ -23,8 +23,9 @@ from media_fixtures import CUT2, EVAL
 from test_render_layout import _stm_scene
 
 from sceneglot.cli import main
-from sceneglot.render import burn, truth
+from sceneglot.render import burn
 from sceneglot.render.layout import GAP_FRAMES, MAX_DURATION, MAX_LINE, MAX_LINES, MIN_DURATION
+from tests import truth
 
 FPS = 25.0
 
