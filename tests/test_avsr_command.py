@@ -71,16 +71,36 @@ def test_offscreen_voice_is_heard_but_not_kept(tmp_path):
     assert info.frame_count == media.probe(clip).frame_count or abs(info.duration - media.probe(clip).duration) < 0.1
 
 
+# A GRID clip played in real time through lavfi: a camera and a microphone in one FFmpeg input.
+LIVE = f"lavfi:movie={GRID[0]}:s=dv+da[v][a];[v]realtime[out0];[a]arealtime,aresample=16000[out1]"
+
+
 @pytest.mark.slow
-def test_live_device_prints_words_with_latency():
-    # The GRID clip played in real time through lavfi: a camera and a microphone in one FFmpeg input.
-    graph = f"movie={GRID[0]}:s=dv+da[v][a];[v]realtime[out0];[a]arealtime,aresample=16000[out1]"
-    proc = run_cli("--device", "lavfi:" + graph, "--json", "--language", "en")
+def test_live_device_prints_words_with_latency(tmp_path):
+    roi_video = tmp_path / "mouth.mp4"
+    proc = run_cli("--device", LIVE, "--json", "--language", "en", "--roi-video", str(roi_video))
     assert proc.returncode == 0, proc.stderr
     words = [json.loads(line) for line in proc.stdout.splitlines()]
     assert words and any(w["visible"] for w in words)
     assert all(w["latency"] is not None and 0 < w["latency"] < 60 for w in words)
     assert all(0.3 < w["start"] < w["end"] < 3.1 for w in words)
+    info = media.probe(roi_video)
+    assert (info.width, info.height) == (96, 96) and abs(info.duration - 3.0) <= 0.1
+
+
+@pytest.mark.slow
+def test_live_lrw_windows(tmp_path):
+    from sceneglot.avsr import capture, lrw, network
+
+    ensemble = network.Ensemble(network.randomised(network.VideoModel("prelu"), 1),
+                                network.randomised(network.AudioModel("prelu"), 2), lrw.VIDEO_WEIGHT)
+    labels = [f"W{i}" for i in range(500)]
+    live = recognize.Live(language="en", runner=lrw.Runner(lrw.export(ensemble, tmp_path / "e.onnx"), "opencv"),
+                          labels=labels)
+    words: list[recognize.SpokenWord] = []
+    live.run(capture.frames(device=LIVE), words.append)
+    kept = [w for w in words if w.visible]
+    assert kept and all(w.lrw in labels and w.lrw_score <= 0 for w in kept)
 
 
 @pytest.mark.slow

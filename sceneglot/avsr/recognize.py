@@ -1,8 +1,8 @@
 """The visible speaker's words: Whisper hears every voice, Light-ASD says when the face on screen speaks.
 
-A word is the visible speaker's when the face's Light-ASD score, averaged over
+A word is the visible speaker's when a face's Light-ASD score, averaged over
 the frames the word spans, says "speaking" (> 0, the network's own boundary),
-and, for files, when the word's voice is the one tied to that face. Light-ASD
+and, for files, that face is the one the word's voice is tied to. Light-ASD
 alone is not enough: on the GRID faces it scores a silent face at +1 to +2
 while an off-screen voice talks (benchmarks/avsr.py), because it judges one
 moment; tying voices to faces over the whole clip (diarization, then the
@@ -111,12 +111,16 @@ def recognise_file(path, *, language: str | None = None, checkpoints: lrw.Checkp
     for tr in faces.tracks:
         tr.speaking = asd.scores.get(tr.id, [])
     owner = {m.speaker: m.person for m in assign.match_speakers(scene.segments, faces.tracks)}
-    person_of = {tr.id: tr.person for tr in faces.tracks}
-    spoken = attribute(words, asd.scores)
+    spoken = attribute(words, asd.scores)  # the face speaking most, reported for voices tied to no face
     for sw, w in zip(spoken, words, strict=True):
-        sw.speaker = w.speaker
+        sw.speaker, sw.visible = w.speaker, False
         person = owner.get(w.speaker)
-        sw.visible = sw.visible and person is not None and person == person_of.get(sw.face)
+        if person is None:
+            continue  # a voice no face on screen was seen saying: off screen
+        own = {tr.id: asd.scores.get(tr.id, []) for tr in faces.tracks if tr.person == person}
+        mine = attribute([w], own)[0]
+        if mine.face is not None:  # the voice's face is on screen: its own score decides
+            sw.face, sw.speaking, sw.visible = mine.face, mine.speaking, mine.visible
     result = Result(spoken, asd.method, faces.frames)
     runner = None
     if checkpoints is not None:
@@ -126,14 +130,15 @@ def recognise_file(path, *, language: str | None = None, checkpoints: lrw.Checkp
         if runner is not None:
             for w in result.visible:
                 _recognise_word(w, mouths, audio, runner, checkpoints.labels)
-    result.lrw = _lrw_line(checkpoints, engine, len(result.visible))
+    result.lrw = lrw_status(checkpoints, engine)
     return result
 
 
-def _lrw_line(checkpoints: lrw.Checkpoints | None, engine: str, n: int) -> str:
+def lrw_status(checkpoints: lrw.Checkpoints | None, engine: str) -> str:
+    """One line: whether the LRW word ensemble runs, and on what."""
     if checkpoints is None:
         return "LRW lip-reading off: no checkpoints given (--lrw DIR with lrw_resnet18_mstcn_*.pth.tar + word list)"
-    return f"LRW ensemble ({engine}) on {n} word window(s) of {WINDOW} frames"
+    return f"LRW ensemble ({engine}) on each kept word's {WINDOW}-frame window"
 
 
 def _mouths(path, roi_video, fps: float) -> dict[int, np.ndarray]:
@@ -197,11 +202,16 @@ class Live:
     """
 
     def __init__(self, language: str | None = None, asd_engine: str = "onnxruntime", pause: float = 0.5,
-                 longest: float = 8.0) -> None:
+                 longest: float = 8.0, roi_video=None, runner: lrw.Runner | None = None,
+                 labels: list[str] | None = None) -> None:
         from ..av import asd
         from ..speech import asr, vad
 
         self.language, self.pause, self.longest = language, pause, longest
+        self.runner, self.labels = runner, labels
+        self.writer = media.VideoWriter(roi_video, FPS, roi.ROI_SIZE, roi.ROI_SIZE) if roi_video else None
+        self.mouth = roi.MouthTracker() if roi_video or runner else None
+        self.mouths: dict[int, np.ndarray] = {}  # 25-fps frame index -> crop, for LRW windows
         self.engine = asd.Engine(asd_engine)
         # Load Whisper and the VAD before the first frame, so latency is the work, not the start-up.
         asr.load_model(asr.AsrOptions().model)
@@ -213,12 +223,26 @@ class Live:
         self._checked = 0.0
 
     def run(self, pairs: Iterator[capture.AVFrame], emit: Callable[[SpokenWord], None]) -> None:
-        for pair in pairs:
-            self.push(pair)
-            for w in self.poll():
+        """Until the source ends (or Ctrl-C, after which the ROI video is still closed properly)."""
+        try:
+            for pair in pairs:
+                self.push(pair)
+                for w in self.poll():
+                    emit(w)
+            if self.mouth is not None:
+                for m in self.mouth.flush():
+                    self._mouth(m)
+            for w in self.poll(final=True):
                 emit(w)
-        for w in self.poll(final=True):
-            emit(w)
+        finally:
+            if self.writer is not None:
+                self.writer.close()
+
+    def _mouth(self, m: roi.Mouth) -> None:
+        if self.writer is not None:
+            self.writer.write(np.repeat(m.crop[:, :, None], 3, axis=2))
+        if self.runner is not None:
+            self.mouths[m.index] = m.crop
 
     def push(self, pair: capture.AVFrame) -> None:
         import cv2
@@ -229,7 +253,11 @@ class Live:
             self.detector = FaceDetector((pair.image.shape[1], pair.image.shape[0]))
         faces = self.detector.detect(pair.image)
         box = max(faces, key=lambda d: d.width).box if faces else None
-        self.frames.append(_Frame(pair.time, pair.arrived, box, cv2.cvtColor(pair.image, cv2.COLOR_BGR2GRAY)))
+        grey = cv2.cvtColor(pair.image, cv2.COLOR_BGR2GRAY)
+        self.frames.append(_Frame(pair.time, pair.arrived, box, grey))
+        if self.mouth is not None:
+            for m in self.mouth.push(pair.index, pair.image, grey, faces=faces):
+                self._mouth(m)
         self.audio = np.concatenate([self.audio, pair.audio])
 
     def poll(self, final: bool = False) -> list[SpokenWord]:
@@ -275,6 +303,11 @@ class Live:
                 raw = self.engine(mfcc[:k * features.STEPS_PER_FRAME], crops[:k])[:, 1]
                 scores["face"] = [[float(t), float(s)] for t, s in zip(geo.times[:k], asd.smooth(raw), strict=True)]
         out = attribute(words, scores)
+        if self.runner is not None:
+            base = round(self.t0 * FPS)
+            for w in out:
+                if w.visible:
+                    self._lrw_word(w, base, audio)
         now = time.perf_counter()
         for w in out:
             last = min(n - 1, int(w.end * FPS))
@@ -283,9 +316,24 @@ class Live:
         self._drop(n / FPS)
         return out
 
+    def _lrw_word(self, w: SpokenWord, base: int, audio: np.ndarray) -> None:
+        """The ensemble on the word's window; crops the block has not reached yet repeat the last one seen."""
+        lo, hi = window(self.t0 + (w.start + w.end) / 2)
+        known = sorted(self.mouths)
+        if not known:
+            return
+        crops = np.stack([self.mouths[min(known, key=lambda k: abs(k - i))] for i in range(lo, hi)])
+        step = media.SAMPLE_RATE // FPS
+        sound = audio[max(0, (lo - base) * step):max(0, (hi - base) * step)]
+        scores = self.runner(roi.network_input(crops), lrw.audio_input(sound))
+        best = int(np.argmax(scores))
+        w.lrw, w.lrw_score = self.labels[best], round(float(scores[best]), 3)
+
     def _drop(self, seconds: float) -> None:
         n = min(len(self.frames), round(seconds * FPS))
         self.frames = self.frames[n:]
         self.audio = self.audio[n * (media.SAMPLE_RATE // FPS):]
         self.t0 += n / FPS
+        for k in [k for k in self.mouths if k < round(self.t0 * FPS) - WINDOW]:
+            del self.mouths[k]
         self._checked = max(0.0, self._checked - n / FPS)

@@ -188,14 +188,17 @@ class MouthTracker:
         self._held: deque[tuple[int, np.ndarray]] = deque()  # (index, grey) waiting for their smoothed pose
         self._last: MouthPose | None = None
 
-    def push(self, index: int, bgr: np.ndarray, grey: np.ndarray | None = None) -> list[Mouth]:
+    def push(self, index: int, bgr: np.ndarray, grey: np.ndarray | None = None,
+             faces: list | None = None) -> list[Mouth]:
+        """Crops that are ready; `faces`: this frame's YuNet detections when the caller already has them."""
         from ..vision.faces import FaceDetector
 
         grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if grey is None else grey
-        size = (bgr.shape[1], bgr.shape[0])
-        if self._detector is None:
-            self._detector = FaceDetector(size, self.score_threshold)
-        faces = self._detector.detect(bgr) if self._count % self.every == 0 or self._last is None else []
+        if faces is None:
+            if self._detector is None:
+                self._detector = FaceDetector((bgr.shape[1], bgr.shape[0]), self.score_threshold)
+            due = self._count % self.every == 0 or self._last is None
+            faces = self._detector.detect(bgr) if due else []
         self._count += 1
         if faces:
             face = max(faces, key=lambda d: d.width)

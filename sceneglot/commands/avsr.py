@@ -4,8 +4,6 @@ import json
 import sys
 from dataclasses import asdict
 
-from ..errors import InputError
-
 HELP = "the visible speaker's words: Whisper on the sound, kept where Light-ASD sees the face speaking (+ LRW lips)"
 
 
@@ -26,13 +24,13 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from ..avsr import lrw, recognize
+    from ..files import check_output_path
 
     checkpoints = lrw.find(args.lrw) if args.lrw else None
     if args.device:
-        if args.roi_video or checkpoints:
-            raise InputError("--roi-video and --lrw work on files; live mode prints Whisper words with latency")
-        return _live(args, recognize)
-    from ..files import check_output_path
+        if args.roi_video:
+            check_output_path(args.roi_video)
+        return _live(args, recognize, checkpoints)
     from ..media import check_input
 
     src = check_input(args.input)
@@ -54,17 +52,20 @@ def run(args) -> int:
     return 0
 
 
-def _live(args, recognize) -> int:
-    from ..avsr import capture
+def _live(args, recognize, checkpoints) -> int:
+    from ..avsr import capture, lrw
 
-    print("LRW lip-reading off in live mode; words appear at each pause in speech", file=sys.stderr)
-    live = recognize.Live(language=args.language)
+    runner = lrw.Runner(lrw.onnx_path(checkpoints), args.engine) if checkpoints else None
+    print(f"{recognize.lrw_status(checkpoints, args.engine)}; words appear at pauses in speech", file=sys.stderr)
+    live = recognize.Live(language=args.language, roi_video=args.roi_video, runner=runner,
+                          labels=checkpoints.labels if checkpoints else None)
 
     def emit(w) -> None:
         if args.json:
             print(json.dumps(asdict(w)), flush=True)
         elif w.visible:
-            print(f"{w.start:8.2f} {w.end:8.2f}  {w.text}  (latency {w.latency:.2f} s)", flush=True)
+            extra = f"  [LRW: {w.lrw} {w.lrw_score:.2f}]" if w.lrw else ""
+            print(f"{w.start:8.2f} {w.end:8.2f}  {w.text}{extra}  (latency {w.latency:.2f} s)", flush=True)
 
     live.run(capture.frames(device=args.device), emit)
     return 0
