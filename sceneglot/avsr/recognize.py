@@ -95,8 +95,7 @@ def transcribe(audio: np.ndarray, language: str | None = None) -> list[Word]:
 
 
 def recognise_file(path, *, language: str | None = None, checkpoints: lrw.Checkpoints | None = None,
-                   engine: str = "opencv", roi_video=None, asd_engine: str = "onnxruntime",
-                   artifacts=None) -> Result:
+                   engine: str = "opencv", roi_video=None, asd_engine: str = "onnxruntime") -> Result:
     """Whisper words of a file, each marked visible or not; LRW words and the ROI video when asked."""
     from ..av import active_speakers, assign
     from ..speech.pipeline import transcribe_with_turns
@@ -104,10 +103,10 @@ def recognise_file(path, *, language: str | None = None, checkpoints: lrw.Checkp
 
     info = media.require(media.probe(path), video=True, audio=True)
     audio = media.read_audio(path)
-    scene, _ = transcribe_with_turns(path, language=language, artifacts=artifacts)
+    scene, _ = transcribe_with_turns(path, language=language, info=info, audio=audio)
     words = [w for seg in scene.segments for w in seg.words]
-    faces = analyze_faces(path, artifacts=artifacts)
-    asd = active_speakers(path, faces.tracks, artifacts=artifacts, engine=asd_engine)
+    faces = analyze_faces(path, info=info)
+    asd = active_speakers(path, faces.tracks, engine=asd_engine, info=info, audio=audio)
     for tr in faces.tracks:
         tr.speaking = asd.scores.get(tr.id, [])
     owner = {m.speaker: m.person for m in assign.match_speakers(scene.segments, faces.tracks)}
@@ -126,7 +125,8 @@ def recognise_file(path, *, language: str | None = None, checkpoints: lrw.Checkp
     if checkpoints is not None:
         runner = lrw.Runner(lrw.onnx_path(checkpoints), engine)
     if runner is not None or roi_video:
-        mouths = _mouths(path, roi_video, info.fps)
+        needed = {i for w in result.visible for i in range(*window((w.start + w.end) / 2))} if runner else set()
+        mouths = _mouths(path, roi_video, needed)
         if runner is not None:
             for w in result.visible:
                 _recognise_word(w, mouths, audio, runner, checkpoints.labels)
@@ -141,26 +141,39 @@ def lrw_status(checkpoints: lrw.Checkpoints | None, engine: str) -> str:
     return f"LRW ensemble ({engine}) on each kept word's {WINDOW}-frame window"
 
 
-def _mouths(path, roi_video, fps: float) -> dict[int, np.ndarray]:
-    """Every frame's 96x96 mouth crop (written to `roi_video` as well when given), by 25-fps frame index."""
+def _mouths(path, roi_video, needed: set[int]) -> dict[int, np.ndarray]:
+    """The mouth crops of the `needed` 25-fps frames; every crop goes to `roi_video` as it comes, when given.
+
+    Frames before the first face, where there is no crop, are black in the video.
+    """
     writer = media.VideoWriter(roi_video, FPS, roi.ROI_SIZE, roi.ROI_SIZE, audio_from=path) if roi_video else None
     tracker = roi.MouthTracker()
     crops: dict[int, np.ndarray] = {}
+    blank = np.zeros((roi.ROI_SIZE, roi.ROI_SIZE, 3), np.uint8)
+    written = 0
+
+    def take(m: roi.Mouth) -> None:
+        nonlocal written
+        if m.index in needed:
+            crops[m.index] = m.crop
+        if writer is not None:
+            for _ in range(written, m.index):
+                writer.write(blank)
+            writer.write(np.repeat(m.crop[:, :, None], 3, axis=2))
+            written = m.index + 1
+
     try:
         for pair in capture.frames(path, fps=FPS):
             for m in tracker.push(pair.index, pair.image):
-                crops[m.index] = m.crop
+                take(m)
         for m in tracker.flush():
-            crops[m.index] = m.crop
+            take(m)
+    except BaseException as exc:
         if writer is not None:
-            blank = np.zeros((roi.ROI_SIZE, roi.ROI_SIZE), np.uint8)
-            for i in range(max(crops) + 1 if crops else 0):
-                writer.write(np.repeat(crops.get(i, blank)[:, :, None], 3, axis=2))
-            writer.close()
-            writer = None
-    finally:
-        if writer is not None:
-            writer.abort()
+            writer.abort(exc)
+        raise
+    if writer is not None:
+        writer.close()
     return crops
 
 
