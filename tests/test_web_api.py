@@ -116,7 +116,9 @@ def test_edit_then_rerender_only_renders(server, cut2_job):
     assert {p.name: p.stat().st_mtime_ns for p in job_dir.glob("stage-*.json")} == caches
     assert (job_dir / video).stat().st_mtime_ns != old_video
     vtt_name = next(n for n in files_of(server, cut2_job.id) if n.endswith(".pt.vtt"))
-    assert "Uma frase corrigida à mão" in server.get(f"/api/jobs/{cut2_job.id}/files/{vtt_name}").text
+    vtt = server.get(f"/api/jobs/{cut2_job.id}/files/{vtt_name}").text
+    assert "Uma frase corrigida à mão" in vtt and "<v Marta Lima>" in vtt
+    assert scene_io.load(job_dir / "scene.json").speakers[0].name == "Marta Lima"
 
 
 def test_resubmit_is_idempotent_and_delete_cancels(server, cut2_job):

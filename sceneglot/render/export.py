@@ -65,12 +65,15 @@ def _vtt_escape(text: str) -> str:
 
 
 def to_vtt(source: Scene | Iterable[Cue], use_translation: bool = False, label_speakers: bool = True) -> str:
-    """WebVTT: speaker in a <v> voice span, which players can style per speaker."""
+    """WebVTT: the speaker's name (else id) in a <v> voice span, which players can style per speaker.
+
+    The voice is not drawn as text, so a name of any length costs no line width.
+    """
     blocks = ["WEBVTT\n"]
     for cue, lines in _cues(source, use_translation):
         body = "\n".join(_vtt_escape(s) for s in lines)
         if label_speakers and cue.speaker:
-            body = f"<v {_vtt_escape(cue.speaker)}>{body}"
+            body = f"<v {_vtt_escape(cue.name or cue.speaker)}>{body}"
         blocks.append(f"{_timing(cue, '.')}\n{body}\n")
     return "\n".join(blocks)
 

@@ -27,8 +27,9 @@ from .store import JobRow, Store
 
 CANCEL_GRACE = 3.0  # seconds a cancelled run gets to stop by itself before its process is killed
 EVENT_INTERVAL = 0.1  # at most this often a stage's progress crosses from the worker to the store
-# The stages each action reports, as the job pipeline names them.
-STAGES = {"run": ("analyze", "translate", "render"), "render": ("render",)}
+# The stages each action reports, as sceneglot.jobs documents them (speech runs beside faces and asd).
+STAGES = {"run": ("probe", "audio", "asr", "diarization", "speech", "faces", "asd", "assign", "translate", "render"),
+          "render": ("edits", "probe", "render")}
 
 
 class Cancelled(Exception):
