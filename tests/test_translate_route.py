@@ -131,3 +131,6 @@ def test_translators_prints_the_route_and_why(capsys):
     row = json.loads(capsys.readouterr().out)[0]
     assert row["route"] is None and "nllb" in row["why"] and "opus-mt" not in row["why"]
     assert main(["translators", "--to", "xx"]) == 2
+    capsys.readouterr()
+    assert main(["translators", "--download", "opus-mt:en-pl"]) == 2  # no such model: nothing is fetched
+    assert "no published opus-mt-en-pl" in capsys.readouterr().err

@@ -30,6 +30,9 @@ def _download(spec: str) -> str:
         source = ctranslate.nllb_source()
     elif spec.startswith("opus-mt:") and spec.count("-") == 2:
         src, tgt = spec.removeprefix("opus-mt:").split("-")
+        if (src, tgt) not in ctranslate.OPUS_PAIRS:  # the download would only meet a 404
+            raise InputError(f"there is no published opus-mt-{src}-{tgt} model to download; "
+                             f"nllb does any pair of its languages: --download nllb")
         source = ctranslate.opus_source(src, tgt)
     else:
         raise InputError(f"--download takes nllb or opus-mt:SRC-TGT, not {spec!r}")
