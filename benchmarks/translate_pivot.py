@@ -3,7 +3,7 @@
     python benchmarks/translate_pivot.py [--to pt] [--repeat 2]
 
 A job here is what `sceneglot translate CLIP --to pt` runs: the analysis
-(pipeline.analyze: speech, then faces/ASD, which find no video) and both
+(pipeline.analyze on a jobs.Job: speech, then faces/ASD, which find no video) and both
 translation legs, in one process with the models already loaded (load time is
 the same with or without a pivot). The pivot's added time is the first leg
 (Whisper's translate task on each sentence's audio), since a direct backend
@@ -30,6 +30,7 @@ MULTI = ROOT.parent / "shared" / "eval" / "speech" / "multilingual"
 
 def one(clip: str, target: str) -> tuple[float, float, float, int]:
     from sceneglot import pipeline
+    from sceneglot.jobs import Job
     from sceneglot.translate.cache import Cache
     from sceneglot.translate.route import plan
     from sceneglot.translate.run import translate_sentences
@@ -38,7 +39,7 @@ def one(clip: str, target: str) -> tuple[float, float, float, int]:
     path = str(MULTI / f"{clip}.wav")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        scene = pipeline.analyze(path, Path(tmp) / "job")
+        scene = pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "job"), target_language=target)).scene
         t1 = time.perf_counter()
         sentences = join(scene.segments, scene.source_language or "")
         route = plan(scene.source_language, target)
