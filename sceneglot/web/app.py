@@ -14,6 +14,7 @@ import ipaddress
 import json
 import secrets
 import shutil
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -179,6 +180,12 @@ def job_options(fields: dict[str, str]) -> dict[str, Any]:
     return {"to": to, "translator": translator, **speech}
 
 
+def _warm_checks() -> None:
+    from .. import media  # noqa: F401
+
+    job_options({"to": "en"})
+
+
 def create_app(config: Config) -> FastAPI:
     root = config.root
     root.mkdir(parents=True, exist_ok=True)
@@ -193,6 +200,9 @@ def create_app(config: Config) -> FastAPI:
         shutil.rmtree(root / ".uploads", ignore_errors=True)  # bodies of requests the last server never finished
         (root / ".uploads").mkdir(exist_ok=True)
         pool.start()
+        # The checks a submission runs import PyAV and faster-whisper's language table (about a second):
+        # paid here, beside start-up, not by the first upload.
+        threading.Thread(target=_warm_checks, name="sceneglot-warm", daemon=True).start()
         try:
             yield
         finally:
@@ -244,9 +254,11 @@ def create_app(config: Config) -> FastAPI:
     async def input_error(_request, exc: InputError):
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    page = (STATIC / "index.html").read_bytes()  # small and fixed: served from memory, no file I/O per request
+
     @app.get("/", include_in_schema=False)
     async def index():
-        return FileResponse(STATIC / "index.html", headers={
+        return Response(page, media_type="text/html; charset=utf-8", headers={
             "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
                                        "frame-ancestors 'none'", "Cache-Control": "no-cache"})
 

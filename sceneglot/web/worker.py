@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -26,6 +27,7 @@ from typing import Any
 from .store import JobRow, Store
 
 CANCEL_GRACE = 3.0  # seconds a cancelled run gets to stop by itself before its process is killed
+WORKER_NICE = 10  # jobs yield the CPU to the server process, so requests stay quick while jobs run
 EVENT_INTERVAL = 0.1  # at most this often a stage's progress crosses from the worker to the store
 # The stages each action reports, as sceneglot.jobs documents them (speech runs beside faces and asd).
 STAGES = {"run": ("probe", "audio", "asr", "diarization", "speech", "faces", "asd", "assign", "translate", "render"),
@@ -105,6 +107,8 @@ def _child(commands, events) -> None:
     """A worker process: run jobs one at a time as the server sends them; a reader thread takes cancels."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops its workers
     _die_with_parent()
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(WORKER_NICE)
     cancel = threading.Event()
     runs: queue.Queue = queue.Queue()
 
