@@ -11,6 +11,7 @@ Public API::
     cancel = CancelToken()                       # cancel.cancel() from any thread (a web request, SIGINT)
     result = run_job(job, listeners=[print], cancel=cancel)
     result.scene, result.outputs                 # the Scene; {"video": Path, "scene": Path, "target_srt": ...}
+    run_job(job, executor=cluster.RayExecutor("auto"))  # the same job, its stages as Ray tasks (--ray)
     render_job(Job.load("talk.sceneglot"))       # re-render from the folder's (edited) scene.json only
 
 - `Job` holds everything a job needs: input, folder, target language, translator and its options,
@@ -401,11 +402,15 @@ def in_thread(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
 # Entry points (the pipeline does the work; importing it here would pull in every stage)
 
 
-def run_job(job: Job, listeners: Iterable[Listener] = (), cancel: CancelToken | None = None) -> JobResult:
-    """Analyse, translate (when the job has a target language) and render (when it has an output)."""
-    from .pipeline import run
+def run_job(job: Job, listeners: Iterable[Listener] = (), cancel: CancelToken | None = None,
+            executor: Callable[..., Any] | None = None) -> JobResult:
+    """Analyse, translate (when the job has a target language) and render (when it has an output).
 
-    return run(job, Progress(listeners, cancel))
+    `executor`: where stage computations run (None: here; a `cluster.RayExecutor`: on a Ray cluster).
+    """
+    from .pipeline import local, run
+
+    return run(job, Progress(listeners, cancel), executor or local)
 
 
 def render_job(job: Job, listeners: Iterable[Listener] = (), cancel: CancelToken | None = None,

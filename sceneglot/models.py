@@ -450,6 +450,7 @@ def whisper(name: str = "whisper-base"):
     try:
         if cuda:
             return WhisperModel(folder, device="cuda", compute_type="float16")
-        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 2)
+        threads = int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2  # a Ray task: its CPUs
+        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads)
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"cannot load Whisper model {name}: {exc}") from None

@@ -99,53 +99,92 @@ def _diarization_settings(job: Job) -> dict[str, Any]:
     return {"num": s.num_speakers, "min": s.min_speakers, "max": s.max_speakers, "audio_stream": s.audio_stream}
 
 
+def lazy_audio(path: str | os.PathLike, info: MediaInfo, progress: Progress | None = None) -> Callable[[], Any]:
+    """The soundtrack as a function: decoded on the first call, shared by the stages that ask."""
+    return _Audio(Path(path), info, progress or Progress())
+
+
+def local(stage: str, fn: Callable[..., T], job: Job, info: MediaInfo, audio: Callable[[], Any], *args: Any) -> T:
+    """The default executor: a stage's computation `fn(job, info, audio, *args)` runs here.
+
+    Another executor (cluster.RayExecutor) runs the same `fn` elsewhere; `fn` is a module-level
+    function of records, so it can be sent there.
+    """
+    return fn(job, info, audio, *args)
+
+
+local.shares_cores = True  # stages in this process hand cores to each other (ASD takes all once speech is done)
+Executor = Callable[..., Any]
+
+
+def _language(job: Job) -> str | None:
+    return None if job.speech.language in (None, "", "auto") else job.speech.language
+
+
+def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> list[Any]:
+    from .speech import asr
+
+    s = job.speech
+    opts = asr.AsrOptions(model=s.asr_model) if s.asr_model else asr.AsrOptions()
+    return asr.transcribe(audio(), language=_language(job), options=opts,
+                          progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
+
+
+def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> list[dict[str, Any]]:
+    from .speech.diarize import diarize
+
+    s = job.speech
+    return [asdict(t) for t in diarize(audio(), num_speakers=s.num_speakers, min_speakers=s.min_speakers,
+                                       max_speakers=s.max_speakers)]
+
+
+def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Any:
+    from .vision import analyze_faces
+
+    return analyze_faces(Path(job.input), settings=job.faces, info=info)
+
+
+def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
+              threads: Callable[[], int | None] | None = None) -> dict[str, list[list[float]]]:
+    from .av import active_speakers
+
+    needs_audio = info.has_audio and info.has_video and tracks
+    return active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
+                           threads=threads, info=info, audio=audio() if needs_audio else None).scores
+
+
 def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
-           audio: Callable[[], Any] | None = None) -> tuple[Scene, str]:
+           audio: Callable[[], Any] | None = None, executor: Executor = local) -> tuple[Scene, str]:
     """The speech stages (ASR, diarization, cached; then words -> speakers -> phrases): the scene and its RTTM."""
     from . import scene as scene_io
     from .render.export import to_rttm
+    from .scene import Segment
 
     src = Path(job.input)
     if not info.has_audio:
         return scene_io.Scene(media=info), ""
     audio = audio or _Audio(src, info, progress)
-    s = job.speech
-    language = None if s.language in (None, "", "auto") else s.language
-
-    def asr_stage():
-        from .speech import asr
-
-        opts = asr.AsrOptions(model=s.asr_model) if s.asr_model else asr.AsrOptions()
-        return asr.transcribe(audio(), language=language, options=opts,
-                              progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
-
-    def diarization_stage():
-        from .speech.diarize import diarize
-
-        return [asdict(t) for t in diarize(audio(), num_speakers=s.num_speakers, min_speakers=s.min_speakers,
-                                           max_speakers=s.max_speakers)]
-
-    from .scene import Segment
-
-    segments = run_stage(progress, folder, "asr", _asr_settings(job), asr_stage, list[Segment])
-    turns = run_stage(progress, folder, "diarization", _diarization_settings(job), diarization_stage,
-                      list[dict[str, Any]])
+    segments = run_stage(progress, folder, "asr", _asr_settings(job),
+                         lambda: executor("asr", asr_stage, job, info, audio), list[Segment])
+    turns = run_stage(progress, folder, "diarization", _diarization_settings(job),
+                      lambda: executor("diarization", diarization_stage, job, info, audio), list[dict[str, Any]])
     with progress.stage("speech", 1):
         from .speech.diarize import SpeakerTurn
         from .speech.pipeline import assemble
 
-        scene, used = assemble(info, segments, [SpeakerTurn(**t) for t in turns], language)
+        scene, used = assemble(info, segments, [SpeakerTurn(**t) for t in turns], _language(job))
     return scene, to_rttm(used, src.stem)
 
 
 def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | None = None,
-            folder: JobFolder | None = None) -> Analysis:
+            folder: JobFolder | None = None, executor: Executor = local) -> Analysis:
     """Speech + faces + active speakers + assignment; each stage cached, the whole analysis too.
 
     Speech runs in a worker thread while faces and then active speakers run here:
     ASD needs only the face tracks and the audio, not the transcript, and the heavy
     parts (CTranslate2, onnxruntime, FFmpeg) release the GIL. ASD's encoder takes one
-    core while speech still runs and every core once speech is done.
+    core while speech still runs and every core once speech is done. `executor` runs each
+    stage's computation (`local`: here; cluster.RayExecutor: as a Ray task).
     """
     from .av import method as asd_method
 
@@ -169,7 +208,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     outcome: dict[str, Any] = {}
 
     def speech_stages():
-        return speech(job, info, folder, progress, audio)
+        return speech(job, info, folder, progress, audio, executor)
 
     def speech_worker():
         try:
@@ -185,26 +224,16 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     def vision_stages():
         from .vision import FacesResult
 
-        def faces_stage():
-            from .vision import analyze_faces
-
-            return analyze_faces(src, settings=job.faces, info=info)
-
         frames = info.frame_count or round(info.duration * info.fps) or None
-        faces = run_stage(progress, folder, "faces", asdict(job.faces), faces_stage, FacesResult, frames)
+        faces = run_stage(progress, folder, "faces", asdict(job.faces),
+                          lambda: executor("faces", faces_stage, job, info, audio), FacesResult, frames)
         tracks = faces.tracks
-
-        def asd_stage():
-            from .av import active_speakers
-
-            needs_audio = info.has_audio and info.has_video and tracks
-            return active_speakers(src, tracks, engine=job.asd.engine, model_name=job.asd.model,
-                                   threads=asd_threads if job.asd.parallel else None, info=info,
-                                   audio=audio() if needs_audio else None).scores
-
+        threads = asd_threads if job.asd.parallel and getattr(executor, "shares_cores", False) else None
         asd_key = {"method": which, "model": job.asd.model if which == "light-asd" else None,
                    "tracks": [[t.id, t.start, t.end, len(t.boxes)] for t in tracks]}
-        scores = run_stage(progress, folder, "asd", asd_key, asd_stage, dict[str, list[list[float]]])
+        scores = run_stage(progress, folder, "asd", asd_key,
+                           lambda: executor("asd", asd_stage, job, info, audio, tracks, threads),
+                           dict[str, list[list[float]]])
         return faces, scores
 
     if job.asd.parallel:
@@ -358,7 +387,7 @@ def place(made: Path, where: Path) -> None:
             shutil.copyfile(made, tmp)
 
 
-def run(job: Job, progress: Progress | None = None) -> JobResult:
+def run(job: Job, progress: Progress | None = None, executor: Executor = local) -> JobResult:
     """The whole job (see jobs.run_job): analysis, translation when asked, render when asked."""
     from . import media
     from . import scene as scene_io
@@ -378,7 +407,7 @@ def run(job: Job, progress: Progress | None = None) -> JobResult:
         info = None
     else:
         info = probe(job, progress)
-        analysis = analyze(job, progress, info=info, folder=folder)
+        analysis = analyze(job, progress, info=info, folder=folder, executor=executor)
         scene = analysis.scene
         media_path = src
         if analysis.rttm:

@@ -17,6 +17,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--debug-video", metavar="MP4",
                         help="where to write the debug video (default: DIR/debug-av.mp4)")
     parser.add_argument("--no-debug-video", action="store_true", help="skip the debug video")
+    options.add_ray(parser)
     events.add_progress(parser)
 
 
@@ -36,7 +37,7 @@ def run(args) -> int:
         debug = check_output_path(args.debug_video or folder / "debug-av.mp4", src)
     job = Job(input=options.absolute(src), folder=options.absolute(folder), speech=speech,
               asd=AsdSettings(engine=args.asd_engine), render=RenderSettings(debug_video=str(debug) if debug else None))
-    scene = run_job(job, listeners=events.listeners(args.progress)).scene
+    scene = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args)).scene
     on_screen = sum(1 for s in scene.segments if s.person)
     print(f"{folder / 'scene.json'}: {len(scene.segments)} phrases ({on_screen} on a face), "
           f"{len(scene.speakers)} speakers, {len(scene.persons)} persons, {len(scene.tracks)} tracks"

@@ -25,6 +25,24 @@ def absolute(path) -> str | None:
     return None if path is None else str(Path(path).absolute())
 
 
+def add_ray(parser) -> None:
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="run the job's stages as tasks on a Ray cluster: HOST:PORT of its head, ray://HOST:PORT, "
+                             "or 'auto' for the cluster `ray start` made on this machine")
+    parser.add_argument("--ray-cpus", type=int, default=1, metavar="N", help="CPUs each Ray task declares (default 1)")
+
+
+def executor(args):
+    """The stage executor --ray asks for (None: this process). Ray is imported only here, only then."""
+    if not getattr(args, "ray", None):
+        return None
+    if args.ray_cpus < 1:
+        raise InputError("--ray-cpus must be at least 1")
+    from ..cluster import RayExecutor
+
+    return RayExecutor(args.ray, cpus=args.ray_cpus)
+
+
 def add_speech(parser) -> None:
     parser.add_argument("--language", default="auto",
                         help="'auto' (detected per speech chunk) or a Whisper code: en, pl, ...")

@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--openai-base-url", metavar="URL",
                         help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama")
     parser.add_argument("--cache", metavar="FILE", help="translation cache (SQLite; default: in the model cache)")
+    options.add_ray(parser)
     events.add_progress(parser)
 
 
@@ -68,7 +69,7 @@ def run(args) -> int:
     job = Job(input=options.absolute(input_path), folder=options.absolute(folder), target_language=args.to,
               translator=args.translator, translator_options=_options(args), translation_cache=args.cache,
               output=options.absolute(args.output), speech=speech)
-    result = run_job(job, listeners=events.listeners(args.progress))
+    result = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args))
     translated = result.scene
     done = sum(1 for s in translated.segments if s.translation)
     print(f"{result.outputs['scene']}: {done}/{len(translated.segments)} segments translated to "

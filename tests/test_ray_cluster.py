@@ -1,0 +1,128 @@
+"""A real job on a real local Ray cluster (two nodes of one CPU each, `ray.cluster_utils.Cluster`).
+
+`sceneglot analyze cut2.mp4 --ray ADDRESS` runs as its own process (a driver like any
+other submitter); its stages run as Ray tasks on the cluster's worker processes, and its
+scene must equal the one a local run makes: same speakers, persons, phrase count and texts.
+The driver runs no model: Whisper and onnxruntime are not even imported there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from sceneglot import scene as scene_io
+from sceneglot.jobs import fingerprint
+from tests.media_fixtures import CUT2, SHARED
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_MODULES = ("onnxruntime", "ctranslate2", "faster_whisper")  # torch and cv2 come with record types
+
+
+def _node_env() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "SCENEGLOT_MODEL_PATH": str(SHARED / "models"), "SCENEGLOT_QUIET": "1"}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two nodes, one CPU and a small object store each; shut down whatever happens."""
+    env = _node_env()
+    store = 80 << 20
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": store,
+                                                      "include_dashboard": False, "env_vars": env})
+    try:
+        c.add_node(num_cpus=1, object_store_memory=store, env_vars=env)
+        c.wait_for_nodes()
+        yield c
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        c.shutdown()
+
+
+def test_input_reaches_a_node_without_the_submitters_path(cluster, tmp_path):
+    """A task on a node where the input path does not exist gets the same bytes from the object store."""
+    from sceneglot.cluster import connect, local_input
+
+    connect(cluster.address)
+    data = CUT2.read_bytes()
+    refs = [ray.put(data[:500_000]), ray.put(data[500_000:])]
+    missing = str(tmp_path / "elsewhere" / "cut2.mp4")  # exists on no node
+
+    @ray.remote(num_cpus=1)
+    def fetch(path, key, pieces, cache):
+        return str(local_input(path, key, pieces, Path(cache)))
+
+    key = fingerprint(CUT2)
+    made = [Path(p) for p in ray.get([fetch.remote(missing, key, refs, str(tmp_path / "cache")) for _ in range(3)])]
+    assert len(set(made)) == 1 and made[0].name == "cut2.mp4" and made[0].parent.name == key
+    assert made[0].read_bytes() == data
+    same = ray.get(fetch.remote(str(CUT2), key, refs, str(tmp_path / "cache")))
+    assert same == str(CUT2)  # the same file is there: used where it is, not copied
+
+
+def _analyze(folder: Path, *extra: str, env: dict[str, str] | None = None
+             ) -> tuple[subprocess.CompletedProcess, list[str]]:
+    code = ("import json, sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
+            f"print('MODULES', json.dumps([m for m in {list(MODEL_MODULES)!r} if m in sys.modules])); sys.exit(rc)")
+    env = {**os.environ, **_node_env(), **(env or {})}
+    proc = subprocess.run([sys.executable, "-c", code, "analyze", str(CUT2), "--no-debug-video", "--artifacts",
+                           str(folder), "--progress", "json", *extra],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200)
+    found = re.search(r"MODULES (\[.*\])", proc.stdout)
+    return proc, json.loads(found.group(1)) if found else None
+
+
+def test_job_on_two_node_cluster_equals_local_run(cluster, tmp_path):
+    proc, modules = _analyze(tmp_path / "ray", "--ray", cluster.address)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert modules == [], f"the driver imported model code: {modules}"
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    ends = {e["stage"] for e in events if e.get("message") == "done"}
+    assert {"asr", "diarization", "faces", "asd", "assign"} <= ends
+    remote = scene_io.load(tmp_path / "ray" / "scene.json")
+    for stage in ("asr", "diarization", "faces", "asd"):  # results computed there, cached here
+        assert (tmp_path / "ray" / f"stage-{stage}.json").is_file()
+
+    # The local run with the threads of a 1-CPU task (Ray sets OMP_NUM_THREADS for its workers): Whisper's
+    # CPU decoding follows the OpenMP thread count, so equal threads is what "the same job" means here.
+    proc, modules = _analyze(tmp_path / "local", env={"SCENEGLOT_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "faster_whisper" in modules  # it did run here
+    here = scene_io.load(tmp_path / "local" / "scene.json")
+    assert [s.id for s in remote.speakers] == [s.id for s in here.speakers]
+    assert [(p.id, p.tracks) for p in remote.persons] == [(p.id, p.tracks) for p in here.persons]
+    assert len(remote.segments) == len(here.segments) > 0
+    assert [s.text for s in remote.segments] == [s.text for s in here.segments]
+    assert [(s.speaker, s.person) for s in remote.segments] == [(s.speaker, s.person) for s in here.segments]
+
+
+def test_unreachable_cluster_is_one_line(tmp_path):
+    env = {**os.environ, **_node_env()}
+    proc = subprocess.run([sys.executable, "-m", "sceneglot", "analyze", str(CUT2), "--no-debug-video",
+                           "--artifacts", str(tmp_path / "job"), "--ray", "127.0.0.1:9"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "Ray cluster at 127.0.0.1:9" in proc.stderr
+    assert not (tmp_path / "job" / "scene.json").exists()
+
+
+def test_nothing_imports_ray_without_the_option():
+    code = ("import sys; from sceneglot import cli, jobs, pipeline; from sceneglot.web import worker;"
+            "from sceneglot.commands import options; cli.build_parser();"
+            "assert options.executor(type('A', (), {'ray': None})()) is None; print('ray' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **_node_env()}, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"
