@@ -256,3 +256,27 @@ def test_foreign_host_and_origin_refused(server):
     assert r.status_code == 403
     assert server.get("/api/jobs/0123456789abcdef").status_code == 404
     assert server.get("/api/openapi.json").json()["paths"]["/api/jobs/{job_id}/events"]
+
+
+def test_event_stream_resumes_after_last_event_id(server, cut2_job):
+    def ids(headers=None) -> list[int]:
+        out = []
+        with requests.get(f"{server.url}/api/jobs/{cut2_job.id}/events", headers=headers or {}, stream=True,
+                          timeout=60) as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            out = [int(line[4:]) for line in r.iter_lines(decode_unicode=True) if line.startswith("id: ")]
+        return out
+
+    every = ids()
+    assert len(every) >= 3 and every == sorted(every)
+    assert ids({"Last-Event-ID": str(every[1])}) == every[2:]
+
+
+def test_failed_job_shows_its_one_line_reason(server):
+    r = server.submit(LIPS, to="pt", language="en", translator="deepl")  # no DEEPL_AUTH_KEY here
+    assert r.status_code == 202, r.text
+    events = server.events(r.json()["id"], timeout=600)
+    job = events[-1][1]
+    assert job["status"] == "failed" and "DEEPL_AUTH_KEY" in job["error"], job
+    assert "\n" not in job["error"] and "Traceback" not in job["error"]
+    assert server.get(f"/api/jobs/{job['id']}").json()["error"] == job["error"]

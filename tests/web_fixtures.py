@@ -78,7 +78,9 @@ class Server:
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "SCENEGLOT_QUIET": "1",
+    """The server's environment: this checkout, quiet, the shared models, and no DeepL key (a test relies on it)."""
+    base = {k: v for k, v in os.environ.items() if k != "DEEPL_AUTH_KEY"}
+    return {**base, "PYTHONPATH": str(ROOT), "SCENEGLOT_QUIET": "1",
             "SCENEGLOT_MODEL_PATH": os.environ.get("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))}
 
 
