@@ -72,8 +72,15 @@ def test_upload_edit_and_rerender_in_the_browser(server, cut2_job, browser, tmp_
     assert next(s for s in scene["speakers"] if s["id"] == "S0")["name"] == "Joana Prates"
     _shot(page, tmp_path, "web-editor.png")
 
+    second = scene["segments"][1]
+    page.locator(f'li[data-segment="{second["id"]}"] button.time').click()  # the player jumps to the phrase
+    page.wait_for_function("t => Math.abs(document.querySelector('#video').currentTime - t) < 0.5",
+                           arg=second["start"], timeout=20_000)
+    page.evaluate("() => document.querySelector('#video').pause()")
+
     old_src = page.locator("#video").get_attribute("src")
     page.locator("#render").click()
+    expect(page.locator('[data-speaker="S0"] input.speaker-name')).to_be_disabled()  # no edits while it renders
     page.wait_for_function("old => { const v = document.querySelector('#video'); return v.src && "
                            "!v.src.endsWith(old) && v.readyState >= 2; }", arg=old_src, timeout=600_000)
     job = server.get(f"/api/jobs/{cut2_job.id}").json()

@@ -253,7 +253,7 @@ function renderPlayer() {
     source ? el("track", { kind: "subtitles", label: "transcript", src: source.url + bust }) : null);
   if (video) player.src = video.url + bust;
   $("#downloads").replaceChildren(...job.files.map((f) => el("a", { href: f.url, download: f.name }, f.name)));
-  $("#render").disabled = job.status !== "done";
+  $("#edit-area").disabled = job.status !== "done";  // the server refuses edits while the job runs
 }
 
 function colorOf(speakerId) {
@@ -377,7 +377,7 @@ async function rerender() {
   const { job } = state.open;
   clearTimeout(saveTimer);
   await save();
-  $("#render").disabled = true;
+  $("#edit-area").disabled = true;
   $("#render-state").textContent = "rendering…";
   try {
     const queued = await (await api(`/api/jobs/${job.id}/render`, { method: "POST" })).json();
@@ -387,7 +387,7 @@ async function rerender() {
     renderJobs();
   } catch (error) {
     $("#render-state").textContent = error.message;
-    $("#render").disabled = false;
+    $("#edit-area").disabled = false;
   }
 }
 
