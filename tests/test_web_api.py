@@ -272,11 +272,14 @@ def test_event_stream_resumes_after_last_event_id(server, cut2_job):
     assert ids({"Last-Event-ID": str(every[1])}) == every[2:]
 
 
-def test_failed_job_shows_its_one_line_reason(server):
-    r = server.submit(LIPS, to="pt", language="en", translator="deepl")  # no DEEPL_AUTH_KEY here
+def test_unreachable_target_refused_before_the_analysis(server):
+    """The submission plans the route as `sceneglot translate` does: 422 with the planner's one-line reason."""
+    for fields, reason in (({"to": "fi"}, "no available translator for ?->fi"),
+                           ({"to": "xx"}, "not a language code"),
+                           ({"to": "pt", "language": "en", "translator": "deepl"}, "DEEPL_AUTH_KEY")):
+        r = server.submit(LIPS, **fields)
+        assert r.status_code == 422 and reason in r.json()["detail"], (fields, r.text)
+        assert "\n" not in r.json()["detail"] and "Traceback" not in r.json()["detail"]
+    r = server.submit(LIPS, to="pt", language="de")  # reachable only through English: accepted
     assert r.status_code == 202, r.text
-    events = server.events(r.json()["id"], timeout=600)
-    job = events[-1][1]
-    assert job["status"] == "failed" and "DEEPL_AUTH_KEY" in job["error"], job
-    assert "\n" not in job["error"] and "Traceback" not in job["error"]
-    assert server.get(f"/api/jobs/{job['id']}").json()["error"] == job["error"]
+    assert requests.delete(f"{server.url}/api/jobs/{r.json()['id']}", timeout=60).status_code == 204  # not run

@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import BackendError, InputError
 from . import faces
 from .store import FINISHED, JobRow, Store
 from .upload import UploadError, receive
@@ -161,10 +161,11 @@ def job_options(fields: dict[str, str]) -> dict[str, Any]:
     from argparse import Namespace
 
     from ..commands import options as cli_options
+    from ..translate import plan
     from ..translate.base import BACKENDS, norm_lang
 
     to = norm_lang(fields.get("to", ""))
-    if not to or not to.isalpha():
+    if not to:
         raise InputError("field 'to' must be a target language code such as pt, es, en")
     translator = fields.get("translator") or None
     if translator and translator not in BACKENDS:
@@ -177,6 +178,10 @@ def job_options(fields: dict[str, str]) -> dict[str, Any]:
             raise InputError(f"field '{name}' must be a whole number")
         counts[key] = int(value) if value else None
     speech = cli_options.speech_options(Namespace(language=fields.get("language") or "auto", **counts))
+    try:  # as the translate command does: a target nothing reaches (directly or via English) fails now, not later
+        to = plan(speech["language"], to, translator).target
+    except BackendError as exc:
+        raise InputError(str(exc)) from None
     return {"to": to, "translator": translator, **speech}
 
 
