@@ -78,8 +78,9 @@ class Server:
 
 
 def env() -> dict[str, str]:
-    """The server's environment: this checkout, quiet, the shared models, and no DeepL key (a test relies on it)."""
-    base = {k: v for k, v in os.environ.items() if k != "DEEPL_AUTH_KEY"}
+    """The server's environment: this checkout, quiet, the shared models; no DeepL key (a test relies on it) and
+    no SCENEGLOT_TOKEN from the caller's shell (each test says whether its server wants one)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("DEEPL_AUTH_KEY", "SCENEGLOT_TOKEN")}
     return {**base, "PYTHONPATH": str(ROOT), "SCENEGLOT_QUIET": "1",
             "SCENEGLOT_MODEL_PATH": os.environ.get("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))}
 
