@@ -94,17 +94,19 @@ def test_parity_torch_onnxruntime_opencv(case, grid_inputs, tmp_path, monkeypatc
     video, audio = grid_inputs
     with torch.no_grad():
         ref = ensemble(torch.from_numpy(video), torch.from_numpy(audio)).numpy().reshape(-1)
-    assert ref.shape == (500,) and ref.std() > 0.1  # scores that differ: the comparison means something
+    assert ref.shape == (500,) and ref.std() > 0.1, ref.std()  # scores that differ: the comparison means something
     assert np.exp(ref).sum() <= 1.0 + 1e-4  # a weighted sum of log-probabilities
     diffs = {kind: float(np.abs(lrw.Runner(path, kind)(video, audio) - ref).max()) for kind in lrw.ENGINES}
     print(case, diffs)
-    assert max(diffs.values()) < 1e-3
-    # OpenCV with its default layer fusion: the PReLU graph fails, the Swish one computes something else.
+    assert max(diffs.values()) < 1e-3, diffs
+    # OpenCV with its default layer fusion: the PReLU graph fails, the Swish one computes something else
+    # (NaN on some runs, scores off by more than 10 on others).
     try:
-        fused = float(np.abs(lrw.Runner(path, "opencv", fusion=True)(video, audio) - ref).max())
+        diff = np.abs(lrw.Runner(path, "opencv", fusion=True)(video, audio) - ref)
+        fused = float(diff.max()) if np.isfinite(diff).all() else float("inf")
     except Exception:
         fused = float("inf")
-    assert fused > 1e-3
+    assert fused > 1e-3, fused
 
 
 def test_checkpoint_folder_problems_are_one_line(tmp_path):

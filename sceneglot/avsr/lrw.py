@@ -132,7 +132,7 @@ class Runner:
 
     OpenCV's dnn module needs layer fusion off (OpenCV 4.12): with it on, the
     PReLU models stop with an assertion in its elementwise layer and the Swish
-    ones run but differ from PyTorch by more than 10 (tests/test_avsr_network.py).
+    ones run but return NaN or scores off by more than 10 (tests/test_avsr_network.py).
     """
 
     def __init__(self, path: Path, kind: str = "opencv", fusion: bool = False, threads: int = 0) -> None:
