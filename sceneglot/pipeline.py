@@ -139,6 +139,10 @@ def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> li
 
 
 def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Any:
+    from . import windows
+
+    if info.duration > windows.WINDOW + windows.SLACK:  # a long input: window by window, joined at the edges
+        return windows.analyze_faces(Path(job.input), job.faces, info)
     from .vision import analyze_faces
 
     return analyze_faces(Path(job.input), settings=job.faces, info=info)

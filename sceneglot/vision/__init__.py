@@ -38,6 +38,8 @@ class FacesResult:
     frames: int = 0
     # seconds per step of this run (transient: not saved in the job's cache)
     timings: dict[str, float] = field(default_factory=dict, metadata={"transient": True})
+    # per track id, its SFace embedding: what crosses windows (sceneglot.windows); not cached either
+    embeddings: dict[str, list[float]] = field(default_factory=dict, metadata={"transient": True})
 
 
 def analyze_faces(path, *, settings: FacesSettings | None = None, info: MediaInfo | None = None,
@@ -65,7 +67,8 @@ def _detect_size(info: MediaInfo, long_side: int) -> tuple[int, int] | None:
     return w, h
 
 
-def _compute(path, s: FacesSettings, info: MediaInfo) -> FacesResult:
+def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: float | None = None) -> FacesResult:
+    """The faces of [start, end) (the whole video by default); frame times stay absolute."""
     if not info.has_video:
         return FacesResult()
     size = _detect_size(info, s.detect_size)
@@ -84,7 +87,7 @@ def _compute(path, s: FacesSettings, info: MediaInfo) -> FacesResult:
     start_all = time.perf_counter()
     t = start_all
     expected = info.frame_count or round(info.duration * fps) or None
-    for fr in media.iter_frames(path, size=size):
+    for fr in media.iter_frames(path, size=size, start=start, end=end):
         step(fr.index, expected, "frames")
         now = time.perf_counter()
         clock["decode"] += now - t
@@ -123,7 +126,20 @@ def _compute(path, s: FacesSettings, info: MediaInfo) -> FacesResult:
     frame_times = np.asarray(times)
     tracks = [finish(r, frame_times, f"T{n}", s.smooth) for n, r in enumerate(raw)]
     embeddings = [bank.embedding(r.key) for r in raw]
-    labels = cluster(embeddings, [(r.hits[0].frame, r.end_frame) for r in raw], s.threshold)
+    persons = name_persons(tracks, embeddings, s.threshold)
+    last = float(times[-1]) + 1.0 / fps
+    if end is None:
+        last = max(last, info.duration) if info.duration else last
+    shots = [sh for sh in shots_from_starts([start, *starts], round(last, 6)) if sh.start >= start - 1e-6]
+    clock["identity"] = time.perf_counter() - t
+    clock["total"] = time.perf_counter() - start_all
+    return FacesResult(shots=shots, tracks=tracks, persons=persons, frames=len(times), timings=clock,
+                       embeddings={tr.id: list(map(float, e)) for tr, e in zip(tracks, embeddings, strict=True)})
+
+
+def name_persons(tracks: list[Track], embeddings: list[np.ndarray], threshold: float) -> list[Person]:
+    """Cluster tracks into persons P0, P1... (sets each track's `person`); tracks overlapping in time never join."""
+    labels = cluster(embeddings, [(tr.start, tr.end) for tr in tracks], threshold)
     persons: list[Person] = []
     for label in sorted(set(labels)):
         pid = f"P{label}"
@@ -131,9 +147,4 @@ def _compute(path, s: FacesSettings, info: MediaInfo) -> FacesResult:
         for tr in members:
             tr.person = pid
         persons.append(Person(id=pid, tracks=[tr.id for tr in members]))
-    end = float(times[-1]) + 1.0 / fps
-    end = max(end, info.duration) if info.duration else end
-    shots = shots_from_starts(starts, round(end, 6))
-    clock["identity"] = time.perf_counter() - t
-    clock["total"] = time.perf_counter() - start_all
-    return FacesResult(shots=shots, tracks=tracks, persons=persons, frames=len(times), timings=clock)
+    return persons

@@ -1,0 +1,125 @@
+"""Long inputs in time windows: cut at shot changes (else pauses), analyse each window, join at the edges.
+
+A window is a few minutes of the input; the faces stage runs per window (frames,
+detections and crops of one window at a time), and what crosses windows is
+small: each track's boxes and its SFace embedding. At an edge, a track that ends
+on the window's last frame and one that starts on the next window's first frame
+with the same face place (IoU) and no shot change between them are one track;
+persons are then clustered once over the whole input from the embeddings. An
+input no longer than one window is one window: its result is the whole-file run's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+WINDOW = 180.0  # seconds: long enough that few tracks meet an edge, short enough to bound memory
+SLACK = 30.0  # an edge may move this far from its ideal place to land on a shot change or a pause
+MIN_IOU = 0.5  # a track's last box and the next window's first box at least this much overlap: one face
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    cut_before: bool = False  # the window starts at a shot change (no track continues across it)
+
+
+def plan(duration: float, cuts: list[float] = (), pauses: list[tuple[float, float]] = (), *,
+         length: float = WINDOW, slack: float = SLACK, frame: float = 0.04, every: int = 1) -> list[Window]:
+    """Windows covering [0, duration): each edge near a multiple of `length`, on the nearest shot change
+    within `slack`, else in the middle of the longest pause there, else at the multiple itself.
+
+    Edges fall on a multiple of `every` frames (of `frame` seconds), so detection every k-th frame
+    keeps its phase across windows.
+    """
+    if duration <= length + slack:
+        return [Window(0.0, duration)]
+    grid = frame * max(1, every)
+    edges: list[tuple[float, bool]] = []
+    at = length
+    while at < duration - slack:
+        near = [c for c in cuts if abs(c - at) <= slack and (not edges or c > edges[-1][0] + grid)]
+        if near:
+            edge, is_cut = min(near, key=lambda c: abs(c - at)), True
+        else:
+            gaps = [(b - a, (a + b) / 2) for a, b in pauses if abs((a + b) / 2 - at) <= slack]
+            edge, is_cut = (max(gaps)[1] if gaps else at), False
+            edge = round(edge / grid) * grid
+        edges.append((round(edge, 6), is_cut))
+        at = edge + length
+    bounds = [(0.0, False), *edges, (duration, False)]
+    return [Window(a, b, cut) for (a, cut), (b, _) in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def _iou(a, b) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def join(parts: list, windows: list[Window], frame: float) -> tuple[list, dict[str, np.ndarray]]:
+    """Tracks of consecutive windows (FacesResults) joined at the edges: (tracks renamed T0..., embeddings)."""
+    tracks, emb = [], {}
+    prev_end: list = []  # tracks of the previous window touching its last frame
+    for w, part in zip(windows, parts, strict=True):
+        mine = []
+        for tr in part.tracks:
+            e = np.asarray(part.embeddings[tr.id], np.float64)
+            mine.append((tr, e))
+        take: dict[int, object] = {}
+        if not w.cut_before and prev_end:
+            pairs = sorted(((_iou(a.boxes[-1][1:], tr.boxes[0][1:]), n, i) for n, (tr, _) in enumerate(mine)
+                            if tr.start <= w.start + frame / 2 for i, a in enumerate(prev_end)), reverse=True)
+            used: set[int] = set()
+            for iou, n, i in pairs:
+                if iou >= MIN_IOU and n not in take and i not in used:
+                    take[n] = prev_end[i]
+                    used.add(i)
+        last_frame = w.end - frame
+        ends = []
+        for n, (tr, e) in enumerate(mine):
+            if n in take:  # the same face continues: one track
+                a = take[n]
+                a.boxes += tr.boxes
+                a.landmarks += tr.landmarks
+                a.end = tr.end
+                joined = emb[id(a)] + e
+                emb[id(a)] = joined / (np.linalg.norm(joined) or 1.0)
+                tr = a
+            else:
+                tracks.append(tr)
+                emb[id(tr)] = e
+            if tr.end >= last_frame - frame / 2:
+                ends.append(tr)
+        prev_end = ends
+    tracks.sort(key=lambda t: (t.start, t.boxes[0][1]))
+    out = {}
+    for n, tr in enumerate(tracks):
+        out[f"T{n}"] = emb[id(tr)]
+        tr.id = f"T{n}"
+    return tracks, out
+
+
+def analyze_faces(path, settings, info, windows: list[Window] | None = None):
+    """The faces stage window by window (see vision.analyze_faces for one window): shots, tracks, persons."""
+    from .vision import FacesResult, _compute, name_persons
+    from .vision.shots import shots_from_starts
+
+    fps = info.fps if info.fps > 0 else 25.0
+    windows = windows or plan(info.duration, frame=1.0 / fps, every=settings.every)
+    parts = [_compute(path, settings, info, w.start, w.end) for w in windows]
+    tracks, emb = join(parts, windows, 1.0 / fps)
+    persons = name_persons(tracks, [emb[t.id] for t in tracks], settings.threshold)
+    starts = [sh.start for part in parts for sh in part.shots[1:]]
+    starts += [w.start for w in windows[1:] if w.cut_before]
+    end = max([info.duration or 0.0, *(sh.end for p in parts for sh in p.shots)])
+    return FacesResult(shots=shots_from_starts(sorted(starts), round(end, 6)), tracks=tracks, persons=persons,
+                       frames=sum(p.frames for p in parts), embeddings={k: list(map(float, v)) for k, v in emb.items()})
+
+
+__all__ = ["MIN_IOU", "SLACK", "WINDOW", "Window", "analyze_faces", "join", "plan"]
