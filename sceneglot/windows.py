@@ -12,6 +12,7 @@ input no longer than one window is one window: its result is the whole-file run'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -51,7 +52,7 @@ def plan(duration: float, cuts: list[float] = (), pauses: list[tuple[float, floa
         edges.append((round(edge, 6), is_cut))
         at = edge + length
     bounds = [(0.0, False), *edges, (duration, False)]
-    return [Window(a, b, cut) for (a, cut), (b, _) in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [Window(a, b, cut) for (a, cut), (b, _) in pairwise(bounds) if b > a]
 
 
 def _iou(a, b) -> float:
