@@ -77,6 +77,11 @@ def count_io(clip: Path) -> dict[str, int]:
     return calls
 
 
+def _interruptible() -> None:
+    """A shell's background job starts with SIGINT ignored, and Python keeps it so: give the child the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def ctrl_c(clip: Path, stage: str, after: int) -> float:
     """Seconds from SIGINT (sent at the `after`-th progress event of `stage`) to the process's exit."""
     with tempfile.TemporaryDirectory() as folder:
@@ -84,7 +89,7 @@ def ctrl_c(clip: Path, stage: str, after: int) -> float:
         env.pop("SCENEGLOT_QUIET", None)
         proc = subprocess.Popen([sys.executable, "-m", "sceneglot", "analyze", str(clip), "--artifacts", folder,
                                  "--no-debug-video", "--progress", "json"], stderr=subprocess.PIPE, text=True,
-                                env=env, cwd=ROOT)
+                                env=env, cwd=ROOT, preexec_fn=_interruptible)
         n = 0
         for line in proc.stderr:
             if f'"stage": "{stage}"' in line and '"start"' not in line:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import threading
 
 from . import __version__
 from .errors import SceneglotError
@@ -61,11 +63,25 @@ def main(argv: list[str] | None = None) -> int:
     except SceneglotError as exc:
         print(f"sceneglot: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:  # the job's own threads stop at their next step; stage caches written so far stay
+    except KeyboardInterrupt:  # stage caches written so far stay; nothing half-written is left
         print("sceneglot: interrupted; finished stages are kept and the next run resumes from them", file=sys.stderr)
+        _leave_now_if_a_stage_still_runs()
         return 130
     except BrokenPipeError:
         return 1
+
+
+def _leave_now_if_a_stage_still_runs() -> None:
+    """Exit at once while the speech thread is still inside native code (Whisper, onnxruntime, torch).
+
+    It would stop at its next chunk, seconds away; letting the interpreter shut down around it
+    aborts in the libraries' destructors. Every file is written to a temporary name and renamed,
+    so leaving now loses only the unfinished stage.
+    """
+    if any(t.is_alive() and t.name == "sceneglot-speech" for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
 
 
 if __name__ == "__main__":

@@ -217,8 +217,9 @@ def test_edited_translation_is_what_the_frames_show(edited):
 def test_ctrl_c_stops_the_job_and_the_next_run_resumes(tmp_path):
     folder = tmp_path / "job"
     args = ["analyze", str(GRID[1]), "--artifacts", str(folder), "--no-debug-video", "--progress", "json"]
+    # SIG_DFL in the child: under a background shell job SIGINT starts ignored, and Python would keep that.
     proc = subprocess.Popen([sys.executable, "-m", "sceneglot", *args], stderr=subprocess.PIPE, text=True,
-                            env=_env(), cwd=ROOT)
+                            env=_env(), cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stderr:
         seen.append(line)
