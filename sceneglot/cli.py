@@ -15,7 +15,6 @@ import threading
 
 from . import __version__
 from .errors import SceneglotError
-from .jobs import Cancelled
 
 COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "render", "translators", "transcribe",
             "analyze", "serve", "avsr"]
@@ -57,11 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except Cancelled as exc:
-        print(f"sceneglot: {exc}", file=sys.stderr)
-        return exc.exit_code
     except SceneglotError as exc:
-        print(f"sceneglot: error: {exc}", file=sys.stderr)
+        from .jobs import Cancelled  # not at the top: --help never needs the job layer
+
+        print(f"sceneglot: {exc}" if isinstance(exc, Cancelled) else f"sceneglot: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:  # stage caches written so far stay; nothing half-written is left
         print("sceneglot: interrupted; finished stages are kept and the next run resumes from them", file=sys.stderr)

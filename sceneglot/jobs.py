@@ -300,16 +300,20 @@ class CancelToken:
 
     def __init__(self, event: threading.Event | None = None) -> None:
         self._event = event or threading.Event()
+        self._latched = False  # once seen, stays: a server may clear its flag for the next job
 
     def cancel(self) -> None:
+        self._latched = True
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        if self._event.is_set():
+            self._latched = True
+        return self._latched
 
     def check(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise Cancelled("cancelled; finished stages are kept and the next run resumes from them")
 
 

@@ -19,8 +19,6 @@ import importlib.util
 import json
 import os
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -362,6 +360,8 @@ def _from_dirs(model: Model) -> Path | None:
 
 def fetch(url: str, target: Path) -> None:
     """Download `url` to `target` atomically (callers check the hash they expect)."""
+    import urllib.request  # not at import time: every command (and --help) loads this module
+
     with urllib.request.urlopen(url, timeout=60) as resp, atomic_path(target) as tmp, tmp.open("wb") as out:
         shutil.copyfileobj(resp, out, _CHUNK)
 
@@ -377,7 +377,7 @@ def _download(model: Model) -> Path | None:
             continue
         try:
             fetch(model.url + f.name, target)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError) as exc:  # urllib's URLError and HTTPError are OSErrors
             raise ModelError(f"model {model.name}: download of {model.url + f.name} failed ({exc})") from None
         if not verified(target, f.sha256):
             target.unlink()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from ..jobs import Event, Listener
+if TYPE_CHECKING:  # --help imports every command module: the job layer only when a job runs
+    from ..jobs import Event, Listener
 
 MODES = ("auto", "bars", "json", "none")
 
