@@ -10,7 +10,7 @@ Runs each stage from scratch (fresh artifacts folder) and prints a table:
 - ASD acc raw / fused: frame-level accuracy (score > 0 <=> truth speaking) over visible faces, for the
   network's own scores and for the scores after voice-identity fusion (what scene.json holds).
 - time (stages run one after another): wall seconds per stage and ASD's share of speech + faces + ASD
-  (ASD = scoring + assignment), then the same share in process CPU time, which other jobs on the
+  (ASD = scoring + attribution), then the same share in process CPU time, which other jobs on the
   machine disturb much less than wall time. A second table splits ASD into its steps.
 - parallel (what `sceneglot analyze` / `translate` do: speech in a thread beside faces -> ASD):
   wall time of pipeline.analyze() against the same concurrent run without ASD; the difference is
@@ -43,11 +43,12 @@ EVAL = ROOT.parent / "shared" / "eval" / "scenes"
 os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))
 
 from sceneglot import av, media  # noqa: E402
-from sceneglot.av import assign as av_assign  # noqa: E402
+from sceneglot.av import attribute as av_attribute  # noqa: E402
 from sceneglot.jobs import AsdSettings, Job  # noqa: E402
 from sceneglot.pipeline import analyze  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
 from sceneglot.speech import transcribe_scene  # noqa: E402
+from sceneglot.speech.pipeline import transcribe_with_turns  # noqa: E402
 from sceneglot.vision import analyze_faces  # noqa: E402
 
 FPS = 25
@@ -121,14 +122,15 @@ def run_scene(name: str, engine: str, fallback: bool) -> dict:
     truth = json.loads((EVAL / f"{name}.json").read_text())
     steps: dict[str, float] = {}
     c0, t0 = time.process_time(), time.perf_counter()
-    speech = transcribe_scene(path)
+    speech, turns = transcribe_with_turns(path)
     c1, t1 = time.process_time(), time.perf_counter()
     faces = analyze_faces(path)
     c2, t2 = time.process_time(), time.perf_counter()
     if fallback:
         from sceneglot.av import lipmotion
 
-        raw = lipmotion.score_tracks(path, faces.tracks, media.read_audio(path))
+        audio = media.read_audio(path)
+        raw, motion = lipmotion.score_tracks(path, faces.tracks, audio), {}
         method = av.FALLBACK
     else:
         t = time.perf_counter()
@@ -136,14 +138,15 @@ def run_scene(name: str, engine: str, fallback: bool) -> dict:
         steps["read audio"] = time.perf_counter() - t
         from sceneglot.av import asd
 
-        raw = asd.score_tracks(path, faces.tracks, audio, engine=engine, times=steps)
+        motion: dict = {}
+        raw = asd.score_tracks(path, faces.tracks, audio, engine=engine, times=steps, motion=motion)
         method = av.LIGHT_ASD
     t3 = time.perf_counter()
     for tr in faces.tracks:
-        tr.speaking = [list(r) for r in raw.get(tr.id, [])]
+        tr.asd = [list(r) for r in raw.get(tr.id, [])]
     scene = Scene(media=media.probe(path), shots=faces.shots, speakers=speech.speakers,
                   persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
-    av_assign.assign(scene)
+    av_attribute.attribute(scene, audio, turns, motion)
     c4, t4 = time.process_time(), time.perf_counter()
     steps["assign"] = t4 - t3
     mapping = person_map(scene, truth)

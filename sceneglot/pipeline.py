@@ -1,7 +1,7 @@
 """The job pipeline: stage order, caching around pure stage functions, and the job's outputs.
 
 Stages are plain functions of records (speech.asr.transcribe, speech.diarize,
-vision.analyze_faces, av.active_speakers, av.assign.assign, translate_scene,
+vision.analyze_faces, av.active_speakers, av.attribute.attribute, translate_scene,
 render.burn); this module runs them in order, each inside a `Progress.stage`
 (events, cancellation) and the job folder's cache. The input is probed once and
 its audio decoded once (only if a stage needs it); stage modules are imported
@@ -149,24 +149,34 @@ def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Any:
 
 
 def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
-              threads: Callable[[], int | None] | None = None) -> dict[str, list[list[float]]]:
+              threads: Callable[[], int | None] | None = None) -> dict[str, dict[str, list[list[float]]]]:
+    """Raw Light-ASD scores per track and the mouth motion of the same crops (for the attribution)."""
     from .av import active_speakers
 
     needs_audio = info.has_audio and info.has_video and tracks
-    return active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                           threads=threads, info=info, audio=audio() if needs_audio else None).scores
+    found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
+                            threads=threads, info=info, audio=audio() if needs_audio else None)
+    return {"scores": found.scores, "motion": found.motion}
 
 
 def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
            audio: Callable[[], Any] | None = None, executor: Executor = local) -> tuple[Scene, str]:
     """The speech stages (ASR, diarization, cached; then words -> speakers -> phrases): the scene and its RTTM."""
-    from . import scene as scene_io
     from .render.export import to_rttm
+
+    scene, used = _speech(job, info, folder, progress, audio, executor)
+    return scene, to_rttm(used, Path(job.input).stem) if info.has_audio else ""
+
+
+def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
+            audio: Callable[[], Any] | None = None, executor: Executor = local) -> tuple[Scene, list]:
+    """speech(), with the diarization turns it used instead of their RTTM."""
+    from . import scene as scene_io
     from .scene import Segment
 
     src = Path(job.input)
     if not info.has_audio:
-        return scene_io.Scene(media=info), ""
+        return scene_io.Scene(media=info), []
     audio = audio or _Audio(src, info, progress)
     segments = run_stage(progress, folder, "asr", _asr_settings(job),
                          lambda: executor("asr", asr_stage, job, info, audio), list[Segment])
@@ -176,13 +186,12 @@ def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
         from .speech.diarize import SpeakerTurn
         from .speech.pipeline import assemble
 
-        scene, used = assemble(info, segments, [SpeakerTurn(**t) for t in turns], _language(job))
-    return scene, to_rttm(used, src.stem)
+        return assemble(info, segments, [SpeakerTurn(**t) for t in turns], _language(job))
 
 
 def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | None = None,
             folder: JobFolder | None = None, executor: Executor = local) -> Analysis:
-    """Speech + faces + active speakers + assignment; each stage cached, the whole analysis too.
+    """Speech + faces + active speakers + attribution; each stage cached, the whole analysis too.
 
     Speech runs in a worker thread while faces and then active speakers run here:
     ASD needs only the face tracks and the audio, not the transcript, and the heavy
@@ -190,6 +199,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     core while speech still runs and every core once speech is done. `executor` runs each
     stage's computation (`local`: here; cluster.RayExecutor: as a Ray task).
     """
+    from .av import AttributionSettings
     from .av import method as asd_method
 
     progress = progress or Progress()
@@ -198,7 +208,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     folder = folder or JobFolder(job.folder, src)
     which, _ = asd_method(job.asd.model)
     settings = {"asr": _asr_settings(job), "diarization": _diarization_settings(job), "faces": asdict(job.faces),
-                "asd": [which, job.asd.model]}
+                "asd": [which, job.asd.model], "attribution": asdict(AttributionSettings())}
     found = folder.load("analysis", settings, Analysis)
     if found is not None:
         found.scene.media = info
@@ -212,7 +222,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     outcome: dict[str, Any] = {}
 
     def speech_stages():
-        return speech(job, info, folder, progress, audio, executor)
+        return _speech(job, info, folder, progress, audio, executor)
 
     def speech_worker():
         try:
@@ -233,11 +243,14 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
                           lambda: executor("faces", faces_stage, job, info, audio), FacesResult, frames)
         tracks = faces.tracks
         threads = asd_threads if job.asd.parallel and getattr(executor, "shares_cores", False) else None
+        from .av import tracks_key
+        from .av.features import CROP_MOUTH
+
         asd_key = {"method": which, "model": job.asd.model if which == "light-asd" else None,
-                   "tracks": [[t.id, t.start, t.end, len(t.boxes)] for t in tracks]}
+                   "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH]}
         scores = run_stage(progress, folder, "asd", asd_key,
                            lambda: executor("asd", asd_stage, job, info, audio, tracks, threads),
-                           dict[str, list[list[float]]])
+                           dict[str, dict[str, list[list[float]]]])
         return faces, scores
 
     if job.asd.parallel:
@@ -256,16 +269,18 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         faces, scores = vision_stages()
     if "error" in outcome:
         raise outcome["error"]
-    scene, rttm = outcome["speech"]
-    with progress.stage("assign", 1):
-        from .av.assign import assign
+    scene, turns = outcome["speech"]
+    with progress.stage("assign", 1):  # the attribution: who said each word, on which face
+        import numpy as np
+
+        from .av.attribute import attribute
+        from .render.export import to_rttm
 
         for track in faces.tracks:
-            track.asd = [list(row) for row in scores.get(track.id, [])]  # the network's own score, kept
-            track.speaking = [list(row) for row in track.asd]  # fused with who is heard below
+            track.asd = [list(row) for row in scores["scores"].get(track.id, [])]  # the network's own score
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
-        assign(scene)
-    result = Analysis(scene, rttm)
+        attribute(scene, audio() if info.has_audio else np.zeros(0, np.float32), turns, scores["motion"])
+    result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "")
     folder.store("analysis", settings, result)
     _debug_video(job, scene)
     return result

@@ -65,9 +65,13 @@ class Segment:
     language: str | None = None
     translation: str | None = None
     words: list[Word] = field(default_factory=list)
-    person_confidence: float | None = None
+    person_confidence: float | None = None  # how sure the attribution (speaker and face) is, 0..1
     pivot: str | None = None  # the English a two-leg translation went through; None when direct
     route: str | None = None  # how the translation was made, e.g. "whisper:de>en + bergamot:en>pt"
+    # What decided the attribution: "asd" (Light-ASD saw the face speaking, or every visible face
+    # silent), "voice" (the voice matched a speaker known from elsewhere), "co-occurrence" (the face
+    # was on screen while the voice was heard, tied one to one, lip sync breaking ties); None: not attributed.
+    evidence: str | None = None
     translation_edited: bool = False  # set by hand (found by `render`): `translate` keeps it
 
 

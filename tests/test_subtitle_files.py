@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import filecmp
 import itertools
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,10 @@ def test_every_subtitle_file_the_pipeline_writes_parses_and_keeps_the_rules(job)
     assert en_srt == en_vtt
     assert [c.start for c in parsed["out.ass"]] == pytest.approx([c.start for c in parsed["out.en.srt"]], abs=0.01)
     # The transcript's cues are timed for the source alone (the video's also leave time to read the translation).
-    words = [" ".join(" ".join(c.lines) for c in parsed[n]).split() for n in ("transcript.srt", "out.en.srt")]
+    # Its speakers are the audio diarization's (`transcribe` sees no faces) while the video's come from the
+    # audio-visual attribution, so the "S0:" labels may differ; the words may not.
+    words = [[w for w in " ".join(" ".join(c.lines) for c in parsed[n]).split() if not re.fullmatch(r"S\d+:", w)]
+             for n in ("transcript.srt", "out.en.srt")]
     assert words[0] == words[1]
 
 

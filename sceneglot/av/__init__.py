@@ -1,4 +1,4 @@
-"""Audio-visual stage: active speaker detection (Light-ASD) and phrase -> face assignment.
+"""Audio-visual stage: active speaker detection (Light-ASD), then who said what on which face (attribute).
 
 `active_speakers` picks Light-ASD when its weights can be had (and either a
 cached ONNX export or torch to make one), else the clearly labelled lip-motion
@@ -7,7 +7,9 @@ fallback, and caches the per-track scores as the "asd" stage.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,10 +28,23 @@ FALLBACK = "lip-motion"
 ENGINES = ("onnxruntime", "opencv")  # runtimes for the exported Light-ASD network
 
 
+@dataclass(frozen=True)
+class AttributionSettings:
+    """The audio-visual attribution's settings (av.attribute); chosen leave-one-scene-out by
+    benchmarks/attribution.py."""
+
+    speak: float = 0.0  # raw Light-ASD logit a face needs over a turn to be seen speaking (the network's own 0)
+    margin: float = 2.0  # ... and its lead over every other visible face
+    silent: float = 0.0  # every visible face below this: nobody on screen speaks
+    voice: float = 0.6  # cosine distance under which two voices are one speaker
+    clear: float = 0.8  # cosine distance above which one person's voices clearly differ (two speakers)
+
+
 @dataclass
 class ActiveSpeakers:
     method: str  # "light-asd" or "lip-motion"
     scores: dict[str, list[list[float]]] = field(default_factory=dict)  # track id -> [[t, score], ...]
+    motion: dict[str, list[list[float]]] = field(default_factory=dict)  # track id -> [[t, mouth motion], ...]
     seconds: float = 0.0  # compute time (0 when read from the cache)
 
 
@@ -69,18 +84,28 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
     start = time.perf_counter()
     info = info or media.probe(path)
     if not info.has_audio or not info.has_video or not tracks:
-        return ActiveSpeakers(which, {t.id: [] for t in tracks}, 0.0)
+        return ActiveSpeakers(which, {t.id: [] for t in tracks}, {}, 0.0)
     audio = media.read_audio(path) if audio is None else audio
+    motion: dict[str, list[list[float]]] = {}
     if which == LIGHT_ASD:
         from . import asd
 
         scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
-                                  times=times)
+                                  times=times, motion=motion)
     else:
         from . import lipmotion
 
         scores = lipmotion.score_tracks(path, tracks, audio)
-    return ActiveSpeakers(which, scores, time.perf_counter() - start)
+    return ActiveSpeakers(which, scores, motion, time.perf_counter() - start)
 
 
-__all__ = ["ENGINES", "ActiveSpeakers", "active_speakers", "method"]
+def tracks_key(tracks: list[Track]) -> str:
+    """A digest of what ASD scores depend on besides the media: every track's id and boxes (other face
+    settings give other boxes, and must not reuse scores computed for the old ones)."""
+    digest = hashlib.sha256()
+    for t in tracks:
+        digest.update(json.dumps([t.id, t.boxes], separators=(",", ":")).encode())
+    return digest.hexdigest()[:16]
+
+
+__all__ = ["ENGINES", "ActiveSpeakers", "AttributionSettings", "active_speakers", "method", "tracks_key"]

@@ -204,15 +204,20 @@ class _Pending:
     geo: features.CropGeometry
     first: int  # 25-fps frame index of the track's first crop
     stream: FeatureStream | None = None
+    mouth: np.ndarray | None = None  # the previous crop's mouth patch
+    motion: list[float] | None = None
 
 
 def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: Engine | str = "onnxruntime",
-                 times: dict[str, float] | None = None) -> dict[str, list[list[float]]]:
+                 times: dict[str, float] | None = None,
+                 motion: dict[str, list[list[float]]] | None = None) -> dict[str, list[list[float]]]:
     """Light-ASD scores per track: `{track_id: [[t, score], ...]}` at 25 fps, score > 0 meaning speaking.
 
     `audio` is the whole soundtrack, 16 kHz mono float32 (media.read_audio).
     `times`, when given, accumulates wall seconds per step (session, mfcc, decode, crop, encoder,
     backend) and the counts "frames" (decoded) and "face_frames" (crops) for benchmarks.
+    `motion`, when given, receives per track `[[t, mouth motion], ...]` measured on the same crops
+    (features.crop_mouth): the attribution stage correlates it with loudness.
     """
     tracks = list(tracks)
     times = {} if times is None else times
@@ -233,7 +238,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         if len(geo.times):
             first = round(geo.times[0] * features.FPS)
             rows = feats[first * features.STEPS_PER_FRAME:]
-            pending.append(_Pending(tr, geo, first, FeatureStream(runner, rows, times)))
+            pending.append(_Pending(tr, geo, first, FeatureStream(runner, rows, times),
+                                    motion=[] if motion is not None else None))
     results: dict[str, list[list[float]]] = {tr.id: [] for tr in tracks}
     if not pending:
         return results
@@ -249,6 +255,9 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             scores = np.concatenate([scores, np.repeat(scores[-1:], len(p.geo.times) - len(scores))])
         results[p.track.id] = [[round(float(t), 3), round(float(s), 3)]
                                for t, s in zip(p.geo.times[: len(scores)], scores, strict=True)]
+        if motion is not None and p.motion is not None:
+            motion[p.track.id] = [[round(float(t), 3), round(m, 4)]
+                                  for t, m in zip(p.geo.times, p.motion, strict=False)]
         p.stream = None
 
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
@@ -275,6 +284,10 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             crop = features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i])
             add("crop", t)
             p.stream.push(crop)  # encodes a chunk once enough frames are in
+            if p.motion is not None:
+                patch = features.crop_mouth(crop)
+                p.motion.append(0.0 if p.mouth is None else float(np.mean(np.abs(patch - p.mouth))))
+                p.mouth = patch
     for p in open_ + queue:
         finish(p)
     return results

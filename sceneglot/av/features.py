@@ -23,6 +23,7 @@ CROP_SCALE = 0.4  # the reference's `cs`: how far the window reaches beyond the 
 PAD_VALUE = 110
 MEDIAN = 13
 _EPS = 1e-4
+MOUTH_PATCH = (32, 16)  # (width, height) the mouth is resized to before frames are compared
 
 
 @dataclass
@@ -107,3 +108,14 @@ def mfcc(audio: np.ndarray) -> np.ndarray:
     pcm = np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
     feats = psf_mfcc(pcm, SAMPLE_RATE, numcep=13, winlen=0.025, winstep=0.010)
     return feats.astype(np.float32)
+
+
+# Rows and columns of the mouth in a Light-ASD crop (features.crop_face: the 112x112 window spans
+# about 0.3 face half-sizes above the box centre to 1.1 below it, and 0.7 either side).
+CROP_MOUTH = (slice(40, 92), slice(20, 92))
+
+
+def crop_mouth(crop: np.ndarray) -> np.ndarray:
+    """The normalised mouth patch of a Light-ASD face crop (as lipmotion measures it on whole frames)."""
+    patch = cv2.resize(crop[CROP_MOUTH], MOUTH_PATCH, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return (patch - patch.mean()) / (patch.std() + 1.0)

@@ -3,17 +3,21 @@
 Each word takes the speaker whose turn covers most of it (where turns overlap,
 the larger share wins, ties keep the previous word's speaker); Whisper's
 segments are then dissolved and words are re-joined into phrases that break at
-speaker changes, language changes, long pauses and sentence ends, so a subtitle
-never mixes two voices.
+every speaker change (word level), language changes, long pauses and sentence
+ends, so a subtitle never mixes two voices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..scene import Segment, Word
 from .asr import join_words
-from .diarize import SpeakerTurn
+
+if TYPE_CHECKING:
+    from .diarize import SpeakerTurn
 
 SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 
@@ -45,14 +49,19 @@ def attribute(words: list[Word], turns: list[SpeakerTurn]) -> None:
         prev = w.speaker
 
 
-def rejoin(segments: list[Segment], rules: PhraseRules | None = None) -> list[Segment]:
-    """New segments (ids from 0), one speaker and one language each, cut at readable places."""
+def rejoin(segments: list[Segment], rules: PhraseRules | None = None,
+           same: Callable[[Word, Word], bool] | None = None) -> list[Segment]:
+    """New segments (ids from 0), one speaker and one language each, cut at readable places.
+
+    `same(previous_word, word)`, when given, must also hold for two neighbouring words to share
+    a phrase (the audio-visual stage uses it so that no phrase spans two faces).
+    """
     rules = rules or PhraseRules()
     tagged = [(w, s.language) for s in segments for w in s.words]
     tagged.sort(key=lambda x: x[0].start)
     groups: list[list[tuple[Word, str | None]]] = []
     for w, lang in tagged:
-        if groups and not _breaks(groups[-1], w, lang, rules):
+        if groups and not _breaks(groups[-1], w, lang, rules) and (same is None or same(groups[-1][-1][0], w)):
             groups[-1].append((w, lang))
         else:
             groups.append([(w, lang)])

@@ -1,0 +1,148 @@
+"""Who said it, on which face: the audio-visual attribution on the shared scenes, settings chosen leave-one-out.
+
+    python benchmarks/attribution.py [--jobs DIR] [SCENE ...]      (default: cut2 twoshot cut4 dialogue)
+
+Per scene the heavy stages (ASR + diarization, faces, Light-ASD) run once, cached under DIR/SCENE when
+--jobs is given, then the attribution runs for every point of a small grid of
+its settings. For each scene, the settings are those that score best on the *other* scenes (leave one
+scene out; ties keep the defaults), and the row shows the held-out scene under them:
+
+- right face: share of truth speech time (under a phrase) whose phrase has the right face, or none when
+  the speaker is heard from off screen; speaker: the phrase's speaker maps to the truth speaker
+  (one-to-one optimal mapping); ASD raw / fused: frame accuracy (score > 0 <=> speaking) on visible faces
+  of the network alone and of tracks[].speaking; voice-over: share of off-screen speech given no face;
+  people: persons found / present; spanning: phrases whose words belong to two truth speakers;
+  attribution s: wall seconds of the attribution under the chosen settings, including its CAM++ pass;
+  stages s: seconds of ASR + diarization + faces + ASD run one after another (* : measured when the cache
+  was made); share: attribution s / (stages s + attribution s), its part of a serial `analyze`.
+  Scoring: sceneglot.av.score (the truth format of ../shared/eval/README.md).
+Load averages are printed: other jobs on the machine inflate wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import itertools
+import json
+import os
+import pickle
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+EVAL = ROOT.parent / "shared" / "eval" / "scenes"
+os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))
+
+from sceneglot import __version__, media  # noqa: E402
+from sceneglot.av import active_speakers, score  # noqa: E402
+from sceneglot.av import attribute as av_attribute  # noqa: E402
+from sceneglot.av import turns as av_turns  # noqa: E402
+from sceneglot.av.attribute import AttributionSettings  # noqa: E402
+from sceneglot.jobs import fingerprint  # noqa: E402
+from sceneglot.scene import Scene  # noqa: E402
+from sceneglot.speech.pipeline import transcribe_with_turns  # noqa: E402
+from sceneglot.vision import analyze_faces  # noqa: E402
+
+SCENES = ["cut2", "twoshot", "cut4", "dialogue"]
+# The grid: the lead a face needs over the others to count as seen speaking (logits), the voice distance
+# under which two turns are one speaker, the one above which one person's turns stay two voices.
+GRID = {"margin": [2.0, 1.0, 3.0], "voice": [0.6, 0.5, 0.7], "clear": [0.8, 0.7, 0.9]}  # defaults first
+
+
+def stages(name: str, folder: Path | None) -> dict:
+    """The heavy stages by their public functions (as pipeline.analyze runs them, here one after another),
+    kept in `folder` (a pickle keyed on the media and the sceneglot version), with their seconds if they ran."""
+    path = EVAL / f"{name}.mp4"
+    key = f"{fingerprint(path)}-{__version__}"
+    cache = folder / "stages.pickle" if folder else None
+    if cache and cache.is_file():
+        saved = pickle.loads(cache.read_bytes())
+        if saved.get("key") == key:
+            return _job(name, saved)
+    info = media.probe(path)
+    audio = media.read_audio(path)
+    t = time.perf_counter()
+    speech, turns = transcribe_with_turns(path, info=info, audio=audio)
+    faces = analyze_faces(path, info=info)
+    asd = active_speakers(path, faces.tracks, info=info, audio=audio)
+    saved = {"key": key, "info": info, "speech": speech, "turns": turns, "faces": faces, "asd": asd,
+             "stages_s": time.perf_counter() - t}
+    if cache:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_bytes(pickle.dumps(saved))
+    job = _job(name, saved)
+    job["fresh"] = True
+    return job
+
+
+def _job(name: str, saved: dict) -> dict:
+    speech, faces, asd = saved["speech"], saved["faces"], saved["asd"]
+    for tr in faces.tracks:
+        tr.asd = [list(r) for r in asd.scores.get(tr.id, [])]
+    scene = Scene(media=saved["info"], source_language=speech.source_language, shots=faces.shots,
+                  speakers=speech.speakers, persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
+    audio = media.read_audio(EVAL / f"{name}.mp4")
+    t = time.perf_counter()
+    voices = av_turns.voice_frames(audio)
+    voice_s = time.perf_counter() - t
+    return {"scene": scene, "turns": saved["turns"], "motion": asd.motion, "audio": audio, "voices": voices,
+            "voice_s": voice_s, "stages_s": saved["stages_s"], "fresh": False,
+            "truth": json.loads((EVAL / f"{name}.json").read_text())}
+
+
+def run(job: dict, settings: AttributionSettings) -> tuple[score.Score, float]:
+    scene = copy.deepcopy(job["scene"])
+    t = time.perf_counter()
+    av_attribute.attribute(scene, job["audio"], job["turns"], job["motion"], settings, voices=job["voices"])
+    return score.score(scene, job["truth"]), time.perf_counter() - t + job["voice_s"]
+
+
+def objective(s: score.Score) -> float:
+    """What the settings are chosen for: the issue's figures, each 0..1, and no phrase across a change."""
+    parts = [s.right_face, s.speaker, s.asd_fused if s.asd_fused is not None else 1.0]
+    if s.voice_over is not None:
+        parts.append(s.voice_over)
+    return sum(parts) / len(parts) - 0.02 * s.spanning - 0.05 * abs(s.people_found - s.people_present)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenes", nargs="*", default=SCENES)
+    parser.add_argument("--jobs", type=Path, help="keep each scene's stage caches in JOBS/SCENE (reruns are fast)")
+    args = parser.parse_args()
+    os.environ.setdefault("SCENEGLOT_QUIET", "1")
+    print("load avg " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    points = [AttributionSettings(**dict(zip(GRID, values, strict=True)))
+              for values in itertools.product(*GRID.values())]
+    jobs = {name: stages(name, args.jobs / name if args.jobs else None) for name in args.scenes}
+    table = {name: [run(job, p) for p in points] for name, job in jobs.items()}
+    head = (f"{'scene':<9} {'right face':>10} {'speaker':>8} {'ASD raw':>8} {'ASD fused':>9} {'voice-over':>10} "
+            f"{'people':>7} {'spanning':>8} {'attrib. s':>9} {'stages s':>8} {'share':>6}  settings (chosen on)")
+    print(head)
+    print("-" * len(head))
+    for name in args.scenes:
+        others = [n for n in args.scenes if n != name] or [name]
+        best = max(range(len(points)),
+                   key=lambda i: (sum(objective(table[n][i][0]) for n in others), -i))
+        s, seconds = table[name][best]
+        p = points[best]
+        vo = "–" if s.voice_over is None else f"{s.voice_over:.1%}"
+        stages_s = jobs[name]["stages_s"]
+        st = f"{stages_s:.1f}" + ("" if jobs[name]["fresh"] else "*")
+        share = f"{seconds / (stages_s + seconds):.1%}"
+        print(f"{name:<9} {s.right_face:>10.1%} {s.speaker:>8.1%} {s.asd_raw:>8.1%} {s.asd_fused:>9.1%} {vo:>10} "
+              f"{s.people_found:>3} / {s.people_present:<1} {s.spanning:>8} {seconds:>9.2f} {st:>8} {share:>6}  "
+              f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} ({', '.join(others)})", flush=True)
+    print("defaults: " + ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(AttributionSettings()).items()))
+    print("targets: right face >= 97 %, speaker >= 95 %, fused ASD >= 92 %, voice-over >= 95 %, people found = "
+          "present, no phrase spanning a speaker change; attribution <= 5 % of analyze")
+    print("load avg " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Who said it, on which face: audio-visual diarization and attribution of every word.
+
+Speakers are decided from voices and faces together, on short turns (see
+`turns.py`). A turn is *seen* as person P's when P's raw Light-ASD logit over
+it is above `speak` and, with other faces visible, at least `margin` above
+theirs; it is *silent* when faces are visible and every logit is below
+`silent`. Turns are then clustered by voice (average-linkage cosine distance)
+under constraints:
+
+- cannot-link: turns seen as different persons; a turn seen as P and a silent
+  turn during which P is visible (P does not speak there, so that voice is not P's);
+- must-link: turns seen as the same person join first unless their voices are
+  `clear` apart (a person filmed with two microphones stays one speaker);
+- other turns join by voice up to `voice`.
+
+A cluster with seen turns belongs to that person (several clusters may belong
+to one person). The rest are matched one to one to persons who own no cluster
+yet, on the face evidence summed over their time (a face that is on screen,
+not silent, and ahead of the others); what stays unmatched is heard from off
+screen. Every person is one speaker id, on screen or off; each off-screen
+cluster is another. A turn's phrase goes to the speaker's face only while that
+face is visible and not silent, so reverse shots and voice-overs get no face.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..scene import Scene, Speaker, Track, Word
+from . import AttributionSettings, lipmotion
+from . import turns as turns_mod
+from .features import FPS
+from .turns import Turn
+
+if TYPE_CHECKING:
+    from ..speech.diarize import SpeakerTurn
+    from ..speech.phrases import PhraseRules
+
+__all__ = ["Attribution", "AttributionSettings", "TurnResult", "attribute", "diarize_av"]
+
+ASD, VOICE, COOCCURRENCE = "asd", "voice", "co-occurrence"
+MAX_PAUSE = 1.0  # s: a pause this short between two turns of one person is still that person speaking
+
+
+@dataclass
+class TurnResult:
+    turn: Turn
+    cluster: int
+    speaker: str | None = None
+    person: str | None = None
+    evidence: str | None = None
+    confidence: float = 0.0
+
+
+@dataclass
+class Attribution:
+    turns: list[TurnResult] = field(default_factory=list)
+    speakers: list[Speaker] = field(default_factory=list)
+    method: str = "audio-visual"  # or "audio" (no faces: the audio diarization unchanged)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 30.0), -30.0)))
+
+
+def seen(t: Turn, s: AttributionSettings) -> str | None:
+    """The person seen speaking during the turn, if any is clearly."""
+    if not t.faces:
+        return None
+    ranked = sorted(((v, p) for p, v in t.faces.items()), reverse=True)
+    best, person = ranked[0]
+    if best < s.speak or (len(ranked) > 1 and best - ranked[1][0] < s.margin):
+        return None
+    return person
+
+
+def silent(t: Turn, s: AttributionSettings) -> bool:
+    return bool(t.faces) and max(t.faces.values()) < s.silent
+
+
+def cluster_turns(items: list[Turn], s: AttributionSettings) -> list[int]:
+    """Constrained average-linkage clustering of the turns that have voices; -1 for the others.
+
+    Per cluster: the person it is seen as (-1: none) and the persons seen silent while it speaks; two
+    clusters may merge only if that leaves one person seen and no seen person silent. The state is
+    kept as arrays updated on each merge, so the cost stays that of plain average linkage."""
+    idx = [i for i, t in enumerate(items) if t.voice is not None]
+    labels = [-1] * len(items)
+    if not idx:
+        return labels
+    vecs = np.stack([items[i].voice for i in idx]).astype(np.float64)
+    n = len(idx)
+    people = sorted({p for i in idx for p in items[i].faces})
+    seen_by = np.array([people.index(p) if (p := seen(items[i], s)) is not None else -1 for i in idx])
+    mute = np.zeros((n, len(people) + 1), bool)  # the last column stands for "nobody": never muted
+    for k, i in enumerate(idx):
+        if silent(items[i], s):
+            mute[k, [people.index(p) for p in items[i].faces]] = True
+
+    def blocked_row(a: int) -> np.ndarray:
+        pa = seen_by[a]
+        both = (pa >= 0) & (seen_by >= 0) & (seen_by != pa)
+        return both | (mute[:, pa] if pa >= 0 else False) | mute[a, seen_by]
+
+    total = vecs @ vecs.T  # sums of pairwise similarities between clusters
+    size = np.ones(n)
+    members = [[k] for k in range(n)]
+    alive = np.ones(n, bool)
+    blocked = np.stack([blocked_row(a) for a in range(n)])
+    for must in (True, False):
+        while True:
+            sim = total / np.outer(size, size)
+            mask = blocked | ~alive[:, None] | ~alive[None, :]
+            if must:  # only clusters seen as the same person
+                mask |= (seen_by[:, None] < 0) | (seen_by[:, None] != seen_by[None, :])
+            sim[mask] = -np.inf
+            np.fill_diagonal(sim, -np.inf)
+            a, b = np.unravel_index(int(np.argmax(sim)), sim.shape)
+            if 1.0 - sim[a, b] > (s.clear if must else s.voice):
+                break
+            total[a, :] += total[b, :]
+            total[:, a] += total[:, b]
+            size[a] += size[b]
+            alive[b] = False
+            members[a] += members[b]
+            seen_by[a] = max(seen_by[a], seen_by[b])  # at most one of them is a person (else blocked)
+            mute[a] |= mute[b]
+            blocked[a, :] = blocked[:, a] = blocked_row(a)
+    groups = sorted((members[k] for k in range(n) if alive[k]), key=min)
+    for lab, group in enumerate(groups):
+        for k in group:
+            labels[idx[k]] = lab
+    return labels
+
+
+def _attach_short(items: list[Turn], labels: list[int], s: AttributionSettings) -> list[int]:
+    """Turns too short for a voice join: the cluster seen as their person, else a neighbour with their
+    audio label (nearest in time), else the nearest voiced turn; with no voiced turn at all, the audio label."""
+    out = list(labels)
+    voiced = [i for i, lab in enumerate(labels) if lab >= 0]
+    by_person: dict[str, int] = {}
+    for i in voiced:
+        p = seen(items[i], s)
+        if p is not None:
+            by_person.setdefault(p, labels[i])
+    audio_ids: dict[str, int] = {}
+    base = max(labels, default=-1) + 1
+    for i, t in enumerate(items):
+        if out[i] >= 0:
+            continue
+        p = seen(t, s)
+        if p is not None and p in by_person:
+            out[i] = by_person[p]
+            continue
+        mid = (t.start + t.end) / 2
+
+        def gap(j: int, t: Turn = t, mid: float = mid) -> float:
+            return abs((items[j].start + items[j].end) / 2 - mid)
+
+        same = [j for j in voiced if items[j].audio_speaker == t.audio_speaker]
+        pool = same or voiced
+        if pool:
+            out[i] = labels[min(pool, key=gap)]
+        else:
+            out[i] = audio_ids.setdefault(t.audio_speaker, base + len(audio_ids))
+    return out
+
+
+def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarray) -> float | None:
+    """Pearson correlation over `frames` of a face's mouth motion with the loudness heard: lips in sync
+    with the sound correlate, lips moving to another (muted) recording do not. None: too little to tell."""
+    if motion is None:
+        return None
+    pairs = [(motion[k], loudness[k]) for k in frames if k in motion and 0 <= k < len(loudness)]
+    if len(pairs) < FPS:
+        return None
+    m, v = np.asarray(pairs).T
+    if m.std() < 1e-6 or v.std() < 1e-6:
+        return None
+    return float(np.corrcoef(m, v)[0, 1])
+
+
+def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion: dict[str, dict[int, float]],
+            loudness: np.ndarray) -> dict[int, tuple[str | None, str, float]]:
+    """Cluster -> (person, how it was decided, confidence).
+
+    Clusters with turns seen speaking belong to that person. The others are matched one to one to the
+    persons who own none, maximising the lead of that person's lip sync (else raw ASD) over the other
+    faces during the cluster's speech; a pair is possible only where the face is on screen for most
+    of that speech, never seen silent during it, and not behind another face's sync by more than the
+    standard error of a difference of two correlations over those frames, sqrt(2 / n)."""
+    clusters = sorted(set(labels))
+    owner: dict[int, tuple[str | None, str, float]] = {}
+    for c in clusters:
+        votes: dict[str, float] = {}
+        for t, lab in zip(items, labels, strict=True):
+            p = seen(t, s) if lab == c else None
+            if p is not None:
+                votes[p] = votes.get(p, 0.0) + t.duration
+        if votes:
+            person = max(votes, key=votes.get)
+            heard = sum(t.duration for t, lab in zip(items, labels, strict=True) if lab == c)
+            owner[c] = (person, ASD, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
+    taken = {p for p, _, _ in owner.values()}
+    rest = [c for c in clusters if c not in owner]
+    everyone = sorted({p for t in items for p in t.faces})
+    free = [p for p in everyone if p not in taken]
+    if rest and free:
+        gain = np.full((len(rest), len(free)), -np.inf)
+        for i, c in enumerate(rest):
+            mine = [t for t, lab in zip(items, labels, strict=True) if lab == c]
+            heard = sum(t.duration for t in mine)
+            for j, p in enumerate(free):
+                on = [t for t in mine if p in t.faces]
+                shown = sum(t.duration for t in on)
+                if shown < turns_mod.VISIBLE * heard or any(t.faces[p] < s.silent for t in on):
+                    continue  # mostly off screen, or seen silent while this voice speaks: not p's voice
+                frames = np.concatenate([turns_mod.frames_of(t) for t in on])
+                mine_sync = sync(frames, motion.get(p), loudness)
+                if mine_sync is not None:
+                    others = [x for q in everyone if q != p and (x := sync(frames, motion.get(q), loudness))
+                              is not None]
+                    lead = mine_sync - max(others, default=0.0)
+                    if lead < -math.sqrt(2.0 / len(frames)):
+                        continue  # another face's lips follow this voice better, by more than the noise
+                else:
+                    lead = sum(t.duration * (t.faces[p] - max((v for q, v in t.faces.items() if q != p),
+                                                              default=0.0)) for t in on) / shown
+                gain[i, j] = lead
+        finite = np.where(np.isfinite(gain), gain, -1e9)
+        rows, cols = linear_sum_assignment(-finite)
+        for i, j in zip(rows, cols, strict=True):
+            if np.isfinite(gain[i, j]):
+                owner[rest[i]] = (free[j], COOCCURRENCE, round(_sigmoid(4 * gain[i, j]) * 0.5 + 0.25, 3))
+    for c in clusters:
+        owner.setdefault(c, (None, VOICE, 1.0))
+    return owner
+
+
+def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
+               motion: dict[str, list[list[float]]] | None = None,
+               settings: AttributionSettings | None = None,
+               voices: tuple[np.ndarray, np.ndarray] | None = None) -> Attribution:
+    """Speakers and faces per short turn, from the audio turns, the shots, the tracks' raw scores, their
+    mouth motion (asd.score_tracks) and the audio (`voices`: turns.voice_frames(audio), if at hand)."""
+    s = settings or AttributionSettings()
+    faces = turns_mod.face_scores(scene.tracks)
+    if not faces or not turns:
+        return _audio_only(turns)
+    items = turns_mod.short_turns(turns, scene.shots, faces, s.margin)
+    if not items:
+        return _audio_only(turns)
+    turns_mod.add_face_evidence(items, faces)
+    if voices is None:
+        voices = turns_mod.voice_frames(audio, min(t.start for t in items) - 0.1, max(t.end for t in items) + 0.1)
+    turns_mod.add_voices(items, audio, voices)
+    labels = _attach_short(items, cluster_turns(items, s), s)
+    mouths = turns_mod.person_series(scene.tracks, motion or {})
+    frames = int(len(audio) / turns_mod.SAMPLE_RATE * FPS) + 1
+    owner = _owners(items, labels, s, mouths, lipmotion.voice_activity(audio, frames))
+    # One speaker id per person (however many voice clusters it owns), one per off-screen cluster.
+    first: dict[object, float] = {}
+    for t, lab in zip(items, labels, strict=True):
+        key = owner[lab][0] or ("off", lab)
+        first[key] = min(first.get(key, math.inf), t.start)
+    ids = {key: f"S{n}" for n, key in enumerate(sorted(first, key=first.get))}
+    results = []
+    for t, lab in zip(items, labels, strict=True):
+        person, how, conf = owner[lab]
+        r = TurnResult(t, lab, ids[person or ("off", lab)])
+        p = seen(t, s)
+        if p is not None:
+            others = [v for q, v in t.faces.items() if q != p]
+            lead = t.faces[p] - max(others) if others else t.faces[p]
+            r.person, r.evidence, r.confidence = p, ASD, _sigmoid(t.faces[p]) * _sigmoid(lead)
+        elif person is not None and person in t.faces and t.faces[person] >= s.silent:
+            r.person, r.evidence, r.confidence = person, VOICE if how == ASD else how, conf
+        else:  # the speaker's face is not on screen (or is seen silent): heard from off screen
+            r.evidence = VOICE if person is not None or not t.faces else ASD
+            r.confidence = conf if not t.faces else 1.0 - _sigmoid(max(t.faces.values()))
+        r.confidence = round(float(r.confidence), 3)
+        results.append(r)
+    words = sorted((w for seg in scene.segments for w in seg.words), key=lambda w: w.start)
+    _refine(results, voices, [(x.end + y.start) / 2 for x, y in itertools.pairwise(words)])
+    speakers = []
+    for key, sid in sorted(ids.items(), key=lambda kv: int(kv[1][1:])):
+        person = key if isinstance(key, str) else None
+        mine = [r for r in results if r.speaker == sid]
+        conf = sum(r.confidence * r.turn.duration for r in mine) / max(sum(r.turn.duration for r in mine), 1e-6)
+        speakers.append(Speaker(sid, person, round(conf, 3)))
+    return Attribution(results, speakers)
+
+
+def _refine(results: list[TurnResult], voices: tuple[np.ndarray, np.ndarray], gaps: list[float]) -> None:
+    """Move each change of speaker at a turn cut by length only (the two turns may each hold some of
+    both voices) to where the voices change, from the two speakers' centroids."""
+    cents: dict[int, np.ndarray] = {}
+    for c in {r.cluster for r in results}:
+        vs = [r.turn.voice for r in results if r.cluster == c and r.turn.voice is not None]
+        if vs:
+            m = np.mean(vs, axis=0)
+            cents[c] = m / max(float(np.linalg.norm(m)), 1e-8)
+    for a, b in itertools.pairwise(results):
+        if (b.turn.cut == "length" and a.speaker != b.speaker and a.cluster in cents and b.cluster in cents
+                and abs(b.turn.start - a.turn.end) < 1e-3):
+            t = turns_mod.refine_change(voices, a.turn.start, b.turn.end, cents[a.cluster], cents[b.cluster], gaps)
+            if t is not None:
+                a.turn.end = b.turn.start = t
+
+
+def _audio_only(turns: list[SpeakerTurn]) -> Attribution:
+    """No faces: the audio diarization's turns and speakers, unchanged."""
+    results = [TurnResult(Turn(t.start, t.end, t.speaker), 0, t.speaker, None, VOICE, 1.0) for t in turns]
+    ids = sorted({t.speaker for t in turns}, key=lambda x: int(x[1:]))
+    return Attribution(results, [Speaker(i) for i in ids], method="audio")
+
+
+def _turn_of(word: Word, results: list[TurnResult]) -> TurnResult | None:
+    best, share = None, 0.0
+    for r in results:
+        ov = min(word.end, r.turn.end) - max(word.start, r.turn.start)
+        if ov > share:
+            best, share = r, ov
+    if best is None and results:
+        mid = (word.start + word.end) / 2
+        best = min(results, key=lambda r: max(r.turn.start - mid, mid - r.turn.end))
+    return best
+
+
+def apply(scene: Scene, result: Attribution, rules: PhraseRules | None = None) -> None:
+    """Words take their turn's speaker and face; phrases are rebuilt so none spans two of either."""
+    from ..speech import phrases
+
+    if result.method == "audio":
+        return
+    owner: dict[int, TurnResult] = {}
+    for seg in scene.segments:
+        for w in seg.words:
+            r = _turn_of(w, result.turns)
+            if r is not None:
+                w.speaker = r.speaker
+                owner[id(w)] = r
+
+    def person(w: Word) -> str | None:
+        r = owner.get(id(w))
+        return r.person if r else None
+
+    scene.segments = phrases.rejoin(scene.segments, rules, same=lambda a, b: person(a) == person(b))
+    for seg in scene.segments:
+        rs = [owner[id(w)] for w in seg.words if id(w) in owner]
+        seg.person = person(seg.words[0]) if seg.words else None
+        if rs:
+            weight = [max(w.end - w.start, 1e-3) for w in seg.words if id(w) in owner]
+            votes: dict[str, float] = {}
+            for r, wt in zip(rs, weight, strict=True):
+                votes[r.evidence or VOICE] = votes.get(r.evidence or VOICE, 0.0) + wt
+            seg.evidence = max(votes, key=votes.get)
+            seg.person_confidence = round(sum(r.confidence * wt for r, wt in zip(rs, weight, strict=True))
+                                          / sum(weight), 3)
+    used = {s.speaker for s in scene.segments}
+    scene.speakers = [sp for sp in result.speakers if sp.id in used]
+    fuse(scene.tracks, result)
+
+
+def fuse(tracks: list[Track], result: Attribution) -> None:
+    """tracks[].speaking from tracks[].asd and who is heard: while speech is attributed, the face it is
+    attributed to is speaking and every other face is not; pauses shorter than MAX_PAUSE between turns
+    of one face count as that face's; where nobody is heard the network's score stays."""
+    spans = sorted((r.turn.start, r.turn.end, r.person) for r in result.turns)
+    who: dict[int, str | None] = {}
+    for n, (a, b, p) in enumerate(spans):
+        for k in range(math.ceil(a * FPS - 1e-6), math.floor(b * FPS - 1e-6) + 1):
+            who[k] = p
+        if n + 1 < len(spans) and p is not None and spans[n + 1][2] == p and spans[n + 1][0] - b < MAX_PAUSE:
+            for k in range(math.floor(b * FPS - 1e-6) + 1, math.ceil(spans[n + 1][0] * FPS - 1e-6)):
+                who[k] = p
+    for tr in tracks:
+        rows = []
+        for t, score in tr.asd:
+            k = round(t * FPS)
+            if k in who and tr.person is not None:
+                score = abs(score) if who[k] == tr.person else -abs(score)
+                if score == 0:
+                    score = 1e-3 if who[k] == tr.person else -1e-3
+            rows.append([t, round(float(score), 3)])
+        tr.speaking = rows
+
+
+def attribute(scene: Scene, audio: np.ndarray, turns: list[SpeakerTurn],
+              motion: dict[str, list[list[float]]] | None = None,
+              settings: AttributionSettings | None = None,
+              voices: tuple[np.ndarray, np.ndarray] | None = None) -> Attribution:
+    """The audio-visual stage after ASD: reads tracks[].asd (raw Light-ASD), fills speakers, phrases
+    (split at every change of speaker or face, with person, evidence and confidence) and the fused
+    tracks[].speaking. Audio-only or faceless input keeps the audio diarization unchanged."""
+    result = diarize_av(turns, scene, audio, motion, settings, voices)
+    if result.method == "audio":
+        for tr in scene.tracks:
+            tr.speaking = [list(r) for r in tr.asd]
+        return result
+    apply(scene, result)
+    return result

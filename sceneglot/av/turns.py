@@ -1,0 +1,259 @@
+"""Short speech turns and the evidence about each: its voice, and how each visible face looks while it lasts.
+
+The audio diarization's turns are cut further at shot changes, where the face
+Light-ASD sees speaking changes, and into pieces of at most MAX_TURN seconds,
+so that no turn holds two voices the audio clustering ran together. For every
+turn we keep a CAM++ embedding (pooled from one frame-level pass over the
+speech) and, per visible person, the mean raw Light-ASD logit over the turn.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..scene import Shot, Track
+from .features import FPS
+
+if TYPE_CHECKING:
+    from ..speech.diarize import SpeakerTurn
+
+SAMPLE_RATE = 16000
+MAX_TURN = 2.0  # s: longer turns are cut into equal pieces, each long enough for a voice embedding
+MIN_VOICE = 0.5  # s: shorter turns get no embedding of their own (too little speech to tell voices apart)
+LEADER_RUN = 0.5  # s: a change of the face seen speaking must last this long to cut a turn
+VISIBLE = 0.5  # share of a turn's frames a face must be on screen to count as visible during it
+_HOP = 0.02  # s between CAM++ frame-level outputs
+_BLOCK = 30.0  # s of audio per CAM++ frame pass (bounds memory)
+
+
+@dataclass
+class Turn:
+    start: float
+    end: float
+    audio_speaker: str  # the audio diarization's label (fallback when the turn is too short to embed)
+    voice: np.ndarray | None = None  # L2-normalised CAM++ embedding
+    faces: dict[str, float] = field(default_factory=dict)  # visible person -> mean raw Light-ASD logit
+    cut: str = "audio"  # why the turn starts here: "audio" (diarization), "shot", "face" or "length"
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+def _frames(start: float, end: float) -> np.ndarray:
+    return np.arange(math.ceil(start * FPS - 1e-6), math.floor(end * FPS - 1e-6) + 1)
+
+
+def frames_of(t: Turn) -> np.ndarray:
+    """The 25-fps frames a turn covers."""
+    return _frames(t.start, t.end)
+
+
+def person_series(tracks: list[Track], series: dict[str, list[list[float]]]) -> dict[str, dict[int, float]]:
+    """Per person, per 25-fps frame, a per-track series (`[[t, value], ...]` by track id) merged over tracks."""
+    out: dict[str, dict[int, float]] = {}
+    for tr in tracks:
+        if tr.person is not None and tr.id in series:
+            seen = out.setdefault(tr.person, {})
+            for t, v in series[tr.id]:
+                seen.setdefault(round(t * FPS), float(v))
+    return out
+
+
+def face_scores(tracks: list[Track]) -> dict[str, dict[int, float]]:
+    """Per person, per 25-fps frame: the raw Light-ASD logit (max over the person's tracks at that frame)."""
+    out: dict[str, dict[int, float]] = {}
+    for tr in tracks:
+        if tr.person is None:
+            continue
+        seen = out.setdefault(tr.person, {})
+        rows = tr.asd or [[r[0], 0.0] for r in tr.boxes]  # no scores (no audio): presence only, undecided
+        for t, s in rows:
+            k = round(t * FPS)
+            seen[k] = max(seen.get(k, -math.inf), float(s))
+    return out
+
+
+def _leaders(faces: dict[str, dict[int, float]], lo: int, hi: int, margin: float) -> list[str | None]:
+    """Per frame in [lo, hi): the person clearly ahead of every other visible face (and > 0), else None."""
+    out: list[str | None] = []
+    for k in range(lo, hi):
+        ranked = sorted(((s[k], p) for p, s in faces.items() if k in s), reverse=True)
+        if len(ranked) >= 2 and ranked[0][0] > 0 and ranked[0][0] - ranked[1][0] >= margin:
+            out.append(ranked[0][1])
+        else:
+            out.append(None)
+    return out
+
+
+def _smooth_runs(labels: list[str | None], min_run: int) -> list[str | None]:
+    """Runs shorter than `min_run` frames take the label before them (or after, at the start)."""
+    out = list(labels)
+    i = 0
+    runs = []
+    while i < len(out):
+        j = i
+        while j < len(out) and out[j] == out[i]:
+            j += 1
+        runs.append([i, j, out[i]])
+        i = j
+    for n, run in enumerate(runs):
+        if run[1] - run[0] < min_run and len(runs) > 1:
+            run[2] = runs[n - 1][2] if n else runs[n + 1][2]
+    return [lab for a, b, lab in runs for _ in range(a, b)]
+
+
+def leader_changes(faces: dict[str, dict[int, float]], start: float, end: float, margin: float) -> list[float]:
+    """Times in (start, end) where the face seen speaking changes from one person to another."""
+    lo, hi = math.ceil(start * FPS), math.floor(end * FPS)
+    if hi - lo < 2:
+        return []
+    labels = _smooth_runs(_leaders(faces, lo, hi, margin), round(LEADER_RUN * FPS))
+    cuts, last = [], None
+    for i, lab in enumerate(labels):
+        if lab is not None:
+            if last is not None and lab != last:
+                cuts.append((lo + i) / FPS)
+            last = lab
+    return cuts
+
+
+def _pieces(turns: list[SpeakerTurn]) -> list[tuple[float, float, str]]:
+    """Non-overlapping spans of speech, each with the label of the longest turn covering it."""
+    edges = sorted({t.start for t in turns} | {t.end for t in turns})
+    out: list[tuple[float, float, str]] = []
+    for a, b in itertools.pairwise(edges):
+        covering = [t for t in turns if t.start < b - 1e-6 and t.end > a + 1e-6]
+        if covering and b - a > 1e-3:
+            label = max(covering, key=lambda t: t.end - t.start).speaker
+            if out and out[-1][2] == label and abs(out[-1][1] - a) < 1e-6:
+                out[-1] = (out[-1][0], b, label)
+            else:
+                out.append((a, b, label))
+    return out
+
+
+def short_turns(turns: list[SpeakerTurn], shots: list[Shot], faces: dict[str, dict[int, float]],
+                margin: float) -> list[Turn]:
+    """Audio turns cut at shot changes, speaking-face changes and every MAX_TURN seconds."""
+    cuts_at = sorted(s.start for s in shots if s.start > 0)
+    out: list[Turn] = []
+    for a, b, label in _pieces(turns):
+        inner = [c for c in cuts_at if a < c < b]
+        bounds = [a, *inner, b]
+        pieces = []
+        for n, (x, y) in enumerate(itertools.pairwise(bounds)):
+            sub = [x, *leader_changes(faces, x, y, margin), y]
+            why = ["shot" if n else "audio"] + ["face"] * (len(sub) - 2)
+            pieces += [(u, v, w) for u, v, w in zip(sub, sub[1:], why, strict=False)]
+        for x, y, why in pieces:
+            n = max(1, math.ceil((y - x) / MAX_TURN - 1e-9))
+            for k in range(n):
+                out.append(Turn(round(x + (y - x) * k / n, 3), round(x + (y - x) * (k + 1) / n, 3), label,
+                                cut=why if k == 0 else "length"))
+    return [t for t in out if t.duration > 1e-3]
+
+
+def add_face_evidence(turns: list[Turn], faces: dict[str, dict[int, float]]) -> None:
+    """Each turn's visible persons and their mean raw logit over the turn."""
+    for t in turns:
+        frames = _frames(t.start, t.end)
+        if not len(frames):
+            frames = np.array([round((t.start + t.end) / 2 * FPS)])
+        for person, seen in faces.items():
+            values = [seen[k] for k in frames if k in seen]
+            if len(values) >= VISIBLE * len(frames):
+                t.faces[person] = float(np.mean(values))
+
+
+def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CAM++ frame-level features of audio[start:end] in blocks: (times (n,), features (n, 512))."""
+    end = len(audio) / SAMPLE_RATE if end is None else end
+    with _one_thread():
+        return _voice_frames(audio, start, end)
+
+
+@contextmanager
+def _one_thread():
+    """CAM++ on one torch thread: on a shared CPU a second thread mostly waits (as in speech.diarize)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _voice_frames(audio: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    from ..speech import campplus, fbank
+
+    feats, times = [], []
+    block = int(_BLOCK * SAMPLE_RATE)
+    first, last = int(max(0.0, start) * SAMPLE_RATE), min(len(audio), int(end * SAMPLE_RATE))
+    for b0 in range(first, last, block):
+        piece = audio[b0:min(b0 + block + 240, last)]
+        fb = fbank.fbank(piece)
+        if len(fb) < 20:
+            continue
+        fr = campplus.frame_features(fb)
+        t = b0 / SAMPLE_RATE + _HOP * np.arange(len(fr)) + 0.0125
+        keep = t < (b0 + block) / SAMPLE_RATE
+        feats.append(fr[keep])
+        times.append(t[keep])
+    if not feats:
+        return np.zeros(0), np.zeros((0, 512), np.float32)
+    return np.concatenate(times), np.concatenate(feats)
+
+
+def add_voices(turns: list[Turn], audio: np.ndarray,
+               frames: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """A CAM++ embedding for every turn of at least MIN_VOICE seconds, pooled from one frame-level pass
+    over the speech (`frames`: voice_frames(audio) when already computed, e.g. beside ASR)."""
+    long = [t for t in turns if t.duration >= MIN_VOICE]
+    if not long:
+        return
+    if frames is None:
+        frames = voice_frames(audio, min(t.start for t in long) - 0.1, max(t.end for t in long) + 0.1)
+    times, frames = frames
+    spans, owners = [], []
+    for t in long:
+        idx = np.flatnonzero((times >= t.start) & (times < t.end))
+        if len(idx) >= 2:
+            spans.append((int(idx[0]), int(idx[-1]) + 1))
+            owners.append(t)
+    if spans:
+        from ..speech import campplus
+
+        for t, e in zip(owners, campplus.pool(frames, spans), strict=True):
+            t.voice = e
+
+
+def refine_change(frames: tuple[np.ndarray, np.ndarray], lo: float, hi: float, left: np.ndarray,
+                  right: np.ndarray, at: list[float] | None = None, edge: float = 0.3) -> float | None:
+    """The time in (lo, hi) where speech changes from voice `left` to voice `right`: the split whose
+    two sides' pooled CAM++ embeddings best match them, among the times `at` (the gaps between words,
+    where a change of speaker falls) when any lie there, else among all frames. None: too short to tell."""
+    times, feats = frames
+    idx = np.flatnonzero((times >= lo) & (times < hi))
+    margin = round(edge / _HOP)
+    if len(idx) < 2 * margin + 1:
+        return None
+    rows, local = feats[idx[0]:idx[-1] + 1], times[idx[0]:idx[-1] + 1]
+    splits = [(int(c), float(local[c] - _HOP / 2)) for c in range(margin, len(rows) - margin + 1)]
+    if at:
+        gaps = [(int(np.searchsorted(local, t)), t) for t in at]
+        gaps = [(c, t) for c, t in gaps if margin <= c <= len(rows) - margin]
+        splits = gaps or splits
+    from ..speech import campplus
+
+    a = campplus.pool(rows, [(0, c) for c, _ in splits])
+    b = campplus.pool(rows, [(c, len(rows)) for c, _ in splits])
+    return round(splits[int(np.argmax(a @ left + b @ right))][1], 3)

@@ -1,0 +1,109 @@
+"""Audio-visual attribution on hand-made records: constraints, ownership, phrases, fusion, fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sceneglot import av
+from sceneglot.av import attribute as att
+from sceneglot.av.attribute import Attribution, AttributionSettings, TurnResult
+from sceneglot.av.turns import Turn, leader_changes, short_turns
+from sceneglot.scene import MediaInfo, Person, Scene, Segment, Shot, Speaker, Track, Word
+from sceneglot.speech.diarize import SpeakerTurn
+
+S = AttributionSettings()
+
+
+def _voice(angle: float) -> np.ndarray:
+    """Unit vectors in a plane: cosine distance between angles a and b is 1 - cos(a - b)."""
+    v = np.zeros(192)
+    v[0], v[1] = np.cos(angle), np.sin(angle)
+    return v
+
+
+def _dist(d: float) -> float:
+    return float(np.arccos(1 - d))  # the angle whose voice lies d (cosine distance) from _voice(0)
+
+
+def test_turns_seen_as_two_people_never_share_a_voice_however_alike():
+    a = Turn(0, 2, "S0", _voice(0), {"PA": 4.0, "PB": -2.0})
+    b = Turn(2, 4, "S0", _voice(0.01), {"PA": -2.0, "PB": 4.0})
+    assert att.cluster_turns([a, b], S) == [0, 1]
+    assert att.cluster_turns([a, Turn(2, 4, "S0", _voice(0.01), {"PA": 1.0, "PB": 0.5})], S) == [0, 0]
+
+
+def test_one_person_recorded_twice_stays_one_speaker_unless_voices_clearly_differ():
+    near, far = _dist((S.voice + S.clear) / 2), _dist(S.clear + 0.1)
+    a = Turn(0, 2, "S0", _voice(0), {"PA": 4.0})
+    b = Turn(5, 7, "S1", _voice(near), {"PA": 4.0})  # beyond `voice`, within `clear`: must-link holds
+    assert att.cluster_turns([a, b], S) == [0, 0]
+    c = Turn(5, 7, "S1", _voice(far), {"PA": 4.0})
+    labels = att.cluster_turns([a, c], S)
+    assert labels == [0, 1]
+    owners = att._owners([a, c], labels, S, {}, np.zeros(200))
+    assert owners[0][0] == owners[1][0] == "PA"  # two voice clusters, one person
+
+
+def test_a_voice_heard_while_its_visible_owner_is_silent_is_someone_else():
+    seen = Turn(0, 2, "S0", _voice(0), {"PA": 4.0, "PB": -3.0})
+    over = Turn(3, 5, "S0", _voice(0.05), {"PA": -3.0, "PB": -3.0})  # same voice, both faces silent
+    assert att.cluster_turns([seen, over], S) == [0, 1]
+
+
+def test_short_turns_cut_at_shots_faces_and_length():
+    faces = {"PA": {k: (4.0 if k < 75 else -3.0) for k in range(200)},
+             "PB": {k: (-3.0 if k < 75 else 4.0) for k in range(200)}}
+    turns = short_turns([SpeakerTurn(0.0, 7.0, "S0")], [Shot(0.0, 6.0), Shot(6.0, 8.0)], faces, S.margin)
+    cuts = [round(t.start, 2) for t in turns]
+    assert 3.0 in cuts and 6.0 in cuts  # where the speaking face changes, and the shot change
+    assert all(t.duration <= 2.0 + 1e-6 for t in turns)
+    assert leader_changes(faces, 0.0, 7.0, S.margin) == [3.0]
+
+
+def _scene(words: list[Word]) -> Scene:
+    tracks = [Track("T0", 0.0, 7.96, [[k / 25, 0, 0, 10, 10] for k in range(200)], person="PA",
+                    asd=[[k / 25, 3.0] for k in range(200)]),
+              Track("T1", 0.0, 7.96, [[k / 25, 20, 0, 30, 10] for k in range(200)], person="PB",
+                    asd=[[k / 25, 3.0] for k in range(200)])]
+    return Scene(MediaInfo("x.mp4", 8.0, 25.0, 64, 48, True), speakers=[Speaker("S0")],
+                 persons=[Person("PA", ["T0"]), Person("PB", ["T1"])], tracks=tracks,
+                 segments=[Segment(0, words[0].start, words[-1].end, "x", speaker="S0", words=words)])
+
+
+def test_phrases_split_at_every_attributed_change_word_level_and_fused_scores_follow():
+    words = [Word(0.1 + 0.5 * i, 0.5 + 0.5 * i, f"w{i}") for i in range(12)]  # one Whisper segment, 0.1-6.0 s
+    scene = _scene(words)
+    result = Attribution([TurnResult(Turn(0.0, 3.0, "S0"), 0, "S0", "PA", att.ASD, 0.9),
+                          TurnResult(Turn(3.0, 4.5, "S0"), 1, "S1", "PB", att.VOICE, 0.7),
+                          TurnResult(Turn(4.5, 6.0, "S0"), 2, "S2", None, att.ASD, 0.8)],
+                         [Speaker("S0", "PA"), Speaker("S1", "PB"), Speaker("S2")])
+    att.apply(scene, result)
+    assert [(s.speaker, s.person, s.evidence) for s in scene.segments] == [
+        ("S0", "PA", "asd"), ("S1", "PB", "voice"), ("S2", None, "asd")]
+    assert [w.text for w in scene.segments[1].words] == ["w6", "w7", "w8"]
+    assert [s.person_confidence for s in scene.segments] == [0.9, 0.7, 0.8]
+    assert [s.id for s in scene.speakers] == ["S0", "S1", "S2"]
+    a, b = scene.tracks
+    assert all(s > 0 for t, s in a.speaking if t < 3.0) and all(s < 0 for t, s in a.speaking if 3.0 <= t < 6.0)
+    assert all(s > 0 for t, s in b.speaking if 3.0 <= t < 4.5) and all(s < 0 for t, s in b.speaking if t < 3.0)
+    assert all(s < 0 for tr in (a, b) for t, s in tr.speaking if 4.5 <= t < 6.0)  # a voice-over: nobody
+    assert [r[1] for r in a.asd] == [3.0] * 200  # the network's own scores are kept
+
+
+def test_faceless_input_keeps_the_audio_diarization():
+    words = [Word(0.1, 0.5, "a", speaker="S0"), Word(1.0, 1.4, "b", speaker="S1")]
+    segs = [Segment(0, 0.1, 0.5, "a", speaker="S0", words=[words[0]]),
+            Segment(1, 1.0, 1.4, "b", speaker="S1", words=[words[1]])]
+    scene = Scene(MediaInfo("x.wav", 2.0, 0.0, 0, 0, True, has_video=False), speakers=[Speaker("S0"), Speaker("S1")],
+                  segments=segs)
+    before = scene.to_dict()
+    result = att.attribute(scene, np.zeros(32000, np.float32), [SpeakerTurn(0.0, 0.6, "S0"),
+                                                                  SpeakerTurn(0.9, 1.5, "S1")])
+    assert result.method == "audio" and scene.to_dict() == before
+
+
+def test_asd_cache_key_follows_the_boxes_not_just_their_count():
+    a = Track("T0", 0.0, 1.0, [[0.0, 0, 0, 10, 10], [0.04, 0, 0, 10, 10]])
+    b = Track("T0", 0.0, 1.0, [[0.0, 0, 0, 10, 10], [0.04, 1, 0, 11, 10]])
+    assert av.tracks_key([a]) != av.tracks_key([b])
+    assert av.tracks_key([a]) == av.tracks_key([Track("T0", 0.0, 1.0, [list(r) for r in a.boxes])])
