@@ -185,10 +185,11 @@ def job_options(fields: dict[str, str]) -> dict[str, Any]:
     return {"to": to, "translator": translator, **speech}
 
 
-def _warm_checks() -> None:
+def _warm_checks(done: threading.Event) -> None:
     from .. import media  # noqa: F401
 
     job_options({"to": "en"})
+    done.set()
 
 
 def create_app(config: Config) -> FastAPI:
@@ -197,6 +198,7 @@ def create_app(config: Config) -> FastAPI:
     store = Store(root / "jobs.sqlite")
     notifier = Notifier()
     pool = Pool(store, root, config.workers, notifier.notify)
+    warm = threading.Event()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -207,7 +209,7 @@ def create_app(config: Config) -> FastAPI:
         pool.start()
         # The checks a submission runs import PyAV and faster-whisper's language table (about a second):
         # paid here, beside start-up, not by the first upload.
-        threading.Thread(target=_warm_checks, name="sceneglot-warm", daemon=True).start()
+        threading.Thread(target=_warm_checks, args=(warm,), name="sceneglot-warm", daemon=True).start()
         try:
             yield
         finally:
@@ -282,12 +284,12 @@ def create_app(config: Config) -> FastAPI:
             response.set_cookie(TOKEN_COOKIE, config.token, httponly=True, samesite="strict", path="/api/")
         return response
 
-    @app.get("/api/health", summary="Liveness, version and limits")
+    @app.get("/api/health", summary="Liveness, readiness (checks and workers warmed), version and limits")
     async def health():
         from ..translate.base import BACKENDS
 
-        return {"ok": True, "version": __version__, "workers": config.workers, "max_upload": config.max_upload,
-                "translators": list(BACKENDS)}
+        return {"ok": True, "ready": warm.is_set() and pool.ready(), "version": __version__,
+                "workers": config.workers, "max_upload": config.max_upload, "translators": list(BACKENDS)}
 
     @app.post("/api/jobs", status_code=202, summary="Submit a video (multipart): 202 and the new job",
               openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

@@ -129,6 +129,7 @@ def _child(commands, events) -> None:
 
     threading.Thread(target=reader, name="sceneglot-worker-commands", daemon=True).start()
     warm_up()
+    events.send(("warm",))
     while (msg := runs.get()) is not None:
         _, folder, input_name, action, options = msg
         emit = _Throttle(events.send)
@@ -184,6 +185,10 @@ class Pool:
         for slot in self._slots:
             slot.start()
 
+    def ready(self) -> bool:
+        """Every worker process has started and imported the pipeline."""
+        return all(slot.warm.is_set() for slot in self._slots)
+
     def wake(self) -> None:
         with self._wake:
             self._wake.notify_all()
@@ -216,11 +221,15 @@ class _Slot(threading.Thread):
         self.pool = pool
         self.proc: multiprocessing.process.BaseProcess | None = None
         self.cancel_requested = threading.Event()
+        self.warm = threading.Event()
         self._commands = self._events = None
 
     def run(self) -> None:
         pool = self.pool
         self._spawn()  # started and warmed before the first job, so its first event comes at once
+        with contextlib.suppress(EOFError, OSError):
+            if self._events.recv() == ("warm",):
+                self.warm.set()
         while not pool.stopping.is_set():
             job = pool.store.claim()
             if job is None:
@@ -270,7 +279,9 @@ class _Slot(threading.Thread):
                 msg = self._events.recv() if ready else None
             except (EOFError, OSError):
                 msg, ready = None, True
-            if msg is not None and msg[0] == "event":
+            if msg == ("warm",):  # a process spawned again after a crash has imported the pipeline
+                self.warm.set()
+            elif msg is not None and msg[0] == "event":
                 _, stage, done, total, message = msg
                 store.add_event(job, stage, done, total, message, progress=overall.update(stage, done, total))
                 pool.changed(job.id)
