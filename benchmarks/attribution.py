@@ -154,13 +154,16 @@ def main() -> None:
                    key=lambda i: (sum(objective(table[n][i][0]) for n in others), -i))
         s, seconds = table[name][best]
         p = points[best]
+        top = sum(objective(table[n][best][0]) for n in others)
+        ties = sum(abs(sum(objective(table[n][i][0]) for n in others) - top) < 1e-9 for i in range(len(points)))
         vo = "–" if s.voice_over is None else f"{s.voice_over:.1%}"
         stages_s = jobs[name]["stages_s"]
         st = f"{stages_s:.1f}" + ("" if jobs[name]["fresh"] else "*")
         share = f"{seconds / (stages_s + seconds):.1%}"
         print(f"{name:<9} {s.right_face:>10.1%} {s.speaker:>8.1%} {s.asd_raw:>8.1%} {s.asd_fused:>9.1%} {vo:>10} "
               f"{s.people_found:>3} / {s.people_present:<1} {s.spanning:>8} {seconds:>9.2f} {st:>8} {share:>6}  "
-              f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} ({', '.join(others)})", flush=True)
+              f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} ({', '.join(others)}; "
+              f"{ties} of {len(points)} grid points tie)", flush=True)
     if args.shipped:
         print("\nas shipped: pipeline.analyze from a fresh job folder (speech in a thread beside faces -> ASD)")
         for name in args.scenes:
