@@ -15,6 +15,7 @@ import threading
 
 from . import __version__
 from .errors import SceneglotError
+from .terminal import warnings_to_terminal
 
 COMMANDS = ["probe", "models", "doctor", "faces", "preview", "translate", "render", "translators", "transcribe",
             "analyze", "serve", "avsr"]
@@ -36,6 +37,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Speaker-anchored, live-translated subtitles for video of people talking.",
     )
     parser.add_argument("--version", action="version", version=f"sceneglot {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show the libraries' own warnings (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         if command is not None and name != command:
@@ -44,6 +47,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         module = _module(name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
+        cmd.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="also show the libraries' own warnings (hidden by default)")
         cmd.set_defaults(run=module.run)
     return parser
 
@@ -52,10 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # Top-level --help lists every command's HELP; --version and usage errors need none.
     wants_help = any(a in ("-h", "--help") for a in argv)
-    command = argv[0] if argv and argv[0] in COMMANDS else (None if wants_help else "")
+    first = next((a for a in argv if not a.startswith("-")), None)  # the sub-command follows any top-level flags
+    command = first if first in COMMANDS else (None if wants_help else "")
     args = build_parser(command).parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with warnings_to_terminal(args.verbose):
+            return int(args.run(args) or 0)
     except SceneglotError as exc:
         from .jobs import Cancelled  # not at the top: --help never needs the job layer
 

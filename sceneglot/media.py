@@ -174,6 +174,18 @@ def audio_stream(path: str | os.PathLike, requested: int | None = None) -> int:
     return _chosen_audio(str(p.resolve()), st.st_size, st.st_mtime_ns)
 
 
+def audio_label(path: str | os.PathLike, index: int) -> str:
+    """A few words on one audio stream, for the note naming the stream used: "eng, aac, 2 ch, 'guide'"."""
+    with _open(path) as container:
+        stream = container.streams.audio[index]
+        parts = [stream.metadata.get("language") or "", stream.codec_context.name or "",
+                 f"{stream.codec_context.channels} ch" if stream.codec_context.channels else ""]
+        title = stream.metadata.get("title")
+    if title:
+        parts.append(repr(title))
+    return ", ".join(p for p in parts if p and p != "und") or "no details"
+
+
 def probe(path: str | os.PathLike, audio: int | None = None) -> MediaInfo:
     """Describe a media file; raise InputError when it is not usable media.
 
@@ -303,6 +315,8 @@ def iter_audio(
                 raise InputError(f"corrupt audio in {path}: {_reason(exc)}") from None
             t = (sent + have) / sample_rate
             damaged += [t, t]  # unreadable from here on: what was read is kept
+        if first and damaged:
+            raise InputError(f"corrupt audio in {path}: no audio packet decodes")
         if damaged:
             _damage("audio", path, min(damaged), max(damaged))
         if have:

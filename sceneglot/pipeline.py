@@ -247,6 +247,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         from .av.features import CROP_MOUTH
 
         asd_key = {"method": which, "model": job.asd.model if which == "light-asd" else None,
+                   "audio_stream": info.audio_stream,  # ASD listens too: another stream is another result
                    "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH]}
         scores = run_stage(progress, folder, "asd", asd_key,
                            lambda: executor("asd", asd_stage, job, info, audio, tracks, threads),

@@ -104,17 +104,25 @@ def job(tmp_path_factory):
         for f in root.glob("out.*"):
             if f.is_file():
                 shutil.copy2(f, fresh / f.name)
+        shutil.copytree(root / "out.sceneglot", fresh / "out.sceneglot")
         assert main(argv) == 0  # every stage from its cache now
+        shutil.copytree(root / "out.sceneglot", root / "cached")  # before transcribe adds to the folder
         assert main(["transcribe", str(CUT2), "--artifacts", str(root / "out.sceneglot")]) == 0
     return root
 
 
 @pytest.mark.slow
 def test_fresh_and_cached_runs_write_identical_files(job):
-    fresh = sorted(p.name for p in (job / "fresh").iterdir())
+    fresh = sorted(p.name for p in (job / "fresh").iterdir() if p.is_file())
     assert fresh == ["out.ass", "out.en.srt", "out.en.vtt", "out.mp4", "out.pt.srt", "out.pt.vtt"]
     for name in fresh:
         assert filecmp.cmp(job / "fresh" / name, job / name, shallow=False), f"{name} differs between runs"
+    # The job folder too: scene.json, job.json, the RTTM, its own copy of the video and subtitle files.
+    folder = sorted(p.name for p in (job / "fresh" / "out.sceneglot").iterdir())
+    assert {"scene.json", "job.json", "diarization.rttm", "out.mp4", "out.en.srt"} <= set(folder)
+    for name in folder:
+        assert filecmp.cmp(job / "fresh" / "out.sceneglot" / name, job / "cached" / name, shallow=False), \
+            f"job folder's {name} differs between runs"
 
 
 @pytest.mark.slow

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import sys
-
 from ..av import ENGINES
-from . import events, options
+from . import events, options, report
 
 HELP = "speech + faces + active speakers + who-says-what in one run; writes DIR/scene.json and a debug video"
 
@@ -29,17 +27,19 @@ def run(args) -> int:
     src = check_input(args.input)
     speech = options.speech_settings(args)
     folder = options.job_folder(args, src)
-    info = probe(src)  # unusable media fails here, before any folder is made
+    info = probe(src, audio=speech.audio_stream)  # unusable media fails here, before any folder is made
+    report.audio_stream_note(info)
     debug = None
-    if not args.no_debug_video and info.has_video:
-        if not args.debug_video:
-            folder.mkdir(parents=True, exist_ok=True)
-        debug = check_output_path(args.debug_video or folder / "debug-av.mp4", src)
+    if not args.no_debug_video and info.has_video:  # the default lands in the job folder, made by the job
+        debug = check_output_path(args.debug_video, src) if args.debug_video else folder / "debug-av.mp4"
     job = Job(input=options.absolute(src), folder=options.absolute(folder), speech=speech,
               asd=AsdSettings(engine=args.asd_engine), render=RenderSettings(debug_video=str(debug) if debug else None))
-    scene = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args)).scene
+    with report.job_folder_kept_only_with_results(folder):
+        result = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args))
+    scene = result.scene
+    report.no_speech_note(scene, video=False)
     on_screen = sum(1 for s in scene.segments if s.person)
-    print(f"{folder / 'scene.json'}: {len(scene.segments)} phrases ({on_screen} on a face), "
-          f"{len(scene.speakers)} speakers, {len(scene.persons)} persons, {len(scene.tracks)} tracks"
-          + (f"; debug video {debug}" if debug else ""), file=sys.stderr)
+    report.summary(f"{len(scene.segments)} phrases ({on_screen} on a face), {len(scene.speakers)} speakers, "
+                   f"{len(scene.persons)} persons, {len(scene.tracks)} tracks; files written:",
+                   [*result.outputs.values(), *([debug] if debug else [])])
     return 0

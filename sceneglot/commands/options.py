@@ -50,6 +50,9 @@ def add_speech(parser) -> None:
                         help="exact number of speakers, when known")
     parser.add_argument("--min-speakers", type=int, metavar="A", help="at least this many speakers")
     parser.add_argument("--max-speakers", type=int, metavar="B", help="at most this many speakers")
+    parser.add_argument("--audio-stream", type=int, metavar="N",
+                        help="audio stream to listen to, 0-based among the file's audio streams (default: the one "
+                             "a player picks: default-flagged, else the first with sound)")
 
 
 def speech_options(args) -> dict:
@@ -71,7 +74,10 @@ def speech_settings(args):
     """The job's SpeechSettings from the shared speech options (checked as `speech_options` does)."""
     from ..jobs import SpeechSettings
 
-    return SpeechSettings(**speech_options(args), asr_model=getattr(args, "asr_model", None))
+    stream = getattr(args, "audio_stream", None)
+    if stream is not None and stream < 0:
+        raise InputError("--audio-stream must be 0 or more")
+    return SpeechSettings(**speech_options(args), asr_model=getattr(args, "asr_model", None), audio_stream=stream)
 
 
 def language(code: str | None) -> str | None:

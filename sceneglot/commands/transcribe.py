@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ..errors import InputError
-from . import events, options
+from . import events, options, report
 
 HELP = "transcribe speech with word times and speakers: scene.json, diarization.rttm, transcript.srt/.vtt"
 
@@ -24,24 +24,28 @@ def run(args) -> int:
 
     speech = options.speech_settings(args)
     src = media.check_input(args.input)
-    info = media.probe(src)  # unusable media fails here, before any folder is created
+    info = media.probe(src, audio=speech.audio_stream)  # unusable media fails here, before any folder is created
+    report.audio_stream_note(info)
     folder = options.job_folder(args, src)
     job = Job(input=options.absolute(src), folder=options.absolute(folder), speech=speech)
-    try:
-        job_folder = JobFolder(folder, src)
-    except OSError as exc:
-        raise InputError(f"cannot use artifacts folder {folder}: {exc.strerror or exc}") from None
-    job.save()
-    scene, rttm = pipeline.speech(job, info, job_folder, Progress(events.listeners(args.progress)))
+    with report.job_folder_kept_only_with_results(folder):
+        try:
+            job_folder = JobFolder(folder, src)
+        except OSError as exc:
+            raise InputError(f"cannot use artifacts folder {folder}: {exc.strerror or exc}") from None
+        job.save()
+        scene, rttm = pipeline.speech(job, info, job_folder, Progress(events.listeners(args.progress)))
     texts = {  # all made (scene.json validated) before anything is written
         "diarization.rttm": rttm,
-        "transcript.srt": export.to_srt(scene),  # same lines and timing rules as the video
-        "transcript.vtt": export.to_vtt(scene),
         "scene.json": scene_io.dumps(scene),
     }
+    if not report.no_speech_note(scene, video=False):  # no cue: no SRT (an empty one is no SRT at all)
+        texts["transcript.srt"] = export.to_srt(scene)  # same lines and timing rules as the video
+        texts["transcript.vtt"] = export.to_vtt(scene)
     for name, text in texts.items():
         write_text_atomic(job_folder.path(name), text)
     langs = sorted({s.language for s in scene.segments if s.language})
-    print(f"{len(scene.segments)} phrases, {len(scene.speakers)} speakers, languages {','.join(langs) or '-'} "
-          f"-> {folder}")
+    report.summary(f"{len(scene.segments)} phrases, {len(scene.speakers)} speakers, languages "
+                   f"{','.join(langs) or '-'}; files written:",
+                   [job_folder.path("job.json"), *(job_folder.path(name) for name in texts)])
     return 0

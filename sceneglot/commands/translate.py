@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import events, options
+from . import events, options, report
 
 HELP = "transcribe INPUT (or read a scene.json) and fill segments[].translation; -o also renders the video"
 
@@ -62,18 +62,19 @@ def run(args) -> int:
         scene = scene_io.load(input_path)  # an invalid scene fails here
         if args.output:  # the video the scene names must not be overwritten either
             check_output_path(args.output, scene.media.path)
-    else:
-        media.require(media.probe(input_path), audio=True, video=bool(args.output))
     speech = options.speech_settings(args)  # bad speaker/language options fail before any work
+    if not from_json:
+        info = media.require(media.probe(input_path, audio=speech.audio_stream), audio=True, video=bool(args.output))
+        report.audio_stream_note(info)
     folder = artifacts_dir(args)
     job = Job(input=options.absolute(input_path), folder=options.absolute(folder), target_language=args.to,
               translator=args.translator, translator_options=_options(args), translation_cache=args.cache,
               output=options.absolute(args.output), speech=speech)
-    result = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args))
+    with report.job_folder_kept_only_with_results(folder):
+        result = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args))
     translated = result.scene
+    report.no_speech_note(translated, video=bool(args.output))
     done = sum(1 for s in translated.segments if s.translation)
-    print(f"{result.outputs['scene']}: {done}/{len(translated.segments)} segments translated to "
-          f"{translated.target_language}")
-    if args.output:
-        print(args.output)
+    report.summary(f"{done}/{len(translated.segments)} segments translated to {translated.target_language}; "
+                   f"files written:", result.outputs)
     return 0
