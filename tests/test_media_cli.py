@@ -114,3 +114,15 @@ def test_unreadable_sound_is_refused_in_one_line_without_leaving_a_job_folder(ho
     assert err.splitlines() == [f"sceneglot: error: corrupt audio in {src}: no audio packet decodes"]
     assert not list(home.glob("*.sceneglot"))
 
+
+
+@pytest.mark.slow
+def test_analyze_summary_is_on_stdout_and_names_every_file(home, capsys):
+    src = two_track_copy(home / "silent.mp4", container="mp4", sound=False)
+    assert main(["analyze", str(src), "--artifacts", str(home / "job")]) == 0
+    cap = capsys.readouterr()
+    assert cap.err.splitlines() == ["sceneglot: no speech found in silent.mp4: no subtitle files written"], cap.err
+    assert cap.out.splitlines()[0].startswith("0 phrases (0 on a face), 0 speakers, ")
+    files = _summary_files(cap.out)
+    assert {p.name for p in files} >= {"scene.json", "job.json", "debug-av.mp4"}
+    assert set(files) == {p.absolute() for p in (home / "job").iterdir() if not p.name.startswith("stage-")}
