@@ -121,7 +121,9 @@ def test_unreachable_cluster_is_one_line(tmp_path):
 def test_nothing_imports_ray_without_the_option():
     code = ("import sys; from sceneglot import cli, jobs, pipeline; from sceneglot.web import worker;"
             "from sceneglot.commands import options; cli.build_parser();"
-            "assert options.executor(type('A', (), {'ray': None})()) is None; print('ray' in sys.modules)")
+            "assert options.executor(type('A', (), {'ray': None})()) is None;"
+            "assert options.ray_executor(None) is None;"
+            "print('ray' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **_node_env()}, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -34,13 +34,18 @@ def add_ray(parser) -> None:
 
 def executor(args):
     """The stage executor --ray asks for (None: this process). Ray is imported only here, only then."""
-    if not getattr(args, "ray", None):
-        return None
-    if args.ray_cpus < 1:
+    if getattr(args, "ray", None) and args.ray_cpus < 1:
         raise InputError("--ray-cpus must be at least 1")
+    return ray_executor(getattr(args, "ray", None), getattr(args, "ray_cpus", 1))
+
+
+def ray_executor(address: str | None, cpus: int | str = 1):
+    """A cluster.RayExecutor for `address`, or None when there is none (serve's workers: $SCENEGLOT_RAY)."""
+    if not address:
+        return None
     from ..cluster import RayExecutor
 
-    return RayExecutor(args.ray, cpus=args.ray_cpus)
+    return RayExecutor(address, cpus=int(cpus))
 
 
 def add_speech(parser) -> None:

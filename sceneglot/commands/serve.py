@@ -26,6 +26,9 @@ def add_arguments(parser) -> None:
                                         "(default: $SCENEGLOT_TOKEN)")
     parser.add_argument("--max-upload", default="2G", metavar="SIZE",
                         help="largest upload, in bytes or with K/M/G (default 2G)")
+    from . import options
+
+    options.add_ray(parser)
 
 
 def parse_size(text: str) -> int:
@@ -78,6 +81,8 @@ def run(args) -> int:
         raise InputError(f"cannot make --jobs folder {root} ({exc.strerror})") from None
     if not os.access(root, os.W_OK):
         raise InputError(f"--jobs folder is not writable: {root}")
+    if args.ray:  # the worker processes run each job's stages on this cluster (commands/options.ray_executor)
+        os.environ["SCENEGLOT_RAY"], os.environ["SCENEGLOT_RAY_CPUS"] = args.ray, str(max(1, args.ray_cpus))
     sock = _listen(args.host, args.port)
 
     import uvicorn

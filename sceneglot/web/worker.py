@@ -52,7 +52,10 @@ def execute(folder: Path, input_name: str, action: str, options: dict[str, Any],
     listeners = [lambda e: emit(e.stage, e.done, e.total, e.message)]
     try:
         if action == "run":
-            jobs.run_job(job, listeners, jobs.CancelToken(cancelled))
+            from ..commands.options import ray_executor  # serve --ray: the stages run on that cluster
+
+            jobs.run_job(job, listeners, jobs.CancelToken(cancelled),
+                         ray_executor(os.environ.get("SCENEGLOT_RAY"), os.environ.get("SCENEGLOT_RAY_CPUS", 1)))
         else:
             jobs.render_job(job, listeners, jobs.CancelToken(cancelled))
     except jobs.Cancelled:
