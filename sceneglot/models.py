@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -432,6 +433,39 @@ def status(name: str) -> Status:
 
 
 @cache
+def _keeping_whisper(base: type) -> type:
+    """faster-whisper's model, able to keep the encoder outputs of one transcription.
+
+    The speech stage decodes Whisper's translate task on the same 30 s window
+    it just transcribed, so the X->en pivot costs a decoder pass, not a second
+    encoder pass (the encoder is most of Whisper's time on the CPU).
+    """
+
+    class KeepingWhisper(base):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._kept = threading.local()
+
+        def encode(self, features):
+            out = super().encode(features)
+            kept = getattr(self._kept, "outputs", None)
+            if kept is not None:
+                kept.append(out)
+            return out
+
+        @contextlib.contextmanager
+        def keeping_encodings(self):
+            """The encoder outputs computed inside the block, in order (per thread)."""
+            self._kept.outputs = []
+            try:
+                yield self._kept.outputs
+            finally:
+                self._kept.outputs = None
+
+    return KeepingWhisper
+
+
+@cache
 def whisper(name: str = "whisper-base"):
     """One faster-whisper model per process, shared by ASR and the whisper translator.
 
@@ -447,10 +481,11 @@ def whisper(name: str = "whisper-base"):
         cuda = ctranslate2.get_cuda_device_count() > 0
     except Exception:  # a CTranslate2 build without CUDA support
         cuda = False
+    model_class = _keeping_whisper(WhisperModel)
     try:
         if cuda:
-            return WhisperModel(folder, device="cuda", compute_type="float16")
+            return model_class(folder, device="cuda", compute_type="float16")
         threads = int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2  # a Ray task: its CPUs
-        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads)
+        return model_class(folder, device="cpu", compute_type="int8", cpu_threads=threads)
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"cannot load Whisper model {name}: {exc}") from None

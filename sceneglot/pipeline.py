@@ -12,6 +12,7 @@ The public entry points are `jobs.run_job` and `jobs.render_job` (see jobs.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import shutil
 import threading
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import jobs
-from .errors import InputError
+from .errors import InputError, SceneglotError
 from .files import atomic_path, check_output_path, write_text_atomic
 from .jobs import Job, JobFolder, JobResult, Progress
 from .scene import MediaInfo, Scene
@@ -126,8 +127,26 @@ def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> list[Any]:
 
     s = job.speech
     opts = asr.AsrOptions(model=s.asr_model) if s.asr_model else asr.AsrOptions()
+    opts.english, opts.source = _whisper_pivot(job), job.input  # the pivot's X->en leg rides on the ASR pass
     return asr.transcribe(audio(), language=_language(job), options=opts,
                           progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
+
+
+def _whisper_pivot(job: Job) -> Callable[[str], bool] | None:
+    """For the speech stage: which spoken languages reach the job's target through Whisper's X->en leg."""
+    if not job.target_language:
+        return None
+    from .translate.route import plan
+
+    @functools.cache
+    def through_whisper(language: str) -> bool:
+        try:
+            route = plan(language, job.target_language, job.translator, job.translator_options, has_audio=True)
+        except SceneglotError:
+            return False
+        return bool(route.legs) and route.legs[0].backend.name == "whisper"
+
+    return through_whisper
 
 
 def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> list[dict[str, Any]]:

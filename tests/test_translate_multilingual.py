@@ -98,3 +98,26 @@ def test_code_switching_takes_a_route_per_phrase(tmp_path):
     assert all(s.translation for s in out.segments)
     assert "engineer" in out.segments[3].pivot.lower() and "engenheir" in out.segments[3].translation.lower()
     assert "Varsóvia" in out.segments[2].translation or "Warsaw" in out.segments[2].translation
+
+
+@pytest.mark.slow
+def test_the_asr_pass_decodes_the_pivot_english_a_job_needs(tmp_path):
+    """A job to pt from German: the speech stage decodes Whisper's English on its own encoder output, and the
+    translation's first leg is that English (no second Whisper pass), every segment translated, route recorded."""
+    from sceneglot import pipeline
+    from sceneglot.jobs import Job
+    from sceneglot.speech import asr
+
+    job = Job(input=str(MULTI / "deyu.wav"), folder=str(tmp_path / "job"), target_language="pt")
+    needs = pipeline._whisper_pivot(job)
+    assert needs("de") and needs("ja") and not needs("en") and not needs("pt")
+    assert pipeline._whisper_pivot(Job(input=job.input, folder=job.folder)) is None  # no target: no English
+    scene = pipeline.analyze(job).scene
+    heard = asr.heard(job.input)
+    assert heard and all(h.language == "de" and 0 <= h.start < h.end <= scene.media.duration + 0.5 for h in heard)
+    assert "homepage" in " ".join(h.text for h in heard).lower()
+    out = translate_scene(scene, "pt", audio_path=job.input, cache_path=tmp_path / "c.sqlite")
+    segs = [s for s in out.segments if s.text.strip()]
+    assert segs and all(s.translation and s.pivot for s in segs), [(s.text, s.pivot, s.translation) for s in segs]
+    assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"}
+    assert " ".join(s.pivot for s in segs).split() == " ".join(h.text for h in heard).split()

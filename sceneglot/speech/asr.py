@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +47,37 @@ class AsrOptions:
     short_chunk: float = 2.0  # chunks shorter than this do not vote for the file's languages
     min_language_prob: float = 0.6
     min_detect: float = 1.0  # chunks shorter than this take their neighbour's language
+    # Chunks in a language for which this says True also get Whisper's English (the translate task decoded on
+    # the chunk's own encoder output), kept under `source` for the whisper translator: the pivot's X->en leg.
+    english: Callable[[str], bool] | None = None
+    source: str | None = None  # the audio's file, the key under which that English is kept
+
+
+@dataclass(frozen=True)
+class Heard:
+    """Whisper's English for a stretch of speech, times in seconds of the audio."""
+
+    start: float
+    end: float
+    language: str  # the spoken language (Whisper's code)
+    text: str
+
+
+_HEARD: OrderedDict[str, list[Heard]] = OrderedDict()  # source file -> English, for the last few transcriptions
+_KEEP = 8
+
+
+def heard(source: str | None) -> list[Heard]:
+    """The English the speech stage decoded for `source` in this process ([] when it did not run here)."""
+    return list(_HEARD.get(os.path.abspath(source), [])) if source else []
+
+
+def _remember(source: str, lines: list[Heard]) -> None:
+    key = os.path.abspath(source)
+    _HEARD.pop(key, None)
+    _HEARD[key] = lines
+    while len(_HEARD) > _KEEP:
+        _HEARD.popitem(last=False)
 
 
 def load_model(name: str = "whisper-base"):
@@ -119,22 +153,34 @@ def transcribe(
                 c.language = "en"
         chunks = _join_same_language(chunks, gap=1.5, max_len=opts.max_chunk)
     segments: list[Segment] = []
+    english: list[Heard] = []
     for c in progress(chunks) if progress else chunks:
-        segments += _decode_chunk(model, audio, c, regions, opts)
+        found, lines = _decode_chunk(model, audio, c, regions, opts)
+        segments += found
+        english += lines
     for i, s in enumerate(segments):
         s.id = i
+    if opts.source and opts.english is not None:
+        _remember(opts.source, english)
     return segments
 
 
-def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions, opts: AsrOptions) -> list[Segment]:
+def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
+                  opts: AsrOptions) -> tuple[list[Segment], list[Heard]]:
     # Whisper drops the first word when speech starts at sample 0: give it a little lead-in.
     t0 = max(0.0, chunk.start - LEAD)
     piece = audio[int(t0 * SR):int((chunk.end + TAIL) * SR)]
-    raw, _info = model.transcribe(
-        piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
-        condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
-        no_speech_threshold=0.6, hallucination_silence_threshold=2.0,
-    )
+    with model.keeping_encodings() as encoded:
+        raw, _info = model.transcribe(
+            piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
+            condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
+            no_speech_threshold=0.6, hallucination_silence_threshold=2.0,
+        )
+        raw = list(raw)
+    wanted = opts.english is not None and chunk.language not in (None, "en") and opts.english(chunk.language)
+    # One 30 s window (chunks are at most max_chunk long): its encoder output serves the translate task too.
+    english = english_lines(model, encoded[0], chunk.language, t0, len(piece) / SR) \
+        if wanted and len(encoded) == 1 else []
     out = []
     for seg in raw:
         if hallucinated(seg.text, seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio):
@@ -146,7 +192,47 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions, opts: AsrOpti
             continue
         out.append(Segment(id=0, start=words[0].start, end=words[-1].end, text=join_words(words, chunk.language),
                            language=chunk.language, words=words))
-    return out
+    return out, english
+
+
+def english_lines(model, encoded, language: str, offset: float, seconds: float) -> list[Heard]:
+    """Whisper's translate task decoded on a window's encoder output: timed English lines.
+
+    Whisper base, let run past the speech, repeats its last line; so the
+    tokens are capped as the whisper translator caps a sentence's (dense
+    speech, news in Chinese, needs ~3x English's 4 tokens/s), and lines outside the audio, too short to
+    hold speech, repeating the previous one, or compressing like a loop are
+    dropped. A sentence these lines do not cover is translated from its own
+    audio by the whisper translator instead.
+    """
+    from faster_whisper.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer(model.hf_tokenizer, True, task="translate", language=language)
+    prompt = list(tokenizer.sot_sequence)
+    result = model.model.generate(encoded, [prompt], beam_size=5, max_length=len(prompt) + int(16 + 12 * seconds),
+                                  suppress_blank=True, suppress_tokens=[-1])[0]
+    first = tokenizer.timestamp_begin
+    lines: list[Heard] = []
+    start, text = None, []
+    for token in result.sequences_ids[0]:
+        if token < first:
+            text.append(token)
+            continue
+        at = (token - first) * 0.02
+        if start is None:
+            start = at
+            continue
+        line = tokenizer.decode(text).strip()
+        start, end, text = min(start, seconds), min(at, seconds), []
+        if line and end - start >= 0.3 and not _loops(line) and (not lines or lines[-1].text != line):
+            lines.append(Heard(round(offset + start, 3), round(offset + end, 3), language, line))
+        start = None
+    return lines
+
+
+def _loops(text: str) -> bool:
+    data = text.encode()
+    return len(data) / max(1, len(zlib.compress(data))) > 2.4
 
 
 def hallucinated(text: str, no_speech_prob: float, avg_logprob: float, compression_ratio: float) -> bool:

@@ -19,6 +19,7 @@ from .languages import whisper_languages
 
 SAMPLE_RATE = 16000
 PAD = 0.25  # seconds of audio added before and after each sentence
+COVER = 0.8  # share of a sentence the speech stage's English must span to be used for it
 _WHISPER_CODE = {"jv": "jw"}  # norm_lang's ISO code -> the one Whisper's tokenizer knows
 
 
@@ -83,21 +84,57 @@ class WhisperTranslator:
     def translate(self, request: Request) -> list[str]:
         if not request.audio_path:
             raise BackendError("the whisper translator works from the audio: give it the input media file")
-        spans = [(max(0.0, p.start - PAD), p.end + PAD) for p in request.phrases]
-        model = _whisper()
         language = _WHISPER_CODE.get(request.source, request.source) or None
-        out = []
-        for audio in audio_spans(request.audio_path, spans):
-            if len(audio) < SAMPLE_RATE // 10:
-                out.append("")  # no audio there (past the end of the file)
-                continue
-            # A translation scores lower than a transcript, so the log-probability fallback would re-decode
-            # nearly every sentence at five temperatures; the compression-ratio check still catches loops,
-            # and the token cap (speech runs at ~4 English tokens/s) keeps a loop from running to 448.
-            seconds = len(audio) / SAMPLE_RATE
-            segments, _ = model.transcribe(audio, task="translate", language=language, beam_size=5,
-                                           condition_on_previous_text=False, without_timestamps=True,
-                                           vad_filter=False, log_prob_threshold=None,
-                                           max_new_tokens=int(16 + 12 * seconds))
-            out.append(" ".join(s.text.strip() for s in segments).strip())
+        known = from_speech_stage(request, language)
+        todo = [p for p in request.phrases if p.id not in known]
+        spans = [(max(0.0, p.start - PAD), p.end + PAD) for p in todo]
+        model = _whisper() if todo else None
+        decoded = {}
+        for phrase, audio in zip(todo, audio_spans(request.audio_path, spans) if todo else [], strict=True):
+            decoded[phrase.id] = self._decode(model, audio, language)
+        out = [known[p.id] if p.id in known else decoded[p.id] for p in request.phrases]
         return check_aligned(self.name, request, out)
+
+    @staticmethod
+    def _decode(model, audio: np.ndarray, language: str | None) -> str:
+        """One sentence's English from its own audio (a Whisper encoder pass over a padded 30 s window)."""
+        if len(audio) < SAMPLE_RATE // 10:
+            return ""  # no audio there (past the end of the file)
+        # A translation scores lower than a transcript, so the log-probability fallback would re-decode
+        # nearly every sentence at five temperatures; the compression-ratio check still catches loops,
+        # and the token cap (speech runs at ~4 English tokens/s) keeps a loop from running to 448.
+        seconds = len(audio) / SAMPLE_RATE
+        segments, _ = model.transcribe(audio, task="translate", language=language, beam_size=5,
+                                       condition_on_previous_text=False, without_timestamps=True,
+                                       vad_filter=False, log_prob_threshold=None,
+                                       max_new_tokens=int(16 + 12 * seconds))
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
+    """English for the request's sentences from what the speech stage already decoded (asr.heard), by time.
+
+    Each English line goes to the sentence (among all of this language's
+    sentences) it overlaps most, if that covers at least half of the line; a
+    sentence is answered only when its lines cover at least COVER of it (a
+    decode cut short by its token cap leaves the end uncovered), else it is
+    decoded from its own audio.
+    """
+    from ..speech.asr import heard
+
+    lines = [h for h in heard(request.audio_path) if language is None or h.language == language]
+    if not lines:
+        return {}
+    every = request.lines or request.phrases
+    got: dict[int, list[tuple[float, str, float]]] = {}
+    for line in lines:
+        overlaps = [(min(line.end, p.end) - max(line.start, p.start), p) for p in every]
+        best, phrase = max(overlaps, key=lambda o: o[0])
+        if best > 0 and best >= 0.5 * (line.end - line.start):
+            got.setdefault(phrase.id, []).append((line.start, line.text, best))
+    out = {}
+    for p in request.phrases:
+        parts = sorted(got.get(p.id, []))
+        if parts and sum(b for _, _, b in parts) >= COVER * max(p.end - p.start, 1e-3):
+            out[p.id] = " ".join(text for _, text, _ in parts)
+    return out
