@@ -49,7 +49,8 @@ def start(jobs: Path, workers: int) -> tuple[subprocess.Popen, str]:
         except requests.RequestException:  # the socket listens before the app answers
             pass
         time.sleep(0.2)
-    raise SystemExit("server did not start")
+    proc.kill()
+    raise SystemExit("server did not get ready in 5 minutes")
 
 
 def submit(url: str, path: Path, **fields) -> tuple[str, float, float]:

@@ -95,16 +95,19 @@ def start_server(jobs: Path, *args: str, token: str | None = None, host: str = "
         proc = subprocess.Popen(cmd, env=env(), stdout=out, stderr=subprocess.STDOUT)
     server = Server(proc, f"http://127.0.0.1:{port}", jobs, token, log)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited {proc.returncode}: {log.read_text()}")
-        try:
-            if server.get("/api/health", timeout=2).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    server.stop()
-    raise AssertionError(f"server did not answer in 60 s: {log.read_text()}")
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"server exited {proc.returncode}: {log.read_text()}")
+            try:
+                if server.get("/api/health", timeout=2).status_code == 200:
+                    return server
+            except requests.RequestException:  # the socket listens before the app answers
+                time.sleep(0.2)
+        raise AssertionError(f"server did not answer in 60 s: {log.read_text()}")
+    except BaseException:
+        server.stop(signal.SIGKILL)  # never leave a server behind
+        raise
 
 
 @dataclass
