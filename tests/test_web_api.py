@@ -283,3 +283,22 @@ def test_unreachable_target_refused_before_the_analysis(server):
     r = server.submit(LIPS, to="pt", language="de")  # reachable only through English: accepted
     assert r.status_code == 202, r.text
     assert requests.delete(f"{server.url}/api/jobs/{r.json()['id']}", timeout=60).status_code == 204  # not run
+
+
+def test_failed_job_shows_its_one_line_reason(tmp_path):
+    """A job that fails while running (DeepL refuses mid-job with HTTP 456) ends `failed` with the backend's line."""
+    from fake_servers import serve
+
+    with serve("deepl", default="456", lifetime=600) as (url, script):
+        srv = start_server(tmp_path / "jobs", extra_env={"DEEPL_AUTH_KEY": "test-key", "DEEPL_SERVER_URL": url})
+        try:
+            r = srv.submit(LIPS, to="de", language="en", translator="deepl")
+            assert r.status_code == 202, r.text
+            events = srv.events(r.json()["id"])
+            job = srv.get(f"/api/jobs/{r.json()['id']}").json()
+        finally:
+            srv.stop()
+    assert events[-1][1]["status"] == "failed" and job["status"] == "failed", (events[-1], job)
+    assert "quota" in job["error"] and "456" in job["error"], job["error"]
+    assert "\n" not in job["error"] and "Traceback" not in job["error"]
+    assert script.requests and script.requests[0]["path"] == "/v2/translate"  # it failed in translation, not before

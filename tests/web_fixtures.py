@@ -77,22 +77,25 @@ class Server:
         return self.proc.returncode
 
 
-def env() -> dict[str, str]:
+def env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The server's environment: this checkout, quiet, the shared models; no DeepL key (a test relies on it) and
-    no SCENEGLOT_TOKEN from the caller's shell (each test says whether its server wants one)."""
-    base = {k: v for k, v in os.environ.items() if k not in ("DEEPL_AUTH_KEY", "SCENEGLOT_TOKEN")}
+    no SCENEGLOT_TOKEN from the caller's shell (each test says whether its server wants one); then `extra`."""
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("DEEPL_AUTH_KEY", "DEEPL_SERVER_URL", "SCENEGLOT_TOKEN")}
     return {**base, "PYTHONPATH": str(ROOT), "SCENEGLOT_QUIET": "1",
-            "SCENEGLOT_MODEL_PATH": os.environ.get("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))}
+            "SCENEGLOT_MODEL_PATH": os.environ.get("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models")),
+            **(extra or {})}
 
 
-def start_server(jobs: Path, *args: str, token: str | None = None, host: str = "127.0.0.1") -> Server:
+def start_server(jobs: Path, *args: str, token: str | None = None, host: str = "127.0.0.1",
+                 extra_env: dict[str, str] | None = None) -> Server:
     port = free_port()
     log = jobs.with_name(jobs.name + ".log")
     cmd = [sys.executable, "-m", "sceneglot", "serve", "--host", host, "--port", str(port), "--jobs", str(jobs), *args]
     if token:
         cmd += ["--token", token]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env=env(), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env(extra_env), stdout=out, stderr=subprocess.STDOUT)
     server = Server(proc, f"http://127.0.0.1:{port}", jobs, token, log)
     deadline = time.monotonic() + 60
     try:
