@@ -231,6 +231,15 @@ MODELS: dict[str, Model] = {
 }
 
 
+def default_whisper() -> str:
+    """The Whisper that speech recognition and the whisper translator share ($SCENEGLOT_WHISPER, else whisper-base).
+
+    It lives in the store, not in speech.asr, so that naming the model (a route check, a cached re-run)
+    imports no speech code.
+    """
+    return os.environ.get("SCENEGLOT_WHISPER", "whisper-base")
+
+
 def home() -> Path:
     """Where assembled and downloaded models live ($SCENEGLOT_HOME, else the user cache dir)."""
     env = os.environ.get("SCENEGLOT_HOME")

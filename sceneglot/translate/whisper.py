@@ -24,10 +24,10 @@ _WHISPER_CODE = {"jv": "jw"}  # norm_lang's ISO code -> the one Whisper's tokeni
 
 
 def _model_name() -> str:
-    """The ASR's model (AsrOptions' default, $SCENEGLOT_WHISPER): one Whisper per process serves both."""
-    from ..speech.asr import AsrOptions
+    """The ASR's model (the store's default, $SCENEGLOT_WHISPER): one Whisper per process serves both."""
+    from .. import models
 
-    return AsrOptions().model
+    return models.default_whisper()
 
 
 def _whisper():
