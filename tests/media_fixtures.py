@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -75,3 +77,34 @@ def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
         a.layout = "mono"
         _mux_tone(out, a, seconds, 300.0)
     return path
+
+
+def write_wav(path, audio: np.ndarray, rate: int = 16000, channels: int = 1) -> Path:
+    """16-bit PCM WAV; extra channels are the same signal at falling gains (a real downmix has work to do)."""
+    data = np.clip(audio, -1, 1)
+    if channels > 1:
+        data = np.repeat(data[:, None], channels, axis=1) * np.linspace(1, 0.3, channels)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((data * 32767).astype("<i2").tobytes())
+    return Path(path)
+
+
+ENGLISH_POLISH = [("en-us", "Good morning, thank you for coming to the studio today."),
+                  ("pl", "Dzień dobry, bardzo się cieszę, że mogę tu dzisiaj być."),
+                  ("en-us", "Can you tell us about your work in Warsaw?"),
+                  ("pl", "Oczywiście, pracuję jako inżynier w dużej firmie od pięciu lat.")]
+
+
+def english_polish_clip(folder: Path) -> Path:
+    """An interview that switches language each line (espeak-ng voices), 1 s of silence between lines."""
+    from sceneglot.media import read_audio
+
+    parts = []
+    for i, (voice, text) in enumerate(ENGLISH_POLISH):
+        out = folder / f"line{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), text], check=True)
+        parts += [np.zeros(16000, np.float32), read_audio(out)]
+    return write_wav(folder / "mixed.wav", np.concatenate([*parts, np.zeros(8000, np.float32)]))

@@ -2,8 +2,6 @@
 
 import itertools
 import json
-import subprocess
-import wave
 
 import numpy as np
 import pytest
@@ -13,22 +11,10 @@ from sceneglot import cli, scene
 from sceneglot.media import read_audio
 from sceneglot.speech import asr, campplus, diarize, fbank, transcribe_scene
 from sceneglot.speech.metrics import der, read_rttm, wer
-from tests.media_fixtures import DIAR_WAV, JFK
+from tests.media_fixtures import DIAR_WAV, JFK, english_polish_clip, write_wav
 from tests.tools import need
 
 pytestmark = pytest.mark.slow
-
-
-def write_wav(path, audio: np.ndarray, rate: int, channels: int = 1):
-    data = np.clip(audio, -1, 1)
-    if channels > 1:
-        data = np.repeat(data[:, None], channels, axis=1) * np.linspace(1, 0.3, channels)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((data * 32767).astype("<i2").tobytes())
-    return path
 
 
 def test_campplus_loads_strictly_and_separates_speakers():
@@ -65,16 +51,7 @@ def test_diarization_sample_two_speakers():
 
 def test_english_polish_alternation_keeps_both_languages(tmp_path):
     need("espeak-ng", "it speaks the English/Polish test lines")
-    lines = [("en-us", "Good morning, thank you for coming to the studio today."),
-             ("pl", "Dzień dobry, bardzo się cieszę, że mogę tu dzisiaj być."),
-             ("en-us", "Can you tell us about your work in Warsaw?"),
-             ("pl", "Oczywiście, pracuję jako inżynier w dużej firmie od pięciu lat.")]
-    parts = []
-    for i, (voice, text) in enumerate(lines):
-        out = tmp_path / f"{i}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), text], check=True)
-        parts += [np.zeros(16000, np.float32), read_audio(out)]
-    path = write_wav(tmp_path / "mixed.wav", np.concatenate([*parts, np.zeros(8000, np.float32)]), 16000)
+    path = english_polish_clip(tmp_path)
     sc = transcribe_scene(path)
     langs = [s.language for s in sc.segments]
     assert langs == ["en", "pl", "en", "pl"], [(s.language, s.text) for s in sc.segments]

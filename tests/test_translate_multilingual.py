@@ -9,15 +9,11 @@ of the clip must contain (read off the source text, not the output).
 from __future__ import annotations
 
 import shutil
-import subprocess
-import wave
 
-import numpy as np
 import pytest
-from media_fixtures import EVAL
+from media_fixtures import EVAL, english_polish_clip
 
 from sceneglot import scene as scene_io
-from sceneglot.media import read_audio
 from sceneglot.speech import transcribe_scene
 from sceneglot.translate import translate_scene
 
@@ -64,30 +60,11 @@ def test_each_spoken_language_reaches_every_offline_target(clip, tmp_path):
     assert word in english_text, english_text
 
 
-def _wav(path, audio: np.ndarray, rate: int = 16000):
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return path
-
-
 @pytest.mark.slow
 def test_code_switching_takes_a_route_per_phrase(tmp_path):
     """English and Polish in one interview (espeak-ng voices): English goes straight to pt, Polish via English."""
     assert shutil.which("espeak-ng"), "espeak-ng (scripts/debian-packages.txt) missing"
-    lines = [("en-us", "Good morning, thank you for coming to the studio today."),
-             ("pl", "Dzień dobry, bardzo się cieszę, że mogę tu dzisiaj być."),
-             ("en-us", "Can you tell us about your work in Warsaw?"),
-             ("pl", "Oczywiście, pracuję jako inżynier w dużej firmie od pięciu lat.")]
-    parts = []
-    for i, (voice, text) in enumerate(lines):
-        out = tmp_path / f"{i}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), text], check=True)
-        parts += [np.zeros(16000, np.float32), read_audio(out)]
-    path = _wav(tmp_path / "mixed.wav", np.concatenate([*parts, np.zeros(8000, np.float32)]))
+    path = english_polish_clip(tmp_path)
     scene = transcribe_scene(path)
     assert [s.language for s in scene.segments] == ["en", "pl", "en", "pl"], [(s.language, s.text)
                                                                              for s in scene.segments]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -175,21 +174,10 @@ def add_face_evidence(turns: list[Turn], faces: dict[str, dict[int, float]]) -> 
 def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """CAM++ frame-level features of audio[start:end] in blocks: (times (n,), features (n, 512))."""
     end = len(audio) / SAMPLE_RATE if end is None else end
-    with _one_thread():
+    from ..speech.diarize import one_torch_thread
+
+    with one_torch_thread():
         return _voice_frames(audio, start, end)
-
-
-@contextmanager
-def _one_thread():
-    """CAM++ on one torch thread: on a shared CPU a second thread mostly waits (as in speech.diarize)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _voice_frames(audio: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:

@@ -82,7 +82,7 @@ def diarize(
     if sample_rate != segmentation.SAMPLE_RATE:
         raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
     if method == "segmentation":
-        with _one_thread():
+        with one_torch_thread():
             return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)
     if method != "embedding":
         raise InputError(f"unknown diarization method {method!r} (segmentation or embedding)")
@@ -121,7 +121,7 @@ def diarize(
 
 
 @contextmanager
-def _one_thread():
+def one_torch_thread():
     """Run torch single-threaded: measured on the 2-core box under other jobs' load, the CAM++ frame
     pass and the segmentation net often took 3-10x longer with 2 threads than with 1 (likely the
     worker thread stalling: flush-to-zero is set per thread), and were at best about 1.5x faster
