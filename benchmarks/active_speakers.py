@@ -44,6 +44,7 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "mode
 
 from sceneglot import av, media  # noqa: E402
 from sceneglot.av import attribute as av_attribute  # noqa: E402
+from sceneglot.av.score import truth_face, turn_at  # noqa: E402
 from sceneglot.jobs import AsdSettings, Job  # noqa: E402
 from sceneglot.pipeline import analyze  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
@@ -52,20 +53,6 @@ from sceneglot.speech.pipeline import transcribe_with_turns  # noqa: E402
 from sceneglot.vision import analyze_faces  # noqa: E402
 
 FPS = 25
-
-
-def _turn(truth: dict, t: float) -> dict | None:
-    return next((u for u in truth["turns"] if u["start"] <= t < u["end"]), None)
-
-
-def _truth_person(truth: dict, t: float, box: list[float]) -> dict | None:
-    """The truth on-screen entry whose box holds this face box's centre at time t."""
-    turn = _turn(truth, t)
-    if turn is None:
-        return None
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return next((o for o in turn["on_screen"] if o["box"][0] <= cx < o["box"][2] and o["box"][1] <= cy < o["box"][3]),
-                None)
 
 
 def person_map(scene: Scene, truth: dict) -> dict[str, str]:
@@ -77,7 +64,7 @@ def person_map(scene: Scene, truth: dict) -> dict[str, str]:
         if tr.person is None:
             continue
         for row in tr.boxes:
-            who = _truth_person(truth, row[0], row[1:])
+            who = truth_face(truth, row[0], row[1:])
             if who:
                 counts[preds.index(tr.person), labels.index(who["person"])] += 1
     rows, cols = linear_sum_assignment(-counts)
@@ -88,7 +75,7 @@ def phrase_accuracy(scene: Scene, truth: dict, mapping: dict[str, str]) -> tuple
     good = covered = total = 0
     for k in range(int(truth["duration"] * FPS)):
         t = k / FPS
-        turn = _turn(truth, t)
+        turn = turn_at(truth, t)
         if turn is None:
             continue
         total += 1
@@ -109,7 +96,7 @@ def asd_accuracy(tracks, scores: dict[str, list[list[float]]], truth: dict) -> f
         boxes = {round(r[0] * FPS): r[1:] for r in tr.boxes}
         for t, s in scores.get(tr.id, []):
             box = boxes.get(round(t * FPS))
-            who = _truth_person(truth, t, box) if box else None
+            who = truth_face(truth, t, box) if box else None
             if who is None:
                 continue
             n += 1
