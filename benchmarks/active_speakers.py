@@ -34,7 +34,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -44,7 +43,7 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "mode
 
 from sceneglot import av, media  # noqa: E402
 from sceneglot.av import attribute as av_attribute  # noqa: E402
-from sceneglot.av.score import truth_face, turn_at  # noqa: E402
+from sceneglot.av.score import person_map, truth_face, turn_at  # noqa: E402
 from sceneglot.jobs import AsdSettings, Job  # noqa: E402
 from sceneglot.pipeline import analyze  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
@@ -53,22 +52,6 @@ from sceneglot.speech.pipeline import transcribe_with_turns  # noqa: E402
 from sceneglot.vision import analyze_faces  # noqa: E402
 
 FPS = 25
-
-
-def person_map(scene: Scene, truth: dict) -> dict[str, str]:
-    """Predicted person -> truth label, by Hungarian matching on frames where a face sits in a truth box."""
-    preds = sorted({t.person for t in scene.tracks if t.person})
-    labels = sorted({o["person"] for u in truth["turns"] for o in u["on_screen"]})
-    counts = np.zeros((len(preds), len(labels)))
-    for tr in scene.tracks:
-        if tr.person is None:
-            continue
-        for row in tr.boxes:
-            who = truth_face(truth, row[0], row[1:])
-            if who:
-                counts[preds.index(tr.person), labels.index(who["person"])] += 1
-    rows, cols = linear_sum_assignment(-counts)
-    return {preds[i]: labels[j] for i, j in zip(rows, cols, strict=True) if counts[i, j] > 0}
 
 
 def phrase_accuracy(scene: Scene, truth: dict, mapping: dict[str, str]) -> tuple[float, float]:
