@@ -29,7 +29,9 @@ Public API::
 - Listeners are callables taking one `Event(stage, done, total, message)`; any number, called from
   the job's threads (one at a time). Stages, in order: probe, audio, asr, diarization, speech
   (parallel with faces, asd), assign, translate, render. Each stage's first event has done == 0 and
-  its last done == total (message "done" or "cached").
+  its last done == total (message "done" or "cached"), with the stage's wall and CPU seconds and
+  those of its named parts (`part("decode")`, `timed("decode", frames)` inside a stage): the job's
+  own per-stage timing, shown by `--progress json|times` and read by benchmarks/job.py.
 - Cancellation: `cancel.cancel()` makes the next check in any stage (between frames, audio chunks,
   speech chunks) raise `Cancelled` (exit code 130). Stage caches already written stay, and no
   output is left half-written (every file is written to a temporary name and renamed), so running
@@ -277,10 +279,26 @@ class JobFolder:
 
 @dataclass(frozen=True)
 class Event:
+    """One progress report. A stage's last event (message "done" or "cached") also says what it cost:
+    `seconds` (wall), `cpu` (CPU seconds of the whole process while it ran: stages running side by
+    side, speech beside faces and ASD, each count the other's too), `at` (seconds from the job's start
+    to the stage's start) and `parts`, {part: [wall, cpu]} of the named steps inside it (`part`)."""
+
     stage: str
     done: float
     total: float | None  # None: unknown
     message: str = ""
+    seconds: float | None = None
+    cpu: float | None = None
+    at: float | None = None
+    parts: dict[str, list[float]] | None = None
+
+    def timing(self) -> dict[str, Any]:
+        """The cost fields of an end event, for JSON (empty on other events)."""
+        if self.seconds is None:
+            return {}
+        return {"seconds": round(self.seconds, 4), "cpu": round(self.cpu or 0.0, 4), "at": round(self.at or 0.0, 4),
+                "parts": {k: [round(w, 4), round(c, 4)] for k, (w, c) in (self.parts or {}).items()}}
 
 
 Listener = Callable[[Event], None]
@@ -325,6 +343,7 @@ class Progress:
         self.listeners = list(listeners)
         self.cancel = cancel or CancelToken()
         self.interval = interval  # seconds between in-stage events (start and end always go out)
+        self.started = time.perf_counter()  # the job's clock: end events say when their stage began on it
         self._lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
@@ -345,7 +364,9 @@ class Progress:
             _CURRENT.reset(token)
         self.cancel.check()
         end = current.total if current.total is not None else current.done
-        self.emit(Event(name, end, end, "cached" if current.cached else "done"))
+        self.emit(Event(name, end, end, "cached" if current.cached else "done",
+                        seconds=time.perf_counter() - current.wall0, cpu=time.process_time() - current.cpu0,
+                        at=current.wall0 - self.started, parts=dict(current.parts)))
 
 
 class _Stage:
@@ -354,6 +375,15 @@ class _Stage:
         self.done: float = 0
         self.cached = False
         self._last = 0.0
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        self.parts: dict[str, list[float]] = {}  # part -> [wall, cpu] seconds, summed
+        self._parts_lock = threading.Lock()
+
+    def add(self, part: str, wall: float, cpu: float) -> None:
+        with self._parts_lock:
+            spent = self.parts.setdefault(part, [0.0, 0.0])
+            spent[0] += wall
+            spent[1] += cpu
 
     def step(self, done: float, total: float | None = None, message: str = "") -> None:
         self.progress.cancel.check()
@@ -387,6 +417,39 @@ def steps(items: Iterable[T], total: float | None = None, message: str = "") -> 
         yield item
         n += 1
     step(n, total, message)
+
+
+@contextlib.contextmanager
+def part(name: str) -> Iterator[None]:
+    """Count the block's wall and process CPU seconds as part `name` of the running stage (summed over
+    calls; reported in the stage's end event). A no-op outside a job."""
+    current = _CURRENT.get()
+    if current is None:
+        yield
+        return
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        current.add(name, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def timed(name: str, items: Iterable[T]) -> Iterator[T]:
+    """Yield `items`, counting the time spent producing each (a decoder's, say) as part `name`."""
+    current = _CURRENT.get()
+    if current is None:
+        yield from items
+        return
+    it = iter(items)
+    while True:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            item = next(it)
+        except StopIteration:
+            current.add(name, time.perf_counter() - wall, time.process_time() - cpu)
+            return
+        current.add(name, time.perf_counter() - wall, time.process_time() - cpu)
+        yield item
 
 
 def mark_cached() -> None:
@@ -427,4 +490,4 @@ def render_job(job: Job, listeners: Iterable[Listener] = (), cancel: CancelToken
 
 __all__ = ["AsdSettings", "CancelToken", "Cancelled", "Event", "FacesSettings", "Job", "JobFolder", "JobResult",
            "Listener", "Progress", "RenderSettings", "SpeechSettings", "fingerprint", "from_data", "in_thread",
-           "mark_cached", "render_job", "run_job", "step", "steps", "to_data"]
+           "mark_cached", "part", "render_job", "run_job", "step", "steps", "timed", "to_data"]

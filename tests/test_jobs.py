@@ -104,6 +104,33 @@ def test_events_reach_every_listener_in_order_and_cancel_stops_at_the_next_step(
         pass
 
 
+def test_a_stage_end_event_says_its_wall_and_cpu_seconds_and_those_of_its_parts():
+    import time
+
+    events: list[Event] = []
+    progress = Progress([events.append])
+    with progress.stage("faces", 2):
+        with jobs.part("sleep"):
+            time.sleep(0.2)
+        spin = time.process_time()
+        for _ in jobs.timed("spin", range(2)):  # producing the items costs nothing; the body spins 0.15 s each
+            with jobs.part("busy"):
+                while time.process_time() - spin < 0.15:
+                    pass
+            spin = time.process_time()
+    end = events[-1]
+    assert end.message == "done" and set(end.parts) == {"sleep", "spin", "busy"}
+    sleep_wall, sleep_cpu = end.parts["sleep"]
+    busy_wall, busy_cpu = end.parts["busy"]
+    assert 0.2 <= sleep_wall < 1.0 and sleep_cpu < 0.1  # waiting costs no CPU
+    assert busy_cpu >= 0.29 and busy_wall >= busy_cpu * 0.5
+    assert end.seconds >= sleep_wall + busy_wall and end.cpu >= busy_cpu
+    assert end.at >= 0 and events[0].seconds is None and events[0].timing() == {}
+    assert set(end.timing()) == {"seconds", "cpu", "at", "parts"}
+    with jobs.part("outside"):  # no stage: nothing recorded, nothing raised
+        pass
+
+
 def test_a_real_stage_reports_frames_and_stops_when_cancelled():
     from sceneglot.vision import analyze_faces
 
@@ -179,6 +206,16 @@ def test_cancelled_job_keeps_finished_stages_leaves_no_output_and_resumes(grid_j
 @pytest.mark.slow
 def test_analyze_probes_once_and_decodes_audio_once(grid_job):
     assert grid_job["calls"] == {"probe": 1, "iter_audio": 1}
+
+
+@pytest.mark.slow
+def test_a_real_job_times_its_stages_and_their_parts(grid_job):
+    ends = {e.stage: e for e in grid_job["events"] if e.seconds is not None}
+    assert {"probe", "asr", "diarization", "faces", "asd", "assign"} <= set(ends)
+    asd = ends["asd"]  # computed in this run (faces came from the cache)
+    assert {"decode", "encoder", "backend", "mfcc"} <= set(asd.parts)
+    assert sum(w for w, _ in asd.parts.values()) <= asd.seconds + 0.01 and asd.cpu > 0
+    assert ends["faces"].message == "cached" and ends["faces"].parts == {}
 
 
 def _heavy_modules(args: list[str]) -> list[str]:

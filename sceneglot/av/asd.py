@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import media
 from ..errors import BackendError, InputError
-from ..jobs import step
+from ..jobs import part, step, timed
 from ..scene import Track
 from . import ENGINES, export, features
 
@@ -149,7 +149,8 @@ class FeatureStream:
         step = features.STEPS_PER_FRAME
         lo, hi = max(0, self.done - CONTEXT), min(self.frames, end + CONTEXT)
         video = np.stack(self.crops[lo - self.base:hi - self.base])
-        out = self.engine.window(self.audio[lo * step:hi * step], video)
+        with part("encoder"):
+            out = self.engine.window(self.audio[lo * step:hi * step], video)
         self.parts.append(out[self.done - lo:end - lo])
         self.done = end
         drop = max(0, end - CONTEXT - self.base)  # the next chunk's left context starts at end - CONTEXT
@@ -174,14 +175,15 @@ def windowed(engine: Engine, feats: np.ndarray, times: dict[str, float] | None =
     total = np.zeros(frames, np.float64)
     weight = 0
     done: dict[tuple[int, int], np.ndarray] = {}  # a window clipped by the track's end recurs in longer passes
-    for seconds, w in WINDOWS.items():
-        n = seconds * features.FPS
-        for i in range(0, frames, n):
-            key = (i, min(i + n, frames))
-            if key not in done:
-                done[key] = engine.backend(feats[key[0]:key[1]])[:, 1]
-            total[key[0]:key[1]] += w * done[key]
-        weight += w
+    with part("backend"):
+        for seconds, w in WINDOWS.items():
+            n = seconds * features.FPS
+            for i in range(0, frames, n):
+                key = (i, min(i + n, frames))
+                if key not in done:
+                    done[key] = engine.backend(feats[key[0]:key[1]])[:, 1]
+                total[key[0]:key[1]] += w * done[key]
+            weight += w
     if times is not None:
         times["backend"] = times.get("backend", 0.0) + time.perf_counter() - t
     return smooth(total / weight)
@@ -228,9 +230,11 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         return now
 
     t = time.perf_counter()
-    runner = engine if isinstance(engine, Engine) else Engine(engine)
+    with part("session"):
+        runner = engine if isinstance(engine, Engine) else Engine(engine)
     t = add("session", t)
-    feats = features.mfcc(audio)
+    with part("mfcc"):
+        feats = features.mfcc(audio)
     add("mfcc", t)
     pending: list[_Pending] = []
     for tr in sorted(tracks, key=lambda t: t.start):
@@ -261,7 +265,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         p.stream = None
 
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
-    frames = iter(media.iter_frames(path, fps=features.FPS, end=end, grey=True))
+    frames = iter(timed("decode", media.iter_frames(path, fps=features.FPS, end=end, grey=True)))
     total_frames = round(end * features.FPS)
     while True:
         t = time.perf_counter()
@@ -281,7 +285,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
                 open_.remove(p)
                 continue
             t = time.perf_counter()
-            crop = features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i])
+            with part("crop"):
+                crop = features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i])
             add("crop", t)
             p.stream.push(crop)  # encodes a chunk once enough frames are in
             if p.motion is not None:

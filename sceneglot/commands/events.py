@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # --help imports every command module: the job layer only when a job runs
     from ..jobs import Event, Listener
 
-MODES = ("auto", "bars", "json", "none")
+MODES = ("auto", "bars", "json", "times", "none")
 
 
 def add_progress(parser) -> None:
     parser.add_argument("--progress", choices=MODES, default="auto",
                         help="auto: bars on a terminal, nothing otherwise or under SCENEGLOT_QUIET; "
-                             "json: one JSON object per event on stderr (stage, done, total, message)")
+                             "json: one JSON object per event on stderr (stage, done, total, message; a stage's "
+                             "last one adds its wall and CPU seconds and those of its parts); "
+                             "times: one line per finished stage on stderr with those seconds")
 
 
 def listeners(mode: str = "auto") -> list[Listener]:
@@ -25,14 +27,26 @@ def listeners(mode: str = "auto") -> list[Listener]:
         mode = "none" if quiet else "bars"
     if mode == "json":
         return [json_lines]
+    if mode == "times":
+        return [times]
     if mode == "bars":
         return [Bars()]
     return []
 
 
 def json_lines(event: Event) -> None:
-    print(json.dumps({"stage": event.stage, "done": event.done, "total": event.total, "message": event.message}),
-          file=sys.stderr, flush=True)
+    print(json.dumps({"stage": event.stage, "done": event.done, "total": event.total, "message": event.message,
+                      **event.timing()}), file=sys.stderr, flush=True)
+
+
+def times(event: Event) -> None:
+    """A finished stage's cost: `stage  wall s  CPU s  (part wall/CPU, ...)`, at its start on the job's clock."""
+    if event.seconds is None:
+        return
+    parts = ", ".join(f"{k} {w:.2f}/{c:.2f}" for k, (w, c) in (event.parts or {}).items())
+    cached = "  cached" if event.message == "cached" else ""
+    print(f"sceneglot: {event.stage:<12} at {event.at or 0:7.2f} s  wall {event.seconds:7.2f} s  "
+          f"CPU {event.cpu or 0:7.2f} s{cached}{'  (' + parts + ')' if parts else ''}", file=sys.stderr, flush=True)
 
 
 class Bars:

@@ -108,14 +108,17 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
     total = info.frame_count or round(info.duration * fps) or None
     with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None,
                            preset=preset) as writer:
-        for frame in media.iter_frames(src):
+        for frame in jobs.timed("decode", media.iter_frames(src)):
             jobs.step(n, total, "frames")  # progress; a cancelled job stops here (the writer removes its file)
             # Frames lost to damage in the source: hold the last picture, so what follows stays in sync.
             while last is not None and n < round(frame.time * fps) - 0.5:
-                writer.write(last)
+                with jobs.part("encode"):
+                    writer.write(last)
                 n += 1
-            last = painter.paint(frame.image, frame.time)  # a fresh array per decoded frame
-            writer.write(last)
+            with jobs.part("draw"):
+                last = painter.paint(frame.image, frame.time)  # a fresh array per decoded frame
+            with jobs.part("encode"):
+                writer.write(last)
             n += 1
     return n
 
@@ -133,8 +136,9 @@ def burn(scene: Scene, input_path: str | os.PathLike, output_path: str | os.Path
     if (info.width, info.height) != (scene.media.width, scene.media.height):
         raise InputError(f"scene is for {scene.media.width}x{scene.media.height} video, {src} is "
                          f"{info.width}x{info.height}")
-    painter = Painter(scene)
-    texts = export_texts(scene, painter.cues, out)  # before the video: a failure here leaves nothing
+    with jobs.part("layout"):
+        painter = Painter(scene)
+        texts = export_texts(scene, painter.cues, out)  # before the video: a failure here leaves nothing
     for path in texts:
         check_output_path(path, src)
     render_video(painter, src, out, info, preset)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import models
+from .. import jobs, models
 from ..scene import Segment, Word
 from . import vad
 
@@ -139,15 +139,18 @@ def transcribe(
     opts = options or AsrOptions()
     audio = np.asarray(audio, np.float32).reshape(-1)
     if regions is None:
-        regions = vad.speech_regions(audio, SR, threshold=0.5, min_silence=0.3, pad=0.2)
+        with jobs.part("vad"):
+            regions = vad.speech_regions(audio, SR, threshold=0.5, min_silence=0.3, pad=0.2)
     spans = vad.merge_regions(regions, opts.chunk_gap, opts.max_chunk)
     chunks = [Chunk(s, e, language, 1.0) for s, e in spans if e - s >= 0.25]
     if not chunks:
         return []
-    model = load_model(opts.model)
+    with jobs.part("load"):
+        model = load_model(opts.model)
     if language is None:
         if model.model.is_multilingual:
-            detect_languages(model, audio, chunks, opts)
+            with jobs.part("language"):
+                detect_languages(model, audio, chunks, opts)
         else:
             for c in chunks:
                 c.language = "en"

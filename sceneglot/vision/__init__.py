@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import media
-from ..jobs import FacesSettings, step
+from ..jobs import FacesSettings, part, step, timed
 from ..scene import Person, Shot, Track
 from .faces import AdaptiveDetector
 from .identity import CropBank, cluster, load_recognizer
@@ -87,14 +87,16 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
     start_all = time.perf_counter()
     t = start_all
     expected = info.frame_count or round(info.duration * fps) or None
-    for fr in media.iter_frames(path, size=size, start=start, end=end):
+    for fr in timed("decode", media.iter_frames(path, size=size, start=start, end=end)):
         step(fr.index, expected, "frames")
         now = time.perf_counter()
         clock["decode"] += now - t
         i = fr.index
         times.append(fr.time)
         img = fr.image
-        if shot_det.update(img, fr.time) and i > 0:
+        with part("shots"):
+            cut = shot_det.update(img, fr.time)
+        if cut and i > 0:
             tracker.cut(i - 1)
             starts.append(fr.time)
             last_det = -(10**9)
@@ -103,7 +105,8 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
         clock["shots"] += t1 - now
         if i - last_det >= s.every:
             last_det = i
-            dets = detector.detect(img)
+            with part("detect"):
+                dets = detector.detect(img)
             t2 = time.perf_counter()
             clock["detect"] += t2 - t1
             hits = []
@@ -113,8 +116,9 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
             owners = tracker.step(i, hits)
             t3 = time.perf_counter()
             clock["track"] += t3 - t2
-            for d, owner in zip(dets, owners, strict=True):
-                bank.offer(owner.key, d, img, sx)
+            with part("crops"):
+                for d, owner in zip(dets, owners, strict=True):
+                    bank.offer(owner.key, d, img, sx)
             clock["crops"] += time.perf_counter() - t3
         t = time.perf_counter()
     if not times:
@@ -125,8 +129,9 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
                  key=lambda r: (r.hits[0].frame, float(r.hits[0].box[0])))
     frame_times = np.asarray(times)
     tracks = [finish(r, frame_times, f"T{n}", s.smooth) for n, r in enumerate(raw)]
-    embeddings = [bank.embedding(r.key) for r in raw]
-    persons = name_persons(tracks, embeddings, s.threshold)
+    with part("identity"):
+        embeddings = [bank.embedding(r.key) for r in raw]
+        persons = name_persons(tracks, embeddings, s.threshold)
     last = float(times[-1]) + 1.0 / fps
     if end is None:
         last = max(last, info.duration) if info.duration else last
