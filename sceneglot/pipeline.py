@@ -149,12 +149,42 @@ def _whisper_pivot(job: Job) -> Callable[[str], bool] | None:
     return through_whisper
 
 
-def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> list[dict[str, Any]]:
-    from .speech.diarize import diarize
+def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> tuple[list[dict[str, Any]], Any]:
+    """The speaker turns, and the CAM++ frame features diarization computed on the way (speech.diarize.
+    VoiceFrames or None): the attribution pools its turns' voices from them instead of a second pass."""
+    from .speech.diarize import diarize_with_voices
 
     s = job.speech
-    return [asdict(t) for t in diarize(audio(), num_speakers=s.num_speakers, min_speakers=s.min_speakers,
-                                       max_speakers=s.max_speakers)]
+    turns, voices = diarize_with_voices(audio(), num_speakers=s.num_speakers, min_speakers=s.min_speakers,
+                                        max_speakers=s.max_speakers)
+    return [asdict(t) for t in turns], voices
+
+
+VOICES = "stage-diarization-voices.npz"  # diarization's CAM++ frame features (float16), keyed as its stage
+
+
+def _store_voices(folder: JobFolder, key: str, voices: Any) -> None:
+    import numpy as np
+
+    if voices is None:
+        return
+    with atomic_path(folder.path(VOICES)) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, key=np.array(key), times=voices.times, features=voices.features)
+
+
+def _load_voices(folder: JobFolder, key: str) -> Any:
+    """The diarization's kept CAM++ frame features for this key, or None (the attribution then runs its own)."""
+    import numpy as np
+
+    from .speech.diarize import VoiceFrames
+
+    try:
+        with np.load(folder.path(VOICES)) as saved:
+            if str(saved["key"]) == key:
+                return VoiceFrames(saved["times"], saved["features"])
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
 
 
 def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Any:
@@ -183,29 +213,40 @@ def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
     """The speech stages (ASR, diarization, cached; then words -> speakers -> phrases): the scene and its RTTM."""
     from .render.export import to_rttm
 
-    scene, used = _speech(job, info, folder, progress, audio, executor)
+    scene, used, _ = _speech(job, info, folder, progress, audio, executor)
     return scene, to_rttm(used, Path(job.input).stem) if info.has_audio else ""
 
 
 def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
-            audio: Callable[[], Any] | None = None, executor: Executor = local) -> tuple[Scene, list]:
-    """speech(), with the diarization turns it used instead of their RTTM."""
+            audio: Callable[[], Any] | None = None, executor: Executor = local) -> tuple[Scene, list, Any]:
+    """speech(), with the diarization turns it used instead of their RTTM, and diarization's CAM++ frame
+    features (speech.diarize.VoiceFrames, kept beside its stage cache; None when there are none)."""
     from . import scene as scene_io
     from .scene import Segment
 
     src = Path(job.input)
     if not info.has_audio:
-        return scene_io.Scene(media=info), []
+        return scene_io.Scene(media=info), [], None
     audio = audio or _Audio(src, info, progress)
     segments = run_stage(progress, folder, "asr", _asr_settings(job),
                          lambda: executor("asr", asr_stage, job, info, audio), list[Segment])
-    turns = run_stage(progress, folder, "diarization", _diarization_settings(job),
-                      lambda: executor("diarization", diarization_stage, job, info, audio), list[dict[str, Any]])
+    voices_key = folder.key("diarization", _diarization_settings(job))
+    kept: dict[str, Any] = {}
+
+    def diarization() -> list[dict[str, Any]]:
+        turns, kept["voices"] = executor("diarization", diarization_stage, job, info, audio)
+        _store_voices(folder, voices_key, kept["voices"])
+        return turns
+
+    turns = run_stage(progress, folder, "diarization", _diarization_settings(job), diarization,
+                      list[dict[str, Any]])
+    voices = kept["voices"] if "voices" in kept else _load_voices(folder, voices_key)
     with progress.stage("speech", 1):
         from .speech.diarize import SpeakerTurn
         from .speech.pipeline import assemble
 
-        return assemble(info, segments, [SpeakerTurn(**t) for t in turns], _language(job))
+        scene, used = assemble(info, segments, [SpeakerTurn(**t) for t in turns], _language(job))
+        return scene, used, voices
 
 
 def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | None = None,
@@ -289,7 +330,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         faces, scores = vision_stages()
     if "error" in outcome:
         raise outcome["error"]
-    scene, turns = outcome["speech"]
+    scene, turns, voices = outcome["speech"]
     with progress.stage("assign", 1):  # the attribution: who said each word, on which face
         import numpy as np
 
@@ -299,7 +340,8 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         for track in faces.tracks:
             track.asd = [list(row) for row in scores["scores"].get(track.id, [])]  # the network's own score
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
-        attribute(scene, audio() if info.has_audio else np.zeros(0, np.float32), turns, scores["motion"])
+        attribute(scene, audio() if info.has_audio else np.zeros(0, np.float32), turns, scores["motion"],
+                  voices=voices)
     result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "")
     folder.store("analysis", settings, result)
     _debug_video(job, scene)

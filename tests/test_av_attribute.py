@@ -107,3 +107,25 @@ def test_asd_cache_key_follows_the_boxes_not_just_their_count():
     b = Track("T0", 0.0, 1.0, [[0.0, 0, 0, 10, 10], [0.04, 1, 0, 11, 10]])
     assert av.tracks_key([a]) != av.tracks_key([b])
     assert av.tracks_key([a]) == av.tracks_key([Track("T0", 0.0, 1.0, [list(r) for r in a.boxes])])
+
+
+def test_diarization_keeps_its_cam_frames_and_turn_voices_pooled_from_them_match_a_pass_of_their_own():
+    """The attribution's voices come from the CAM++ frames the diarization computed (no second pass):
+    same turns as diarize(), frames covering the audio, and per-turn embeddings as from a fresh pass."""
+    from sceneglot import media
+    from sceneglot.av import turns as turns_mod
+    from sceneglot.speech.diarize import diarize, diarize_with_voices
+    from tests.media_fixtures import DIAR_WAV
+
+    audio = media.read_audio(DIAR_WAV)
+    turns, kept = diarize_with_voices(audio)
+    assert [(t.start, t.end, t.speaker) for t in turns] == [(t.start, t.end, t.speaker) for t in diarize(audio)]
+    assert kept.features.dtype == np.float16 and kept.features.shape == (len(kept.times), 512)
+    assert np.all(np.diff(kept.times) > 0) and kept.times[0] < 0.05 and kept.times[-1] > len(audio) / 16000 - 0.05
+    own = turns_mod.voice_frames(audio)
+    items = [Turn(t.start, t.end, t.speaker) for t in turns if t.end - t.start >= turns_mod.MIN_VOICE]
+    shared = [Turn(t.start, t.end, t.audio_speaker) for t in items]
+    turns_mod.add_voices(items, audio, own)
+    turns_mod.add_voices(shared, audio, kept)
+    sims = [float(a.voice @ b.voice) for a, b in zip(items, shared, strict=True)]
+    assert len(sims) >= 5 and min(sims) > 0.98  # blocks cut at other places (CMN and context differ a little)

@@ -39,7 +39,7 @@ from .features import FPS
 from .turns import Turn
 
 if TYPE_CHECKING:
-    from ..speech.diarize import SpeakerTurn
+    from ..speech.diarize import SpeakerTurn, VoiceFrames
     from ..speech.phrases import PhraseRules
 
 __all__ = ["Attribution", "AttributionSettings", "TurnResult", "attribute", "diarize_av"]
@@ -246,9 +246,10 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
 def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
                motion: dict[str, list[list[float]]] | None = None,
                settings: AttributionSettings | None = None,
-               voices: tuple[np.ndarray, np.ndarray] | None = None) -> Attribution:
+               voices: VoiceFrames | None = None) -> Attribution:
     """Speakers and faces per short turn, from the audio turns, the shots, the tracks' raw scores, their
-    mouth motion (asd.score_tracks) and the audio (`voices`: turns.voice_frames(audio), if at hand)."""
+    mouth motion (asd.score_tracks) and the audio (`voices`: the CAM++ frame features the diarization
+    kept, speech.diarize.diarize_with_voices; None: one pass of their own over the turns)."""
     s = settings or AttributionSettings()
     faces = turns_mod.face_scores(scene.tracks)
     if not faces or not turns:
@@ -297,7 +298,7 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
     return Attribution(results, speakers)
 
 
-def _refine(results: list[TurnResult], voices: tuple[np.ndarray, np.ndarray], gaps: list[float]) -> None:
+def _refine(results: list[TurnResult], voices: VoiceFrames, gaps: list[float]) -> None:
     """Move each change of speaker at a turn cut by length only (the two turns may each hold some of
     both voices) to where the voices change, from the two speakers' centroids."""
     cents: dict[int, np.ndarray] = {}
@@ -395,7 +396,7 @@ def fuse(tracks: list[Track], result: Attribution) -> None:
 def attribute(scene: Scene, audio: np.ndarray, turns: list[SpeakerTurn],
               motion: dict[str, list[list[float]]] | None = None,
               settings: AttributionSettings | None = None,
-              voices: tuple[np.ndarray, np.ndarray] | None = None) -> Attribution:
+              voices: VoiceFrames | None = None) -> Attribution:
     """The audio-visual stage after ASD: reads tracks[].asd (raw Light-ASD), fills speakers, phrases
     (split at every change of speaker or face, with person, evidence and confidence) and the fused
     tracks[].speaking. Audio-only or faceless input keeps the audio diarization unchanged."""

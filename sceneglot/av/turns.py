@@ -3,8 +3,10 @@
 The audio diarization's turns are cut further at shot changes, where the face
 Light-ASD sees speaking changes, and into pieces of at most MAX_TURN seconds,
 so that no turn holds two voices the audio clustering ran together. For every
-turn we keep a CAM++ embedding (pooled from one frame-level pass over the
-speech) and, per visible person, the mean raw Light-ASD logit over the turn.
+turn we keep a CAM++ embedding (pooled from the frame-level features the
+diarization computed, `speech.diarize.VoiceFrames`, or from one pass of our own
+when it kept none) and, per visible person, the mean raw Light-ASD logit over
+the turn.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..scene import Shot, Track
 from .features import FPS
 
 if TYPE_CHECKING:
-    from ..speech.diarize import SpeakerTurn
+    from ..speech.diarize import SpeakerTurn, VoiceFrames
 
 SAMPLE_RATE = 16000
 MAX_TURN = 2.0  # s: longer turns are cut into equal pieces, each long enough for a voice embedding
@@ -171,8 +173,8 @@ def add_face_evidence(turns: list[Turn], faces: dict[str, dict[int, float]]) -> 
                 t.faces[person] = float(np.mean(values))
 
 
-def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """CAM++ frame-level features of audio[start:end] in blocks: (times (n,), features (n, 512))."""
+def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> VoiceFrames:
+    """CAM++ frame-level features of audio[start:end] in blocks, when the diarization kept none."""
     end = len(audio) / SAMPLE_RATE if end is None else end
     from ..speech.diarize import one_torch_thread
 
@@ -180,8 +182,9 @@ def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None
         return _voice_frames(audio, start, end)
 
 
-def _voice_frames(audio: np.ndarray, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+def _voice_frames(audio: np.ndarray, start: float, end: float) -> VoiceFrames:
     from ..speech import campplus, fbank
+    from ..speech.diarize import VoiceFrames
 
     feats, times = [], []
     block = int(_BLOCK * SAMPLE_RATE)
@@ -197,20 +200,19 @@ def _voice_frames(audio: np.ndarray, start: float, end: float) -> tuple[np.ndarr
         feats.append(fr[keep])
         times.append(t[keep])
     if not feats:
-        return np.zeros(0), np.zeros((0, 512), np.float32)
-    return np.concatenate(times), np.concatenate(feats)
+        return VoiceFrames(np.zeros(0), np.zeros((0, 512), np.float16))
+    return VoiceFrames(np.concatenate(times), np.concatenate(feats).astype(np.float16))
 
 
-def add_voices(turns: list[Turn], audio: np.ndarray,
-               frames: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-    """A CAM++ embedding for every turn of at least MIN_VOICE seconds, pooled from one frame-level pass
-    over the speech (`frames`: voice_frames(audio) when already computed, e.g. beside ASR)."""
+def add_voices(turns: list[Turn], audio: np.ndarray, frames: VoiceFrames | None = None) -> None:
+    """A CAM++ embedding for every turn of at least MIN_VOICE seconds, pooled from frame-level features
+    (`frames`: the diarization's, else one pass of voice_frames over the turns)."""
     long = [t for t in turns if t.duration >= MIN_VOICE]
     if not long:
         return
     if frames is None:
         frames = voice_frames(audio, min(t.start for t in long) - 0.1, max(t.end for t in long) + 0.1)
-    times, frames = frames
+    times, frames = frames.times, frames.features
     spans, owners = [], []
     for t in long:
         idx = np.flatnonzero((times >= t.start) & (times < t.end))
@@ -224,12 +226,12 @@ def add_voices(turns: list[Turn], audio: np.ndarray,
             t.voice = e
 
 
-def refine_change(frames: tuple[np.ndarray, np.ndarray], lo: float, hi: float, left: np.ndarray,
+def refine_change(frames: VoiceFrames, lo: float, hi: float, left: np.ndarray,
                   right: np.ndarray, at: list[float] | None = None, edge: float = 0.3) -> float | None:
     """The time in (lo, hi) where speech changes from voice `left` to voice `right`: the split whose
     two sides' pooled CAM++ embeddings best match them, among the times `at` (the gaps between words,
     where a change of speaker falls) when any lie there, else among all frames. None: too short to tell."""
-    times, feats = frames
+    times, feats = frames.times, frames.features
     idx = np.flatnonzero((times >= lo) & (times < hi))
     margin = round(edge / _HOP)
     if len(idx) < 2 * margin + 1:

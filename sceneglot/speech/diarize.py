@@ -83,7 +83,7 @@ def diarize(
         raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
     if method == "segmentation":
         with one_torch_thread():
-            return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)
+            return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)[0]
     if method != "embedding":
         raise InputError(f"unknown diarization method {method!r} (segmentation or embedding)")
     if regions is None:
@@ -118,6 +118,27 @@ def diarize(
     return _name(turns)
 
 
+
+@dataclass
+class VoiceFrames:
+    """The CAM++ frame-level features of the soundtrack as diarization computed them, kept so that a
+    later stage (the audio-visual attribution) pools embeddings of its own spans from them instead of
+    running CAM++ over the audio a second time."""
+
+    times: np.ndarray  # (n,) s: each frame's centre
+    features: np.ndarray  # (n, 512) float16: half the memory of float32
+
+
+def diarize_with_voices(audio: np.ndarray, sample_rate: int = 16000, *, num_speakers: int | None = None,
+                        min_speakers: int | None = None, max_speakers: int | None = None,
+                        seg_step: float = SEG_STEP) -> tuple[list[SpeakerTurn], VoiceFrames | None]:
+    """diarize() by the segmentation method, and the CAM++ frame features it computed on the way (None
+    when the audio is shorter than one segmentation frame and none were)."""
+    audio = np.asarray(audio, np.float32).reshape(-1)
+    if sample_rate != segmentation.SAMPLE_RATE:
+        raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
+    with one_torch_thread():
+        return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step, keep_voices=True)
 
 
 @contextmanager
@@ -154,17 +175,18 @@ class Segmented:
     overlap: np.ndarray  # (frames,) mean P(two speak at once)
     local: list[LocalSpeaker]
     n_samples: int
+    voices: VoiceFrames | None = None  # the CAM++ frame features, when analyse was asked to keep them
 
 
-def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_speakers,
-                          seg_step: float) -> list[SpeakerTurn]:
+def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_speakers, seg_step: float,
+                          keep_voices: bool = False) -> tuple[list[SpeakerTurn], VoiceFrames | None]:
     if len(audio) < segmentation.FRAME_SPAN:
-        return []
-    seg = analyse(audio, seg_step)
+        return [], None
+    seg = analyse(audio, seg_step, keep_voices)
     assign, k = assign_speakers(seg.local, num_speakers, min_speakers, max_speakers)
     if not k:
-        return []
-    return activity_turns(aggregate(seg, assign, k), len(audio))
+        return [], seg.voices
+    return activity_turns(aggregate(seg, assign, k), len(audio)), seg.voices
 
 
 def _global_index(s0: int, n_frames: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,11 +196,12 @@ def _global_index(s0: int, n_frames: int, n_samples: int) -> tuple[np.ndarray, n
     return local, round(s0 / segmentation.FRAME_STEP) + local
 
 
-def analyse(audio: np.ndarray, step: float = SEG_STEP) -> Segmented:
+def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False) -> Segmented:
     """Segmentation chunks every `step` s and one CAM++ embedding per local speaker, streamed in
     `BLOCK`-s blocks: the CAM++ frame features of a block (plus one chunk length) are computed once
     and pooled for every chunk starting in it, so memory does not grow with the input's length
-    beyond the compact per-chunk records."""
+    beyond the compact per-chunk records. `keep_voices`: also keep those frame features (float16;
+    each block's own `BLOCK` s, the last block's to the end) as `Segmented.voices`."""
     sr = segmentation.SAMPLE_RATE
     n = len(audio)
     starts = segmentation.chunk_starts(n, max(1, int(step * sr)))
@@ -186,6 +209,7 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP) -> Segmented:
     speech, overlap, cover = (np.zeros(total, np.float32) for _ in range(3))
     activity = np.zeros((len(starts), 589, 3), bool)
     local: list[LocalSpeaker] = []
+    kept: list[tuple[np.ndarray, np.ndarray]] = []
     block = int(BLOCK * sr)
     chunk_ids = np.arange(len(starts))
     for b0 in range(0, max(starts) + 1, block):
@@ -197,6 +221,9 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP) -> Segmented:
         fb = fbank.fbank(span)
         frames = campplus.frame_features(fb) if len(fb) >= 20 else np.zeros((0, 512), np.float32)
         ftimes = b0 / sr + HOP * np.arange(len(frames)) + 0.0125
+        if keep_voices:
+            own = ftimes < (b0 + block) / sr if b0 + block <= max(starts) else np.ones(len(ftimes), bool)
+            kept.append((ftimes[own], frames[own].astype(np.float16)))
         for c, pr in zip(ids, prob, strict=True):
             li, gi = _global_index(starts[c], pr.shape[0], n)
             keep = gi < total
@@ -209,7 +236,11 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP) -> Segmented:
     seen = cover > 0
     speech[seen] /= cover[seen]
     overlap[seen] /= cover[seen]
-    return Segmented(starts, activity, speech, overlap, local, n)
+    voices = None
+    if keep_voices:
+        voices = VoiceFrames(np.concatenate([t for t, _ in kept]) if kept else np.zeros(0),
+                             np.concatenate([f for _, f in kept]) if kept else np.zeros((0, 512), np.float16))
+    return Segmented(starts, activity, speech, overlap, local, n, voices)
 
 
 def _local_speakers(c: int, t0: float, act: np.ndarray, frames: np.ndarray, ftimes: np.ndarray
