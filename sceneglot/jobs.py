@@ -101,7 +101,7 @@ class AsdSettings:
 @dataclass
 class RenderSettings:
     video: bool = False  # render the video even without `output` (into the job folder)
-    preset: str = "veryfast"  # x264 speed/size trade-off
+    quality: str = "balanced"  # fast | balanced | best: the encoder's speed/size trade-off (render.quality)
     debug_video: str | None = None  # analyze only: where to draw the audio-visual debug video
 
 

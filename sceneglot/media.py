@@ -368,8 +368,13 @@ def iter_frames(
     start: float = 0.0,
     end: float | None = None,
     grey: bool = False,
+    raw: bool = False,
 ) -> Iterator[Frame]:
     """Yield display-oriented BGR frames one at a time (full-range grey ones with `grey`).
+
+    With `raw` (no `size`), `Frame.image` is the decoded `av.VideoFrame` itself, unconverted and
+    not yet rotated (`frame.rotation`): the renderer draws in its YUV planes and hands frames
+    without text to the encoder as they are.
 
     With `fps`, frames are resampled by time (frame k is the source frame on
     screen at start + k/fps), which also evens out variable frame rates;
@@ -395,6 +400,8 @@ def iter_frames(
         held_image: np.ndarray | None = None
 
         def convert(frame: av.VideoFrame) -> np.ndarray:
+            if raw:
+                return frame
             rot = int(frame.rotation or 0) % 360
             if size is None:
                 return _rotate(_grey(frame) if grey else frame.to_ndarray(format="bgr24"), rot)
@@ -451,12 +458,42 @@ def iter_frames(
             _damage("video", path, min(damaged), max(damaged) + src_dt)
 
 
+@dataclass(frozen=True)
+class Encoder:
+    """An FFmpeg video encoder and its options, e.g. Encoder("libx264", (("crf", "20"), ("preset", "veryfast")))."""
+
+    codec: str
+    options: tuple[tuple[str, str], ...] = ()
+
+
+_PICT_NONE = av.video.frame.PictureType.NONE
+
+
+@functools.lru_cache(maxsize=16)
+def encoder_opens(codec: str, width: int = 256, height: int = 144) -> bool:
+    """Whether FFmpeg can open `codec` here (NVENC needs an NVIDIA driver and a free session, not only the build)."""
+    if codec not in av.codecs_available:
+        return False
+    try:
+        ctx = av.CodecContext.create(codec, "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = width, height, "yuv420p", Fraction(1, 25)
+        ctx.open()
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
+
+
 class VideoWriter:
     """Write H.264/yuv420p MP4 frame by frame, muxing the source's audio alongside.
 
     The file appears at `path` only when the writer closes without error. Audio
     packets are copied when MP4 can carry the codec, else re-encoded to AAC; they
     are interleaved as video advances so memory stays flat.
+
+    `encoders`, in order of preference, are tried until one opens (h264_nvenc before libx264, say);
+    `self.encoder` is the one used. Without them: libx264 with `crf` and `preset`. Frames come as BGR
+    arrays (`write`), YUV 4:2:0 arrays (`write_yuv`) or decoded `av.VideoFrame`s (`write_frame`, which
+    FFmpeg converts only when the layout differs, in libswscale).
     """
 
     def __init__(
@@ -468,33 +505,59 @@ class VideoWriter:
         audio_from: str | os.PathLike | None = None,
         crf: int = 20,
         preset: str = "veryfast",
+        encoders: tuple[Encoder, ...] | list[Encoder] = (),
     ) -> None:
         self.path = check_output_path(path, *([audio_from] if audio_from else []))
+        self.width, self.height = width - width % 2, height - height % 2
+        choices = list(encoders) or [Encoder("libx264", (("crf", str(crf)), ("preset", preset)))]
+        # The last choice is used untried: its failure to open is an error worth seeing.
+        self.encoder = next((e for e in choices[:-1] if encoder_opens(e.codec, self.width, self.height)), choices[-1])
         self._atomic = atomic_path(self.path)
         self._tmp = self._atomic.__enter__()
         self._out = av.open(str(self._tmp), mode="w", format="mp4")
         self.rate = Fraction(fps).limit_denominator(1001)  # 29.97 -> 30000/1001, not a drifting float
-        self.width, self.height = width - width % 2, height - height % 2
-        self._video = self._out.add_stream("libx264", rate=self.rate)
+        self._video = self._out.add_stream(self.encoder.codec, rate=self.rate)
         self._video.width, self._video.height = self.width, self.height
         self._video.pix_fmt = "yuv420p"
         # The muxer may change the stream's time base when it writes the header; frames
         # are stamped in the codec's own 1/fps units, and packets are rescaled on mux.
         self._tb = 1 / self.rate
         self._video.codec_context.time_base = self._tb
-        self._video.codec_context.options = {"crf": str(crf), "preset": preset}
+        self._video.codec_context.options = dict(self.encoder.options)
         self._video.thread_type = "AUTO"
         self._frames = 0
         self._audio = _AudioCopier(audio_from, self._out) if audio_from else None
         self._more = [_AudioCopier(audio_from, self._out, k) for k in range(1, _audio_count(audio_from))] \
             if audio_from else []
 
+    def colors_like(self, frame: av.VideoFrame) -> None:
+        """Tag the output with the source's colour description (matrix, range, primaries, transfer), when it has one.
+
+        Call before the first frame. Untagged sources stay untagged, as players then guess the same for both.
+        """
+        ctx = self._video.codec_context
+        for name in ("colorspace", "color_primaries", "color_trc"):
+            value = int(getattr(frame, name, 2) or 2)
+            if value != 2:  # 2: unspecified
+                setattr(ctx, name, value)
+        if frame.format.name == "yuv420p" and int(frame.color_range or 0):
+            ctx.color_range = int(frame.color_range)
+
     def write(self, image: np.ndarray) -> None:
+        """One BGR frame (H x W x 3 uint8; cropped to even size)."""
         if image.shape[1] != self.width or image.shape[0] != self.height:
             image = image[: self.height, : self.width]
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        self.write_frame(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24"))
+
+    def write_yuv(self, planes: np.ndarray) -> None:
+        """One yuv420p frame as (H * 3/2, W) uint8: the Y rows, then U and V (PyAV's yuv420p array layout)."""
+        self.write_frame(av.VideoFrame.from_ndarray(planes, format="yuv420p"))
+
+    def write_frame(self, frame: av.VideoFrame) -> None:
+        """One picture as it is (a decoded frame may be written again: it is re-stamped each time)."""
         frame.pts = self._frames
         frame.time_base = self._tb
+        frame.pict_type = _PICT_NONE  # a decoded frame's I/P/B type would force the encoder's choice
         self._frames += 1
         for packet in self._video.encode(frame):
             self._out.mux(packet)

@@ -474,6 +474,107 @@ def _keeping_whisper(base: type) -> type:
     return KeepingWhisper
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Where models run: one place decides CPU or CUDA for every library, from what is present.
+
+CUDA_ONNX = "CUDAExecutionProvider"
+CPU_ONNX = "CPUExecutionProvider"
+
+
+def cuda_present() -> bool:
+    """Whether an NVIDIA GPU and its driver are here: the driver's device nodes, no library imported.
+
+    Cheap enough for every render and every session; whether a given library can use the GPU is
+    each library's own answer (`placement`).
+    """
+    with contextlib.suppress(OSError):
+        if any(p.name[6:].isdigit() for p in Path("/dev").glob("nvidia[0-9]*")):
+            return True
+    with contextlib.suppress(OSError):
+        return any(Path("/proc/driver/nvidia/gpus").iterdir())
+    return False
+
+
+def onnx_providers(available: list[str] | tuple[str, ...]) -> list[str]:
+    """onnxruntime providers to ask for, given the installed build's `get_available_providers()`.
+
+    CUDA first when the build has it (the onnxruntime-gpu wheel: it falls back to the CPU by itself
+    for operators it lacks), then the CPU; remote providers (Azure) never.
+    """
+    return [CUDA_ONNX, CPU_ONNX] if CUDA_ONNX in available else [CPU_ONNX]
+
+
+def onnx_session(model_path: str | os.PathLike, threads: int = 0):
+    """An onnxruntime session on the best provider here (the active-speaker and AVSR models load through this)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(model_path), opts, providers=onnx_providers(ort.get_available_providers()))
+
+
+def torch_device(cuda_available: bool) -> str:
+    """The torch device for segmentation and speaker embeddings: "cuda" when torch sees a GPU, else "cpu"."""
+    return "cuda" if cuda_available else "cpu"
+
+
+@cache
+def torch_cuda() -> bool:
+    """Whether torch (already imported by the caller's stage) can use a GPU; never asks without a driver."""
+    if not cuda_present():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def whisper_device(cuda_devices: int) -> tuple[str, str]:
+    """(device, compute type) for CTranslate2's Whisper: float16 on CUDA, int8 on the CPU."""
+    return ("cuda", "float16") if cuda_devices > 0 else ("cpu", "int8")
+
+
+def ctranslate2_cuda_devices() -> int:
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count())
+    except Exception:  # a CTranslate2 build without CUDA support, or no driver
+        return 0
+
+
+def placement() -> dict[str, str]:
+    """Which device each model-running part of a job uses here, and why (for `sceneglot doctor`).
+
+    Imports onnxruntime, CTranslate2 and (only with a GPU driver present) torch; nothing at module import.
+    """
+    gpu = cuda_present()
+    out: dict[str, str] = {}
+    try:
+        import onnxruntime as ort
+
+        chosen = onnx_providers(ort.get_available_providers())[0]
+        out["active speakers (Light-ASD, onnxruntime)"] = (
+            "cuda" if chosen == CUDA_ONNX else
+            "cpu" + (" (GPU present, but this onnxruntime build has no CUDA provider: install onnxruntime-gpu)"
+                     if gpu else ""))
+    except ImportError:
+        out["active speakers (Light-ASD, onnxruntime)"] = "unavailable (onnxruntime not installed)"
+    device, compute = whisper_device(ctranslate2_cuda_devices())
+    out["speech recognition (Whisper, CTranslate2)"] = f"{device} ({compute})"
+    if gpu:
+        try:
+            torch_dev = torch_device(torch_cuda())
+            why = "" if torch_dev == "cuda" else " (GPU present, but this torch build has no CUDA)"
+        except ImportError:
+            torch_dev, why = "unavailable", " (torch not installed)"
+    else:
+        torch_dev, why = "cpu", ""
+    out["diarization (segmentation, CAM++ embeddings; torch)"] = torch_dev + why
+    out["faces (YuNet, SFace; OpenCV dnn)"] = "cpu (the opencv-python wheels have no CUDA backend)"
+    return out
+
+
 @cache
 def whisper(name: str = "whisper-base"):
     """One faster-whisper model per process, shared by ASR and the whisper translator.
@@ -484,17 +585,12 @@ def whisper(name: str = "whisper-base"):
     from faster_whisper import WhisperModel
 
     folder = name if os.path.isdir(name) else str(path(name))
-    try:
-        import ctranslate2
-
-        cuda = ctranslate2.get_cuda_device_count() > 0
-    except Exception:  # a CTranslate2 build without CUDA support
-        cuda = False
+    device, compute = whisper_device(ctranslate2_cuda_devices())
     model_class = _keeping_whisper(WhisperModel)
     try:
-        if cuda:
-            return model_class(folder, device="cuda", compute_type="float16")
+        if device == "cuda":
+            return model_class(folder, device=device, compute_type=compute)
         threads = int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2  # a Ray task: its CPUs
-        return model_class(folder, device="cpu", compute_type="int8", cpu_threads=threads)
+        return model_class(folder, device=device, compute_type=compute, cpu_threads=threads)
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"cannot load Whisper model {name}: {exc}") from None

@@ -448,7 +448,7 @@ def render_outputs(job: Job, scene: Scene, folder: JobFolder, progress: Progress
             check_output_path(p, src)
     frames = (info.frame_count or round(info.duration * info.fps)) if info else None
     with progress.stage("render", frames):
-        burn_mod.burn(scene, src, target, preset=job.render.preset)
+        burn_mod.burn(scene, src, target, quality=job.render.quality, info=info)
     outputs = {k: p for k, p in outputs.items() if p.is_file()}  # no speech found: no subtitle files
     placed = {k: p for k, p in placed.items() if k.removeprefix("output_") in outputs}
     for key, path in placed.items():

@@ -45,7 +45,27 @@ def _devices() -> list[str]:
             found.append(f"cuda ({ctranslate2.get_cuda_device_count()} device(s), ctranslate2)")
     except ImportError:
         pass
+    if models.cuda_present():
+        found.append("NVIDIA GPU driver present")
     return found
+
+
+def _runs_on() -> list[str]:
+    """Which device each part of a job uses here (models.placement, and the video encoder that opens)."""
+    import av
+
+    from .. import media
+    from ..render import quality
+
+    lines = [f"{part}: {where}" for part, where in models.placement().items()]
+    choices = quality.for_machine(quality.DEFAULT)
+    used = next((e.codec for e in choices[:-1] if media.encoder_opens(e.codec)), choices[-1].codec)
+    why = ""
+    if used == "libx264" and models.cuda_present():
+        why = " (GPU present, but h264_nvenc does not open)" if "h264_nvenc" in av.codecs_available else \
+            " (GPU present, but this FFmpeg has no h264_nvenc)"
+    lines.append(f"video encoding: {used} ({'gpu, NVENC' if used != 'libx264' else 'cpu'}){why}")
+    return lines
 
 
 def sections() -> dict[str, list[str]]:
@@ -57,6 +77,7 @@ def sections() -> dict[str, list[str]]:
                       f"offline {models.offline()}"],
         "packages": [f"{p} {_version(p)}" for p in _PACKAGES],
         "devices": _devices(),
+        "runs on": _runs_on(),
         "models": [],
     }
     for model in models.MODELS.values():

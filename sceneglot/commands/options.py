@@ -48,6 +48,23 @@ def ray_executor(address: str | None, cpus: int | str = 1):
     return RayExecutor(address, cpus=int(cpus))
 
 
+def add_render(parser, inherit: bool = False) -> None:
+    """--quality; with `inherit` (re-render) the default is the job's own."""
+    from ..render.quality import DEFAULT, QUALITIES
+
+    parser.add_argument("--quality", choices=QUALITIES, default=None if inherit else DEFAULT,
+                        help="video encoding: fast (x264 superfast crf 21), balanced (veryfast crf 20), best (slow "
+                             "crf 18: about 3x the encode time of balanced); NVENC p1/p4/p7 on an NVIDIA GPU "
+                             f"(default: {'the job' + chr(39) + 's' if inherit else DEFAULT})")
+
+
+def render_settings(args, **fields):
+    """The job's RenderSettings from the options `add_render` declared."""
+    from ..jobs import RenderSettings
+
+    return RenderSettings(quality=args.quality, **fields)
+
+
 def add_speech(parser) -> None:
     parser.add_argument("--language", default="auto",
                         help="'auto' (detected per speech chunk) or a Whisper code: en, pl, ...")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from . import events
+from . import events, options
 
 HELP = "re-render the video and subtitle files from an edited scene.json (no analysis, no translation)"
 
@@ -15,6 +15,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", metavar="OUT.mp4",
                         help="also place the video (and its subtitle files beside it) here")
     parser.add_argument("--input", metavar="MEDIA", help="the source video (default: the job's, else the scene's)")
+    options.add_render(parser, inherit=True)
     events.add_progress(parser)
 
 
@@ -41,6 +42,8 @@ def run(args) -> int:
         raise InputError(f"{scene_path} is for {scene.media.width}x{scene.media.height} video, {src} is "
                          f"{info.width}x{info.height}")
     job.output = args.output
+    if args.quality:
+        job.render.quality = args.quality
     if job.output:
         check_output_path(job.output, src, scene_path)
     result = render_job(job, listeners=events.listeners(args.progress), scene_path=scene_path)

@@ -15,6 +15,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--translator", metavar="NAME",
                         help="backend to use (see `sceneglot translators`); default: the best available one")
     parser.add_argument("-o", "--output", metavar="OUT.mp4", help="also write the subtitled video here")
+    options.add_render(parser)
     parser.add_argument("--artifacts", metavar="DIR",
                         help="job folder for scene.json, exports and stage caches "
                              "(default: OUT_STEM.sceneglot beside -o, else ./INPUT_STEM.sceneglot)")
@@ -69,7 +70,7 @@ def run(args) -> int:
     folder = artifacts_dir(args)
     job = Job(input=options.absolute(input_path), folder=options.absolute(folder), target_language=args.to,
               translator=args.translator, translator_options=_options(args), translation_cache=args.cache,
-              output=options.absolute(args.output), speech=speech)
+              output=options.absolute(args.output), speech=speech, render=options.render_settings(args))
     with report.job_folder_kept_only_with_results(folder):
         result = run_job(job, listeners=events.listeners(args.progress), executor=options.executor(args))
     translated = result.scene

@@ -156,9 +156,18 @@ class Renderer:
     def typing(self, lines: Sequence[str], typed: Sequence[str], rgb: tuple[int, int, int], width: int,
                height: int, tag: str | None = None) -> np.ndarray:
         """The typewriter state: `typed[k]` is the typed prefix of `lines[k]` (cursor after the last one)."""
-        st = self.style
         full = self.block(lines, rgb, width, height, tag)
         plate = self.block([""] * len(lines), rgb, width, height, tag)
+        return reveal(full, plate, self.typing_edges(lines, typed, width, tag), rgb, self.cursor_width)
+
+    @property
+    def cursor_width(self) -> int:
+        return max(2, self.style.size // 3)
+
+    def typing_edges(self, lines: Sequence[str], typed: Sequence[str], width: int,
+                     tag: str | None = None) -> list[tuple[int, int, float, bool, bool]]:
+        """`reveal`'s edges for the typed prefixes `typed` of `lines` in a block `width` wide."""
+        st = self.style
         top = st.tag_h if tag else 0
         last = max((k for k, s in enumerate(typed) if s), default=0)
         edges = []
@@ -173,7 +182,7 @@ class Renderer:
             x = x0 + lw - pw if rtl else x0 + pw
             y0 = top + st.pad_y + k * st.line_h
             edges.append((y0, y0 + st.line_h, x, rtl, k == last))
-        return reveal(full, plate, edges, rgb, max(2, st.size // 3))
+        return edges
 
     # -- drawing ---------------------------------------------------------
 
@@ -225,16 +234,17 @@ class Renderer:
 
 
 def reveal(full: np.ndarray, plate: np.ndarray, edges: Sequence[tuple[int, int, float, bool, bool]],
-           rgb: tuple[int, int, int], cursor_w: int) -> np.ndarray:
+           rgb: tuple[int, int, int], cursor_w: int, fill: np.ndarray | None = None) -> np.ndarray:
     """Typewriter frame from two cached patches: text shown only up to each line's edge, then a cursor.
 
     `edges` rows are (y0, y1, x, rtl, cursor): line band, the x where the typed
     part ends (text is kept left of x, or right of it for right-to-left lines),
     and whether the cursor stands there.
-    Cropping one drawn block is much cheaper than shaping and drawing every frame.
+    Cropping one drawn block is much cheaper than shaping and drawing every frame. The patches may
+    be in any 4-channel layout (YUVA for the renderer's YUV path): `fill` is then the cursor's pixel.
     """
     out = plate.copy()
-    bgr = np.array([rgb[2], rgb[1], rgb[0], 255], np.uint8)
+    bgr = np.array([rgb[2], rgb[1], rgb[0], 255], np.uint8) if fill is None else fill
     for y0, y1, x, rtl, cursor in edges:
         x = round(max(0, min(full.shape[1], x)))
         if rtl:
@@ -265,17 +275,45 @@ def blend(frame: np.ndarray, patch: np.ndarray, x: int, y: int) -> None:
     )
 
 
-def brackets(frame: np.ndarray, box: tuple[int, int, int, int], rgb: tuple[int, int, int]) -> None:
-    """Corner brackets around a face box, in place, clipped to the frame."""
-    H, W = frame.shape[:2]
+def _bracket_geometry(box: tuple[int, int, int, int], W: int, H: int):
+    """(thickness, [(corner x, y, arm end x, arm end y along x, along y)...]) of a face's brackets, or None."""
     x0, y0, x1, y1 = box
     th = max(2, H // 240)
     x0, y0 = max(th, x0), max(th, y0)
     x1, y1 = min(W - 1 - th, x1), min(H - 1 - th, y1)
     if x1 - x0 < 4 or y1 - y0 < 4:
-        return
+        return None
     arm = max(6, round(min(x1 - x0, y1 - y0) * 0.18))
+    return th, [(cx, cy, cx + dx * arm, cy + dy * arm) for cx, cy, dx, dy in
+                ((x0, y0, 1, 1), (x1, y0, -1, 1), (x0, y1, 1, -1), (x1, y1, -1, -1))]
+
+
+def brackets(frame: np.ndarray, box: tuple[int, int, int, int], rgb: tuple[int, int, int]) -> None:
+    """Corner brackets around a face box, in place, clipped to the frame."""
+    H, W = frame.shape[:2]
+    geometry = _bracket_geometry(box, W, H)
+    if geometry is None:
+        return
+    th, corners = geometry
     bgr = (rgb[2], rgb[1], rgb[0])
-    for cx, cy, dx, dy in ((x0, y0, 1, 1), (x1, y0, -1, 1), (x0, y1, 1, -1), (x1, y1, -1, -1)):
-        cv2.line(frame, (cx, cy), (cx + dx * arm, cy), bgr, th, cv2.LINE_AA)
-        cv2.line(frame, (cx, cy), (cx, cy + dy * arm), bgr, th, cv2.LINE_AA)
+    for cx, cy, ax, ay in corners:
+        cv2.line(frame, (cx, cy), (ax, cy), bgr, th, cv2.LINE_AA)
+        cv2.line(frame, (cx, cy), (cx, ay), bgr, th, cv2.LINE_AA)
+
+
+def bracket_masks(box: tuple[int, int, int, int], W: int, H: int) -> list[tuple[int, int, np.ndarray]]:
+    """The same brackets as coverage masks, one small (x, y, mask) per corner (for drawing in YUV)."""
+    geometry = _bracket_geometry(box, W, H)
+    if geometry is None:
+        return []
+    th, corners = geometry
+    pad = th + 2  # the stroke's half width and its anti-aliased edge fit inside
+    out = []
+    for cx, cy, ax, ay in corners:
+        left, top = min(cx, ax) - pad, min(cy, ay) - pad
+        mask = np.zeros((abs(ay - cy) + 2 * pad + 1, abs(ax - cx) + 2 * pad + 1), np.uint8)
+        c = (cx - left, cy - top)
+        cv2.line(mask, c, (ax - left, cy - top), 255, th, cv2.LINE_AA)
+        cv2.line(mask, c, (cx - left, ay - top), 255, th, cv2.LINE_AA)
+        out.append((left, top, mask))
+    return out
