@@ -1,18 +1,23 @@
-"""Rendering + encoding speed against real time, and peak memory against video length.
+"""Rendering + encoding speed against real time, per quality, and peak memory against video length.
 
-    python benchmarks/render.py            # table for the shared 720p25 scenes and a 64 s loop of one
-    python benchmarks/render.py --preset ultrafast
+    python benchmarks/render.py            # the shared 720p25 scenes and a 64 s loop of one (~4 min idle)
+    python benchmarks/render.py --quick    # twoshot and cut2 only (~1 min idle)
     python benchmarks/render.py --frames docs  # docs/frame-cut2.png, docs/frame-twoshot.png
 
 Each measurement runs in a fresh process so its peak RSS is its own. Steps:
-decode only, decode + draw, decode + draw + encode (H.264 + audio copy, what
-`burn` does). Speed is media seconds per wall second ("x real time").
+decode (frames as decoded, no conversion), + draw (the overlays blended into
+YUV copies of the frames that show text), render at each --quality (what
+`burn` does: decode thread, draw, encode with the audio copied), and the plain
+transcode of the same input (decode -> libx264 veryfast crf 20, audio copied:
+the floor any burned-in render pays). Speed is media seconds per wall second
+("x real time"); "/ transcode" is the render's wall time over the transcode's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -60,34 +65,45 @@ def _scene(clip: Path, loops: int):
     return scene
 
 
-def one(clip: Path, step: str, loops: int, preset: str) -> dict:
+def one(clip: Path, step: str, loops: int) -> dict:
     from sceneglot import media
-    from sceneglot.render.burn import Painter
+    from sceneglot.render import burn, yuv
 
     scene = _scene(clip, loops)
     t0 = time.perf_counter()
     use = resource.getrusage(resource.RUSAGE_SELF)
     cpu0 = use.ru_utime + use.ru_stime
-    painter = Painter(scene)
     n = 0
+    size = os.path.getsize(clip)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.mp4"
-        writer = (media.VideoWriter(out, scene.media.fps, scene.media.width, scene.media.height,
-                                    audio_from=clip if scene.media.has_audio else None, preset=preset)
-                  if step == "encode" else None)
-        for frame in media.iter_frames(clip):
-            image = frame.image
-            if step != "decode":
-                image = painter.paint(image.copy(), frame.time)
-            if writer:
-                writer.write(image)
-            n += 1
-        if writer:
-            writer.close()
+        if step.startswith("render:"):
+            n = burn.render_video(burn.Painter(scene), clip, out, quality=step.split(":")[1])
+            size = out.stat().st_size
+        elif step == "transcode":
+            info = media.probe(clip)
+            with media.VideoWriter(out, info.fps, info.width, info.height,
+                                   audio_from=clip if info.has_audio else None) as writer:
+                for frame in media.iter_frames(clip, raw=True):
+                    writer.write_frame(frame.image)
+                    n += 1
+            size = out.stat().st_size
+        else:
+            over = burn.YuvPainter(burn.Painter(scene), scene.media.width, scene.media.height) \
+                if step == "draw" else None
+            for frame in media.iter_frames(clip, raw=True):
+                tiles = over.tiles(frame.time) if over else []
+                if tiles:
+                    drawn = yuv.drawable(frame.image, scene.media.width, scene.media.height)
+                    planes = yuv.planes(drawn)
+                    for tile in tiles:
+                        yuv.blend(planes, tile)
+                n += 1
     wall = time.perf_counter() - t0
     use = resource.getrusage(resource.RUSAGE_SELF)
     cpu = use.ru_utime + use.ru_stime - cpu0
-    return {"frames": n, "duration": scene.media.duration, "wall": wall, "cpu": cpu, "rss_mb": use.ru_maxrss / 1024}
+    return {"frames": n, "duration": scene.media.duration, "wall": wall, "cpu": cpu, "rss_mb": use.ru_maxrss / 1024,
+            "mb": size / 1e6}
 
 
 def _loop_video(src: Path, loops: int, dst: Path) -> Path:
@@ -122,9 +138,12 @@ def write_frames(folder: Path) -> None:
         print(f"{out}: {out.stat().st_size // 1024} KB, t = {frame.time:.2f} s")
 
 
+STEPS = ["decode", "draw", "render:fast", "render:balanced", "render:best", "transcode"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="veryfast", help="x264 preset of the encode step (burn uses veryfast)")
+    ap.add_argument("--quick", action="store_true", help="the two shared scenes only, not the 64 s loop")
     ap.add_argument("--one", nargs=3, metavar=("CLIP", "STEP", "LOOPS"), help=argparse.SUPPRESS)
     ap.add_argument("--frames", metavar="DIR", help="only write the documentation frames into DIR")
     args = ap.parse_args()
@@ -132,32 +151,44 @@ def main() -> None:
         write_frames(Path(args.frames))
         return
     if args.one:
-        print(json.dumps(one(Path(args.one[0]), args.one[1], int(args.one[2]), args.preset)))
+        print(json.dumps(one(Path(args.one[0]), args.one[1], int(args.one[2]))))
         return
     rows = []
+    print("load avg", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     with tempfile.TemporaryDirectory() as tmp:
-        long_clip = _loop_video(EVAL / "twoshot.mp4", 8, Path(tmp) / "twoshot.x8.mp4")
-        runs = [(EVAL / "twoshot.mp4", 1), (EVAL / "cut2.mp4", 1), (long_clip, 8)]
+        runs = [(EVAL / "twoshot.mp4", 1), (EVAL / "cut2.mp4", 1)]
+        if not args.quick:
+            runs.append((_loop_video(EVAL / "twoshot.mp4", 8, Path(tmp) / "twoshot.x8.mp4"), 8))
         for clip, loops in runs:
-            for step in ("decode", "draw", "encode"):
-                cmd = [sys.executable, __file__, "--preset", args.preset, "--one", str(clip), step, str(loops)]
+            for step in STEPS:
+                cmd = [sys.executable, __file__, "--one", str(clip), step, str(loops)]
                 res = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
                 rows.append((clip.name, step, res))
-    print(f"render benchmark, 1280x720 25 fps, x264 preset {args.preset}, {_cpus()} CPUs")
-    print(f"{'clip':18} {'step':8} {'frames':>6} {'media s':>8} {'wall s':>7} {'fps':>6} {'x real':>7} "
-          f"{'CPU s':>6} {'x real/2 CPU-s':>14} {'peak RSS MB':>11}")
+    print(f"render benchmark, 1280x720 25 fps, {_cpus()} CPUs; encoder: {_encoder()}")
+    print(f"{'clip':18} {'step':16} {'frames':>6} {'media s':>8} {'wall s':>7} {'x real':>7} {'CPU s':>6} "
+          f"{'x real/2 CPU-s':>14} {'/ transcode':>11} {'MB out':>7} {'peak RSS MB':>11}")
+    transcode = {name: r["wall"] for name, step, r in rows if step == "transcode"}
     for name, step, r in rows:
-        label = {"decode": "decode", "draw": "+draw", "encode": "+encode"}[step]
-        print(f"{name:18} {label:8} {r['frames']:>6} {r['duration']:>8.1f} {r['wall']:>7.2f} "
-              f"{r['frames'] / r['wall']:>6.1f} {r['duration'] / r['wall']:>7.2f} {r['cpu']:>6.1f} "
-              f"{r['duration'] / (r['cpu'] / 2):>14.2f} {r['rss_mb']:>11.0f}")
+        label = {"decode": "decode", "draw": "+draw"}.get(step, step)
+        ratio = f"{r['wall'] / transcode[name]:.2f}" if step.startswith("render") else ""
+        print(f"{name:18} {label:16} {r['frames']:>6} {r['duration']:>8.1f} {r['wall']:>7.2f} "
+              f"{r['duration'] / r['wall']:>7.2f} {r['cpu']:>6.1f} {r['duration'] / (r['cpu'] / 2):>14.2f} "
+              f"{ratio:>11} {r['mb']:>7.2f} {r['rss_mb']:>11.0f}")
     print("x real: media seconds per wall second (other jobs share these cores: wall time is inflated);\n"
-          "x real/2 CPU-s: the same if this job had both cores to itself (CPU time spread over 2 cores).")
+          "x real/2 CPU-s: the same if this job had both cores to itself (CPU time spread over 2 cores);\n"
+          "MB out: the video written (decode/draw: the input's size).")
+    print("load avg", " ".join(f"{x:.2f}" for x in os.getloadavg()))
+
+
+def _encoder() -> str:
+    from sceneglot import media
+    from sceneglot.render import quality
+
+    choices = quality.for_machine(quality.DEFAULT)
+    return next((e.codec for e in choices[:-1] if media.encoder_opens(e.codec)), choices[-1].codec)
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 

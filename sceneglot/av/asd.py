@@ -66,12 +66,9 @@ class Engine:
 
     def _load(self, path, threads: int):
         if self.kind == "onnxruntime":
-            import onnxruntime as ort
+            from .. import models
 
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = threads
-            opts.log_severity_level = 3
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            session = models.onnx_session(path, threads)  # CUDA when onnxruntime has it, else the CPU
             return lambda feeds: session.run(None, feeds)[0]
         import cv2
 

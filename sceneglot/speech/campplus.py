@@ -171,7 +171,12 @@ def load() -> CAMPPlus:
     net = CAMPPlus()
     state = torch.load(models.file("campplus"), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
-    return net.eval()
+    return net.eval().to(models.torch_device(models.torch_cuda()))
+
+
+def _device(net: torch.nn.Module) -> torch.device:
+    """Where `load()` put the network (models.torch_device: CUDA when torch sees a GPU)."""
+    return next(net.parameters()).device
 
 
 def frame_features(feats: np.ndarray) -> np.ndarray:
@@ -179,12 +184,12 @@ def frame_features(feats: np.ndarray) -> np.ndarray:
     net = load()
     torch.set_flush_denormal(True)
     with torch.inference_mode():
-        x = net.head(torch.from_numpy(np.ascontiguousarray(feats))[None].permute(0, 2, 1))
+        x = net.head(torch.from_numpy(np.ascontiguousarray(feats))[None].permute(0, 2, 1).to(_device(net)))
         for name, layer in net.xvector.named_children():
             if name == "stats":
                 break
             x = layer(x)
-    return x[0].T.numpy()
+    return x[0].T.cpu().numpy()
 
 
 def pool(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
@@ -197,7 +202,8 @@ def pool(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
 def embed_stats(stats: np.ndarray) -> np.ndarray:
     """The embedding layer on rows of mean+std statistics (n, 1024); L2-normalised (n, 192)."""
     with torch.inference_mode():
-        emb = load().xvector.dense(torch.from_numpy(stats.astype(np.float32))).numpy()
+        net = load()
+        emb = net.xvector.dense(torch.from_numpy(stats.astype(np.float32)).to(_device(net))).cpu().numpy()
     return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
 
 
@@ -211,7 +217,7 @@ def embed(feats: list[np.ndarray]) -> np.ndarray:
     torch.set_flush_denormal(True)  # denormals in the deep dense blocks slow CPU convs several-fold
     with torch.inference_mode():
         for idx in by_len.values():
-            batch = torch.from_numpy(np.stack([feats[i] for i in idx]))
-            out[idx] = net(batch).numpy()
+            batch = torch.from_numpy(np.stack([feats[i] for i in idx])).to(_device(net))
+            out[idx] = net(batch).cpu().numpy()
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-8)
     return out

@@ -162,7 +162,7 @@ def load() -> PyanNet:
     """The store's segmentation-3.0 in eval mode; strict loading proves the layout matches."""
     net = PyanNet()
     net.load_state_dict(read_state_dict(models.path("pyannote-segmentation-3.0") / "pytorch_model.bin"), strict=True)
-    return net.eval()
+    return net.eval().to(models.torch_device(models.torch_cuda()))
 
 
 def frame_times(n: int) -> np.ndarray:
@@ -189,6 +189,7 @@ def probabilities(audio: np.ndarray, starts: list[int], batch: int = 16) -> np.n
     """Powerset probabilities (len(starts), 589, 7) of the 10 s chunks at `starts` (samples); a chunk
     running past the audio's end is zero-padded, as the network was trained on 10 s."""
     net = load()
+    device = next(net.parameters()).device
     out = []
     torch.set_flush_denormal(True)
     with torch.inference_mode():
@@ -198,7 +199,7 @@ def probabilities(audio: np.ndarray, starts: list[int], batch: int = 16) -> np.n
             for j, s in enumerate(starts[i:i + batch]):
                 piece = audio[s:s + WINDOW]
                 chunk[j, 0, :len(piece)] = piece
-            out.append(net(torch.from_numpy(chunk)).exp().numpy())
+            out.append(net(torch.from_numpy(chunk).to(device)).exp().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 589, len(POWERSET)), np.float32)
 
 
