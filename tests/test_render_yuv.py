@@ -147,3 +147,19 @@ def test_unknown_quality_is_refused_in_one_line(scene, tmp_path):
     with pytest.raises(InputError, match="unknown quality 'ultra'"):
         burn.burn(scene, TWOSHOT, tmp_path / "out.mp4", quality="ultra")
     assert not list(tmp_path.iterdir())
+
+
+def test_quality_is_a_job_setting_from_the_command_line_to_job_json(tmp_path):
+    from sceneglot import jobs
+    from sceneglot.cli import build_parser
+    from sceneglot.commands import options
+
+    args = build_parser("translate").parse_args(["translate", "in.mp4", "--to", "pt", "-o", "o.mp4",
+                                                 "--quality", "fast"])
+    job = jobs.Job(input="in.mp4", folder=str(tmp_path), render=options.render_settings(args))
+    job.save()
+    assert jobs.Job.load(tmp_path).render.quality == "fast"
+    assert build_parser("render").parse_args(["render", "scene.json"]).quality is None  # re-render: the job's own
+    older = job.to_dict()
+    older["render"] = {"video": False, "preset": "veryfast"}  # job.json written before --quality existed
+    assert jobs.Job.from_dict(older).render.quality == "balanced"

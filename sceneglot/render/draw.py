@@ -15,6 +15,7 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -66,8 +67,11 @@ def _strong(text: str) -> str | None:
     return None
 
 
-def visual_runs(text: str, lang: str | None = None) -> tuple[list[tuple[str, fonts.FontFace, str]], str]:
+@lru_cache(maxsize=4096)
+def visual_runs(text: str, lang: str | None = None) -> tuple[tuple[tuple[str, fonts.FontFace, str], ...], str]:
     """(run, face, direction) in left-to-right drawing order, and the line's base direction.
+
+    Cached: a cue's lines are measured and drawn on many frames (typing prefixes, scramble states).
 
     Two-level reordering (UAX #9 rules L2 for levels 0-2): runs against the base
     direction are reversed as groups; in a right-to-left line the whole
@@ -97,7 +101,7 @@ def visual_runs(text: str, lang: str | None = None) -> tuple[list[tuple[str, fon
     out.extend(reversed(group))
     if base == "rtl":
         out.reverse()
-    return out, base
+    return tuple(out), base
 
 
 @dataclass(frozen=True)
@@ -138,11 +142,20 @@ class Renderer:
         self.lang = lang
         self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._widths: dict[tuple[str, int], int] = {}
 
     # -- measuring -------------------------------------------------------
 
     def line_width(self, text: str, size: int | None = None) -> int:
         size = size or self.style.size
+        key = (text, size)
+        if key not in self._widths:
+            if len(self._widths) > 4096:
+                self._widths.clear()
+            self._widths[key] = self._measure_width(text, size)
+        return self._widths[key]
+
+    def _measure_width(self, text: str, size: int) -> int:
         return round(sum(fonts.load(f, size).getlength(s, direction=d or None) for s, f, d in
                          visual_runs(text, self.lang)[0]))
 
