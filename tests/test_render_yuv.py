@@ -163,3 +163,43 @@ def test_quality_is_a_job_setting_from_the_command_line_to_job_json(tmp_path):
     older = job.to_dict()
     older["render"] = {"video": False, "preset": "veryfast"}  # job.json written before --quality existed
     assert jobs.Job.from_dict(older).render.quality == "balanced"
+
+
+def _grey_video(path, size, rotation=None, pix_fmt="yuv420p", frames=50):
+    from fractions import Fraction
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width, v.height = size
+        v.pix_fmt = pix_fmt
+        if rotation is not None:
+            v.set_display_rotation(rotation)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((size[1], size[0], 3), 90, np.uint8), format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for packet in v.encode(frame):
+                out.mux(packet)
+        for packet in v.encode(None):
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("size", "rotation", "pix_fmt", "shown"),
+                         [((320, 240), 90, "yuv420p", (240, 320)), ((321, 241), None, "yuv444p", (320, 240))])
+def test_rotated_and_odd_sized_sources_are_drawn_upright_and_cropped(tmp_path, size, rotation, pix_fmt, shown):
+    """The paths that cannot hand frames on as decoded: rotation metadata, odd sizes (cropped to even), 4:4:4."""
+    from sceneglot.scene import Scene, Segment, Speaker
+
+    src = _grey_video(tmp_path / "in.mp4", size, rotation, pix_fmt)
+    info = media.probe(src)
+    scene = Scene(media=info, speakers=[Speaker("S0")],
+                  segments=[Segment(0, 0.2, 1.8, "Hello there", speaker="S0", translation="Olá")])
+    out = tmp_path / "out.mp4"
+    burn.burn(scene, src, out)
+    frames = list(media.iter_frames(out))
+    source = next(media.iter_frames(src)).image[: shown[1], : shown[0]].astype(int)
+    assert len(frames) == 50
+    assert frames[0].image.shape[:2] == (shown[1], shown[0])  # display-oriented, even size
+    assert np.abs(frames[0].image.astype(int) - source).max() <= 6  # before the cue: the source's picture
+    text = np.abs(frames[40].image.astype(int) - source).max(axis=2) > 40
+    assert text.sum() > 300  # the subtitle is drawn while its cue is on screen
