@@ -144,14 +144,14 @@ def _carries_sound(path: Path, index: int) -> bool:
 @functools.lru_cache(maxsize=64)
 def _chosen_audio(path: str, size: int, mtime_ns: int) -> int:
     p = Path(path)
-    with _open(p) as container:
-        streams = list(container.streams.audio)
-    if len(streams) <= 1:
+    with _open(p) as container:  # a stream's fields are read while its container is open (after: freed memory)
+        flags = [s.disposition for s in container.streams.audio]
+    if len(flags) <= 1:
         return 0
     # A player's choice: default-flagged tracks first, commentary and audio description last, file order.
     aside = av.stream.Disposition.comment | av.stream.Disposition.descriptions | av.stream.Disposition.visual_impaired
-    order = sorted(range(len(streams)), key=lambda i: (not streams[i].disposition & av.stream.Disposition.default,
-                                                       bool(streams[i].disposition & aside), i))
+    order = sorted(range(len(flags)), key=lambda i: (not flags[i] & av.stream.Disposition.default,
+                                                     bool(flags[i] & aside), i))
     return next((i for i in order if _carries_sound(p, i)), order[0])
 
 

@@ -26,18 +26,27 @@ from . import jobs
 from .errors import InputError, SceneglotError
 from .files import atomic_path, check_output_path, write_text_atomic
 from .jobs import Job, JobFolder, JobResult, Progress
-from .scene import MediaInfo, Scene
+from .scene import Heard, MediaInfo, Scene, Segment
 
 T = TypeVar("T")
 AUDIO_RATE = 16000
 
 
 @dataclass
+class Transcript:
+    """The ASR stage's result: segments, and Whisper's English where the job's route takes its X->en leg."""
+
+    segments: list[Segment]
+    english: list[Heard] = field(default_factory=list)
+
+
+@dataclass
 class Analysis:
-    """What analysis hands on: the untranslated scene and the diarization as RTTM."""
+    """What analysis hands on: the untranslated scene, the diarization as RTTM, the ASR pass's English."""
 
     scene: Scene
     rttm: str = ""
+    english: list[Heard] = field(default_factory=list)
 
 
 @dataclass
@@ -122,14 +131,15 @@ def _language(job: Job) -> str | None:
     return None if job.speech.language in (None, "", "auto") else job.speech.language
 
 
-def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> list[Any]:
+def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Transcript:
     from .speech import asr
 
     s = job.speech
     opts = asr.AsrOptions(model=s.asr_model) if s.asr_model else asr.AsrOptions()
-    opts.english, opts.source = _whisper_pivot(job), job.input  # the pivot's X->en leg rides on the ASR pass
-    return asr.transcribe(audio(), language=_language(job), options=opts,
-                          progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
+    opts.english = _whisper_pivot(job)  # the pivot's X->en leg rides on the ASR pass
+    segments, english = asr.transcribe_with_english(audio(), language=_language(job), options=opts,
+                                                    progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
+    return Transcript(segments, english)
 
 
 def _whisper_pivot(job: Job) -> Callable[[str], bool] | None:
@@ -213,23 +223,26 @@ def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
     """The speech stages (ASR, diarization, cached; then words -> speakers -> phrases): the scene and its RTTM."""
     from .render.export import to_rttm
 
-    scene, used, _ = _speech(job, info, folder, progress, audio, executor)
+    scene, used, _, _ = _speech(job, info, folder, progress, audio, executor)
     return scene, to_rttm(used, Path(job.input).stem) if info.has_audio else ""
 
 
 def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
-            audio: Callable[[], Any] | None = None, executor: Executor = local) -> tuple[Scene, list, Any]:
-    """speech(), with the diarization turns it used instead of their RTTM, and diarization's CAM++ frame
-    features (speech.diarize.VoiceFrames, kept beside its stage cache; None when there are none)."""
+            audio: Callable[[], Any] | None = None, executor: Executor = local
+            ) -> tuple[Scene, list, Any, list[Heard]]:
+    """speech(), with the diarization turns it used instead of their RTTM, diarization's CAM++ frame
+    features (speech.diarize.VoiceFrames, kept beside its stage cache; None when there are none) and the
+    ASR pass's English (the X->en leg's, when the job's route takes it)."""
     from . import scene as scene_io
-    from .scene import Segment
 
     src = Path(job.input)
     if not info.has_audio:
-        return scene_io.Scene(media=info), [], None
+        return scene_io.Scene(media=info), [], None, []
     audio = audio or _Audio(src, info, progress)
-    segments = run_stage(progress, folder, "asr", _asr_settings(job),
-                         lambda: executor("asr", asr_stage, job, info, audio), list[Segment])
+    # The English is not in the key: a job that needs it and finds a transcript cached without it has the
+    # whisper translator decode each sentence's audio instead (cheaper than a second ASR pass).
+    transcript = run_stage(progress, folder, "asr", _asr_settings(job),
+                           lambda: executor("asr", asr_stage, job, info, audio), Transcript)
     voices_key = folder.key("diarization", _diarization_settings(job))
     kept: dict[str, Any] = {}
 
@@ -245,8 +258,8 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
         from .speech.diarize import SpeakerTurn
         from .speech.pipeline import assemble
 
-        scene, used = assemble(info, segments, [SpeakerTurn(**t) for t in turns], _language(job))
-        return scene, used, voices
+        scene, used = assemble(info, transcript.segments, [SpeakerTurn(**t) for t in turns], _language(job))
+        return scene, used, voices, transcript.english
 
 
 def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | None = None,
@@ -330,7 +343,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         faces, scores = vision_stages()
     if "error" in outcome:
         raise outcome["error"]
-    scene, turns, voices = outcome["speech"]
+    scene, turns, voices, english = outcome["speech"]
     with progress.stage("assign", 1):  # the attribution: who said each word, on which face
         import numpy as np
 
@@ -342,7 +355,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
         attribute(scene, audio() if info.has_audio else np.zeros(0, np.float32), turns, scores["motion"],
                   voices=voices)
-    result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "")
+    result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "", english)
     folder.store("analysis", settings, result)
     _debug_video(job, scene)
     return result
@@ -362,17 +375,24 @@ def probe(job: Job, progress: Progress) -> MediaInfo:
         return media.probe(job.input, audio=job.speech.audio_stream)
 
 
-def translate(job: Job, scene: Scene, folder: JobFolder, progress: Progress, audio_path: str | None) -> Scene:
-    """Fill segments[].translation from the backend (cached per source text), keeping hand-edited ones."""
+def translate(job: Job, scene: Scene, folder: JobFolder, progress: Progress, audio_path: str | None,
+              english: list[Heard] | None = None) -> Scene:
+    """Fill segments[].translation from the backend (cached per source text), keeping hand-edited ones.
+
+    `english`: what the ASR pass decoded of Whisper's English (the analysis' record), the X->en leg's
+    answer wherever it covers a sentence.
+    """
     source = [[s.id, s.text, s.language, s.start, s.end] for s in scene.segments]
     settings = {"to": job.target_language, "translator": job.translator, "options": job.translator_options,
-                "source_language": scene.source_language, "source": source}
+                "source_language": scene.source_language, "source": source,
+                "audio_stream": scene.media.audio_stream, "english": jobs.to_data(english or [])}
 
     def compute() -> Translation:
         from .translate import translate_scene
 
         out = translate_scene(scene, job.target_language, translator=job.translator, audio_path=audio_path,
-                              cache_path=job.translation_cache, options=job.translator_options)
+                              cache_path=job.translation_cache, options=job.translator_options,
+                              english=english or ())
         made = {}
         for before, after in zip(scene.segments, out.segments, strict=True):
             changed = {f.name: getattr(after, f.name) for f in dataclasses.fields(after)
@@ -486,10 +506,14 @@ def run(job: Job, progress: Progress | None = None, executor: Executor = local) 
         hand_edits(folder, scene)
         media_path = Path(scene.media.path)
         info = None
+        analysed = folder.peek("analysis", Analysis)  # the job folder's own analysis of that media keeps its English
+        same = analysed is not None and analysed.scene.media.path == scene.media.path \
+            and analysed.scene.media.audio_stream == scene.media.audio_stream
+        english = analysed.english if same else []
     else:
         info = probe(job, progress)
         analysis = analyze(job, progress, info=info, folder=folder, executor=executor)
-        scene = analysis.scene
+        scene, english = analysis.scene, analysis.english
         media_path = src
         if analysis.rttm:
             outputs["rttm"] = write_text_atomic(folder.path("diarization.rttm"), analysis.rttm)
@@ -499,7 +523,7 @@ def run(job: Job, progress: Progress | None = None, executor: Executor = local) 
             scene_io.save(scene, scene_file)  # the transcript survives a failed translation
         audio = str(media_path) if media_path.is_file() else None
         _carry_edits(old, scene, job.target_language)  # marked segments keep their translation through translate()
-        scene = translate(job, scene, folder, progress, audio)
+        scene = translate(job, scene, folder, progress, audio, english)
     outputs["scene"] = scene_io.save(scene, scene_file)
     if job.output or job.render.video:
         if from_json:

@@ -76,6 +76,19 @@ class Segment:
     translation_edited: bool = False  # set by hand (found by `render`): `translate` keeps it
 
 
+@dataclass(frozen=True)
+class Heard:
+    """Whisper's English for a stretch of speech, decoded on the ASR pass (the pivot's X->en leg).
+
+    Kept in the job folder's asr and analysis stages, not in scene.json: the translate stage reads it.
+    """
+
+    start: float
+    end: float
+    language: str  # the spoken language (Whisper's code)
+    text: str
+
+
 @dataclass
 class Speaker:
     id: str

@@ -108,3 +108,28 @@ def english_polish_clip(folder: Path) -> Path:
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(out), text], check=True)
         parts += [np.zeros(16000, np.float32), read_audio(out)]
     return write_wav(folder / "mixed.wav", np.concatenate([*parts, np.zeros(8000, np.float32)]))
+
+
+def audio_streams_file(path: Path, clips: list[Path]) -> Path:
+    """A Matroska file with one audio stream per clip (16 kHz mono FLAC), in order: a dub beside the original."""
+    from sceneglot.media import read_audio
+
+    block = 4096
+    sounds = [(np.clip(read_audio(c), -1, 1) * 32767).astype(np.int16) for c in clips]
+    with av.open(str(path), "w", format="matroska") as out:
+        streams = []
+        for _ in clips:
+            stream = out.add_stream("flac", rate=16000, layout="mono")
+            streams.append(stream)
+        for start in range(0, max(len(s) for s in sounds), block):  # interleaved, as a muxer expects
+            for stream, samples in zip(streams, sounds, strict=True):
+                if start < len(samples):
+                    frame = av.AudioFrame.from_ndarray(samples[None, start:start + block], format="s16",
+                                                       layout="mono")
+                    frame.sample_rate, frame.pts, frame.time_base = 16000, start, Fraction(1, 16000)
+                    for p in stream.encode(frame):
+                        out.mux(p)
+        for stream in streams:
+            for p in stream.encode(None):
+                out.mux(p)
+    return path

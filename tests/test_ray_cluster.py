@@ -107,6 +107,23 @@ def test_job_on_two_node_cluster_equals_local_run(cluster, tmp_path):
     assert [(s.speaker, s.person) for s in remote.segments] == [(s.speaker, s.person) for s in here.segments]
 
 
+def test_pivot_english_decoded_on_the_cluster_reaches_the_translation(cluster, tmp_path):
+    """translate --to pt --ray on German speech: the ASR task decodes Whisper's English beside the transcript and
+    sends it back in its result, and the driver's X->en leg takes it from there: the driver loads no Whisper."""
+    code = ("import json, sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
+            f"print('MODULES', json.dumps([m for m in {list(MODEL_MODULES)!r} if m in sys.modules])); sys.exit(rc)")
+    speech = SHARED / "eval" / "speech" / "multilingual" / "deyu.wav"
+    proc = subprocess.run([sys.executable, "-c", code, "translate", str(speech), "--to", "pt", "--artifacts",
+                           str(tmp_path / "job"), "--cache", str(tmp_path / "c.sqlite"), "--ray", cluster.address],
+                          capture_output=True, text=True, env={**os.environ, **_node_env()}, cwd=ROOT, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(re.search(r"MODULES (\[.*\])", proc.stdout).group(1)) == []
+    segs = [s for s in scene_io.load(tmp_path / "job" / "scene.json").segments if s.text.strip()]
+    assert segs and all(s.translation and s.pivot for s in segs)
+    assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"}
+    assert "homepage" in " ".join(s.pivot for s in segs).lower()
+
+
 def test_unreachable_cluster_is_one_line(tmp_path):
     env = {**os.environ, **_node_env()}
     proc = subprocess.run([sys.executable, "-m", "sceneglot", "analyze", str(CUT2), "--no-debug-video",

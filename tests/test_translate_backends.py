@@ -8,7 +8,7 @@ from tools import need
 
 from sceneglot.errors import BackendError, ModelError
 from sceneglot.translate import available, create, plan
-from sceneglot.translate.base import Phrase, Request
+from sceneglot.translate.base import Phrase, Request, SourceAudio
 
 
 def req(texts: list[str], source: str, target: str, **kw) -> Request:
@@ -89,7 +89,7 @@ def test_whisper_translate_task_on_real_audio():
     w = create("whisper")
     assert w.info().available and w.supports("es", "en") and not w.supports("en", "pt")
     phrases = (Phrase(0, "x", "S0", 0.0, 4.0), Phrase(1, "y", "S0", 6.0, 11.0), Phrase(2, "z", "S0", 60.0, 61.0))
-    out = w.translate(Request(phrases, "en", "en", phrases, audio_path=str(JFK)))
+    out = w.translate(Request(phrases, "en", "en", phrases, SourceAudio(str(JFK))))
     assert len(out) == 3
     assert "americans" in out[0].lower()
     assert "country" in out[1].lower()

@@ -8,10 +8,12 @@ of the clip must contain (read off the source text, not the output).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
+import numpy as np
 import pytest
-from media_fixtures import EVAL, english_polish_clip
+from media_fixtures import EVAL, audio_streams_file, english_polish_clip
 
 from sceneglot import scene as scene_io
 from sceneglot.speech import transcribe_scene
@@ -79,22 +81,59 @@ def test_code_switching_takes_a_route_per_phrase(tmp_path):
 
 @pytest.mark.slow
 def test_the_asr_pass_decodes_the_pivot_english_a_job_needs(tmp_path):
-    """A job to pt from German: the speech stage decodes Whisper's English on its own encoder output, and the
-    translation's first leg is that English (no second Whisper pass), every segment translated, route recorded."""
+    """A job to pt from German: the speech stage decodes Whisper's English on its own encoder output and keeps
+    it as stage data in the job folder (no per-process memo: a re-run, another process or a Ray task finds it
+    there); the translation's first leg is that English, every segment translated, the route recorded."""
     from sceneglot import pipeline
-    from sceneglot.jobs import Job
-    from sceneglot.speech import asr
+    from sceneglot.jobs import Job, JobFolder
 
-    job = Job(input=str(MULTI / "deyu.wav"), folder=str(tmp_path / "job"), target_language="pt")
+    job = Job(input=str(MULTI / "deyu.wav"), folder=str(tmp_path / "job"), target_language="pt",
+              translation_cache=str(tmp_path / "c.sqlite"))
     needs = pipeline._whisper_pivot(job)
     assert needs("de") and needs("ja") and not needs("en") and not needs("pt")
     assert pipeline._whisper_pivot(Job(input=job.input, folder=job.folder)) is None  # no target: no English
-    scene = pipeline.analyze(job).scene
-    heard = asr.heard(job.input)
-    assert heard and all(h.language == "de" and 0 <= h.start < h.end <= scene.media.duration + 0.5 for h in heard)
+    analysis = pipeline.analyze(job)
+    heard = analysis.english
+    assert heard and all(h.language == "de" and 0 <= h.start < h.end <= analysis.scene.media.duration + 0.5
+                         for h in heard)
     assert "homepage" in " ".join(h.text for h in heard).lower()
-    out = translate_scene(scene, "pt", audio_path=job.input, cache_path=tmp_path / "c.sqlite")
+    folder = JobFolder(job.folder, job.input)  # what a new process reads: the stage files
+    assert folder.load("asr", pipeline._asr_settings(job), pipeline.Transcript).english == heard
+    assert folder.peek("analysis", pipeline.Analysis).english == heard
+    out = pipeline.run(job).scene  # the analysis comes from the folder, its English with it
     segs = [s for s in out.segments if s.text.strip()]
     assert segs and all(s.translation and s.pivot for s in segs), [(s.text, s.pivot, s.translation) for s in segs]
     assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"}
     assert " ".join(s.pivot for s in segs).split() == " ".join(h.text for h in heard).split()
+
+
+def test_audio_spans_read_the_stream_asked_for(tmp_path):
+    """The whisper leg's audio comes from the job's audio stream, not the one a player would pick."""
+    from sceneglot.media import read_audio
+    from sceneglot.translate.whisper import audio_spans
+
+    path = audio_streams_file(tmp_path / "dub.mkv", [MULTI / "fayu.wav", MULTI / "deyu.wav"])
+    german = read_audio(MULTI / "deyu.wav")
+    for stream, want in [(1, german), (0, read_audio(MULTI / "fayu.wav"))]:
+        got = audio_spans(str(path), [(1.0, 3.0), (4.5, 5.0)], stream)
+        assert np.abs(got[0] - want[16000:48000]).max() < 1e-3 and np.abs(got[1] - want[72000:80000]).max() < 1e-3
+    assert np.abs(audio_spans(str(path), [(1.0, 3.0)])[0] - german[16000:48000]).max() > 0.1  # the default: French
+
+
+@pytest.mark.slow
+def test_the_whisper_leg_hears_the_jobs_audio_stream(tmp_path):
+    """--audio-stream 1 of a file with French on stream 0 and German on stream 1, transcribed first and
+    translated later (so the ASR pass decoded no English): the X->en leg decodes stream 1's sentences."""
+    from sceneglot import pipeline
+    from sceneglot.jobs import Job, SpeechSettings
+
+    path = audio_streams_file(tmp_path / "dub.mkv", [MULTI / "fayu.wav", MULTI / "deyu.wav"])
+    job = Job(input=str(path), folder=str(tmp_path / "job"), speech=SpeechSettings(audio_stream=1),
+              translation_cache=str(tmp_path / "c.sqlite"))
+    first = pipeline.run(job).scene
+    assert first.media.audio_stream == 1 and {s.language for s in first.segments} == {"de"}
+    job = dataclasses.replace(job, target_language="pt")
+    assert pipeline.analyze(job).english == []  # the cached analysis has none: the leg works from the audio
+    segs = [s for s in pipeline.run(job).scene.segments if s.text.strip()]
+    assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"} and all(s.translation for s in segs)
+    assert "homepage" in " ".join(s.pivot for s in segs).lower(), [s.pivot for s in segs]

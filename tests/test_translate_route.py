@@ -134,3 +134,20 @@ def test_translators_prints_the_route_and_why(capsys):
     capsys.readouterr()
     assert main(["translators", "--download", "opus-mt:en-pl"]) == 2  # no such model: nothing is fetched
     assert "no published opus-mt-en-pl" in capsys.readouterr().err
+
+
+def test_planning_a_route_loads_no_model_code():
+    """The translate command plans before any analysis, and a Ray driver translates: neither imports Whisper's
+    engine to learn which languages it hears (the list is data, checked here against its tokenizer)."""
+    import subprocess
+    import sys
+
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from sceneglot.translate.languages import whisper_languages
+
+    assert whisper_languages() == frozenset(_LANGUAGE_CODES)
+    code = ("import sys; from sceneglot.translate import plan; print(plan('de', 'pt').name, plan('', 'es').name,"
+            " [m for m in ('ctranslate2', 'faster_whisper', 'onnxruntime') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["whisper:de>en", "+", "bergamot:en>pt", "whisper:?>en", "+", "apertium:en>es", "[]"]

@@ -11,17 +11,15 @@ loops, words placed outside any speech.
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import jobs, models
-from ..scene import Segment, Word
+from ..scene import Heard, Segment, Word
 from . import vad
 
 SR = 16000
@@ -48,36 +46,9 @@ class AsrOptions:
     min_language_prob: float = 0.6
     min_detect: float = 1.0  # chunks shorter than this take their neighbour's language
     # Chunks in a language for which this says True also get Whisper's English (the translate task decoded on
-    # the chunk's own encoder output), kept under `source` for the whisper translator: the pivot's X->en leg.
+    # the chunk's own encoder output; transcribe_with_english returns it): the pivot's X->en leg.
     english: Callable[[str], bool] | None = None
-    source: str | None = None  # the audio's file, the key under which that English is kept
-
-
-@dataclass(frozen=True)
-class Heard:
-    """Whisper's English for a stretch of speech, times in seconds of the audio."""
-
-    start: float
-    end: float
-    language: str  # the spoken language (Whisper's code)
-    text: str
-
-
-_HEARD: OrderedDict[str, list[Heard]] = OrderedDict()  # source file -> English, for the last few transcriptions
-_KEEP = 8
-
-
-def heard(source: str | None) -> list[Heard]:
-    """The English the speech stage decoded for `source` in this process ([] when it did not run here)."""
-    return list(_HEARD.get(os.path.abspath(source), [])) if source else []
-
-
-def _remember(source: str, lines: list[Heard]) -> None:
-    key = os.path.abspath(source)
-    _HEARD.pop(key, None)
-    _HEARD[key] = lines
-    while len(_HEARD) > _KEEP:
-        _HEARD.popitem(last=False)
+    english_beam: int = 5  # beam of that decode (see benchmarks/translate_pivot.py --quality)
 
 
 def load_model(name: str = "whisper-base"):
@@ -136,6 +107,14 @@ def transcribe(
     options: AsrOptions | None = None, progress=None,
 ) -> list[Segment]:
     """Segments (speaker unset) with words and language, times in seconds of `audio`."""
+    return transcribe_with_english(audio, language=language, regions=regions, options=options, progress=progress)[0]
+
+
+def transcribe_with_english(
+    audio: np.ndarray, *, language: str | None = None, regions: list[tuple[float, float]] | None = None,
+    options: AsrOptions | None = None, progress=None,
+) -> tuple[list[Segment], list[Heard]]:
+    """transcribe(), and Whisper's English for the chunks `options.english` asks for (timed lines)."""
     opts = options or AsrOptions()
     audio = np.asarray(audio, np.float32).reshape(-1)
     if regions is None:
@@ -144,7 +123,7 @@ def transcribe(
     spans = vad.merge_regions(regions, opts.chunk_gap, opts.max_chunk)
     chunks = [Chunk(s, e, language, 1.0) for s, e in spans if e - s >= 0.25]
     if not chunks:
-        return []
+        return [], []
     with jobs.part("load"):
         model = load_model(opts.model)
     if language is None:
@@ -163,9 +142,7 @@ def transcribe(
         english += lines
     for i, s in enumerate(segments):
         s.id = i
-    if opts.source and opts.english is not None:
-        _remember(opts.source, english)
-    return segments
+    return segments, english
 
 
 def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
@@ -182,7 +159,7 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
         raw = list(raw)
     wanted = opts.english is not None and chunk.language not in (None, "en") and opts.english(chunk.language)
     # One 30 s window (chunks are at most max_chunk long): its encoder output serves the translate task too.
-    english = english_lines(model, encoded[0], chunk.language, t0, len(piece) / SR) \
+    english = english_lines(model, encoded[0], chunk.language, t0, len(piece) / SR, opts.english_beam) \
         if wanted and len(encoded) == 1 else []
     out = []
     for seg in raw:
@@ -198,7 +175,7 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     return out, english
 
 
-def english_lines(model, encoded, language: str, offset: float, seconds: float) -> list[Heard]:
+def english_lines(model, encoded, language: str, offset: float, seconds: float, beam_size: int = 5) -> list[Heard]:
     """Whisper's translate task decoded on a window's encoder output: timed English lines.
 
     Whisper base, let run past the speech, repeats its last line; so the
@@ -212,7 +189,8 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float) 
 
     tokenizer = Tokenizer(model.hf_tokenizer, True, task="translate", language=language)
     prompt = list(tokenizer.sot_sequence)
-    result = model.model.generate(encoded, [prompt], beam_size=5, max_length=len(prompt) + int(16 + 12 * seconds),
+    result = model.model.generate(encoded, [prompt], beam_size=beam_size,
+                                  max_length=len(prompt) + int(16 + 12 * seconds),
                                   suppress_blank=True, suppress_tokens=[-1])[0]
     first = tokenizer.timestamp_begin
     lines: list[Heard] = []

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..errors import BackendError
+from ..scene import Heard
 
 # Languages whose code differs between ASR output and what people type.
 _ALIASES = {"pt-br": "pt", "pt-pt": "pt", "en-us": "en", "en-gb": "en", "iw": "he", "jw": "jv"}
@@ -39,6 +40,20 @@ class Phrase:
 
 
 @dataclass(frozen=True)
+class SourceAudio:
+    """The speech a scene was transcribed from, for backends that translate the audio (whisper)."""
+
+    path: str
+    stream: int | None = None  # which of the file's audio streams was heard (None: media.audio_stream's pick)
+    english: tuple[Heard, ...] = ()  # Whisper's English the ASR pass decoded on the same audio, timed
+
+    @property
+    def key(self) -> str:
+        """The file and stream, as the translation cache keys a span of it."""
+        return self.path if self.stream is None else f"{self.path}#{self.stream}"
+
+
+@dataclass(frozen=True)
 class Request:
     """A batch of phrases in one language pair; `lines` is the whole dialogue, for context."""
 
@@ -46,7 +61,7 @@ class Request:
     source: str
     target: str
     lines: tuple[Phrase, ...] = ()
-    audio_path: str | None = None
+    audio: SourceAudio | None = None  # for backends that work from the speech itself
 
     def neighbours(self, phrase: Phrase, n: int = 2) -> tuple[list[Phrase], list[Phrase]]:
         """Up to `n` dialogue lines before and after `phrase` (any speaker)."""

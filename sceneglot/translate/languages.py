@@ -27,8 +27,16 @@ def is_language(code: str) -> bool:
     return code in ISO_639_1 or code in WHISPER_EXTRA
 
 
+# The languages Whisper hears (its tokenizer's language tokens, large-v3's yue included), as codes: a list, so
+# planning a route imports no model code (faster_whisper imports CTranslate2). A test checks it against the tokenizer.
+_WHISPER = """
+af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht hu hy id is
+it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt ro ru sa sd si sk
+sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue
+"""
+WHISPER = frozenset(_WHISPER.split())
+
+
 def whisper_languages() -> frozenset[str]:
     """The languages Whisper can hear (and so translate into English from the audio)."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return frozenset(_LANGUAGE_CODES)
+    return WHISPER

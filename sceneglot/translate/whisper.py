@@ -36,15 +36,15 @@ def _whisper():
     return load_model(_model_name())
 
 
-def audio_spans(path: str, spans: list[tuple[float, float]]) -> list[np.ndarray]:
-    """The samples of each (start, end) span, read in one streaming pass over the soundtrack."""
+def audio_spans(path: str, spans: list[tuple[float, float]], stream: int | None = None) -> list[np.ndarray]:
+    """The samples of each (start, end) span of audio stream `stream`, read in one streaming pass over it."""
     from ..media import iter_audio
 
     bounds = [(max(0, int(s * SAMPLE_RATE)), max(0, int(e * SAMPLE_RATE))) for s, e in spans]
     pieces: list[list[np.ndarray]] = [[] for _ in spans]
     last = max((b for _, b in bounds), default=0)
     offset = 0
-    for chunk in iter_audio(path, SAMPLE_RATE):
+    for chunk in iter_audio(path, SAMPLE_RATE, stream=stream):
         lo, hi = offset, offset + len(chunk)
         for k, (a, b) in enumerate(bounds):
             if a < hi and b > lo:
@@ -82,7 +82,8 @@ class WhisperTranslator:
         return target == "en" and source != "en" and heard
 
     def translate(self, request: Request) -> list[str]:
-        if not request.audio_path:
+        source = request.audio
+        if source is None:
             raise BackendError("the whisper translator works from the audio: give it the input media file")
         language = _WHISPER_CODE.get(request.source, request.source) or None
         known = from_speech_stage(request, language)
@@ -90,7 +91,7 @@ class WhisperTranslator:
         spans = [(max(0.0, p.start - PAD), p.end + PAD) for p in todo]
         model = _whisper() if todo else None
         decoded = {}
-        for phrase, audio in zip(todo, audio_spans(request.audio_path, spans) if todo else [], strict=True):
+        for phrase, audio in zip(todo, audio_spans(source.path, spans, source.stream) if todo else [], strict=True):
             decoded[phrase.id] = self._decode(model, audio, language)
         out = [known[p.id] if p.id in known else decoded[p.id] for p in request.phrases]
         return check_aligned(self.name, request, out)
@@ -112,7 +113,7 @@ class WhisperTranslator:
 
 
 def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
-    """English for the request's sentences from what the speech stage already decoded (asr.heard), by time.
+    """English for the request's sentences from what the ASR pass already decoded (request.audio.english), by time.
 
     Each English line goes to the sentence (among all of this language's
     sentences) it overlaps most, if that covers at least half of the line; a
@@ -120,9 +121,8 @@ def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
     decode cut short by its token cap leaves the end uncovered), else it is
     decoded from its own audio.
     """
-    from ..speech.asr import heard
-
-    lines = [h for h in heard(request.audio_path) if language is None or h.language == language]
+    heard = request.audio.english if request.audio else ()
+    lines = [h for h in heard if language is None or h.language == language]
     if not lines:
         return {}
     every = request.lines or request.phrases
