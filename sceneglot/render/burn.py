@@ -1,8 +1,9 @@
 """Burn-in: stream the video, draw the cues of each frame, encode with the original audio.
 
-Memory stays flat whatever the length: one decoded frame at a time, a few
-cached text patches, and the cue list (a few hundred bytes per phrase plus one
-point per frame it is on screen). The subtitle files beside the video are
+Memory stays flat whatever the length: a few decoded frames (the decoder runs
+up to four ahead, in its own thread), a few cached text patches and their YUV
+tiles, and the cue list (a few hundred bytes per phrase plus one point per
+frame it is on screen). Frames are never converted to RGB: see `YuvPainter`. The subtitle files beside the video are
 written only after the video itself is complete, so a failure leaves nothing.
 """
 
