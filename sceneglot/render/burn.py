@@ -35,6 +35,7 @@ from .layout import Cue, layout
 T = TypeVar("T")
 # FFmpeg's AVColorSpace (a frame's tag) -> libswscale's SWS_CS_* (what reformat takes); untagged: swscale's default.
 _SWS_COLORSPACE = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+_RANGE_JPEG = 2  # AVCOL_RANGE_JPEG: full-range samples
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,10 @@ class YuvPainter:
     frame is the blend of the pixels the subtitles cover, and nothing for a frame without any.
     """
 
-    def __init__(self, painter: Painter, width: int, height: int, colorspace: int | None = None) -> None:
+    def __init__(self, painter: Painter, width: int, height: int, colorspace: int | None = None,
+                 full_range: bool = False) -> None:
         self.painter, self.width, self.height = painter, width, height
-        self.convert = yuv.Converter(colorspace)
+        self.convert = yuv.Converter(colorspace, full_range)
         self._last: tuple[list, list[yuv.Tile]] = ([], [])
         self._looks: OrderedDict[tuple, np.ndarray] = OrderedDict()  # block look -> YUVA patch
         self._tiles: OrderedDict[tuple, yuv.Tile] = OrderedDict()  # (what, x % 2, y % 2) -> tile at x // 2 * 2
@@ -307,7 +309,10 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
             picture = frame.image
             if overlay is None:
                 writer.colors_like(picture)
-                overlay = YuvPainter(painter, writer.width, writer.height, _SWS_COLORSPACE.get(picture.colorspace))
+                # Drawn frames keep yuv420p with the source's range (a yuvj420p source is made limited range).
+                full = picture.format.name == "yuv420p" and int(picture.color_range or 0) == _RANGE_JPEG
+                overlay = YuvPainter(painter, writer.width, writer.height, _SWS_COLORSPACE.get(picture.colorspace),
+                                     full)
             # Frames lost to damage in the source: hold the last picture, so what follows stays in sync.
             while last is not None and n < round(frame.time * fps) - 0.5:
                 with jobs.part("encode"):

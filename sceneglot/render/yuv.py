@@ -29,14 +29,16 @@ class Tile:
 class Converter:
     """BGR(A) patches to YUV(A) by libswscale, keeping its context while patch sizes repeat."""
 
-    def __init__(self, colorspace: int | None = None) -> None:
+    def __init__(self, colorspace: int | None = None, full_range: bool = False) -> None:
         self.colorspace = colorspace or None  # libswscale's SWS_CS_*; None: its default (BT.601)
+        self.range = av.video.reformatter.ColorRange.JPEG if full_range else None  # None: limited (16-235)
         self._sws = av.video.reformatter.VideoReformatter()
 
     def yuv(self, bgr: np.ndarray) -> np.ndarray:
-        """(3, h, w) uint8 Y, U, V of an (h, w, 3) BGR image (limited range)."""
+        """(3, h, w) uint8 Y, U, V of an (h, w, 3) BGR image, in the pictures' matrix and range."""
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
-        return self._sws.reformat(frame, format="yuv444p", dst_colorspace=self.colorspace).to_ndarray()
+        return self._sws.reformat(frame, format="yuv444p", dst_colorspace=self.colorspace,
+                                  dst_color_range=self.range).to_ndarray()
 
     def yuva(self, bgra: np.ndarray) -> np.ndarray:
         """(h, w, 4) uint8 Y, U, V, alpha of an (h, w, 4) BGR + alpha patch."""
@@ -49,8 +51,7 @@ class Converter:
         """(3,) uint8 Y, U, V of one colour."""
         bgr = np.empty((2, 2, 3), np.uint8)
         bgr[:] = (rgb[2], rgb[1], rgb[0])
-        return av.VideoFrame.from_ndarray(bgr, format="bgr24").reformat(
-            format="yuv444p", dst_colorspace=self.colorspace).to_ndarray()[:, 0, 0].copy()
+        return self.yuv(bgr)[:, 0, 0].copy()
 
 
 def make_tile(yuv: np.ndarray, alpha: np.ndarray, x: int, y: int, width: int, height: int) -> Tile | None:
