@@ -7,6 +7,13 @@ sceneglot.speech.metrics (NIST DER, no collar, overlapped speech scored). The se
 speech/diarize.py were chosen on sample.wav and trn00/02/04/06/08 ("tune"); trn01/03/05/07/09
 ("held out") were not looked at while choosing, and are pooled apart.
 
+Two limits are printed beside each file's DER, both without collar and with overlap scored, as the
+DER is: "floor" is the miss + false alarm that the per-frame speaker count of segmentation-3.0 (how
+many talk: speech/overlap thresholds in speech/diarize.py) leaves with every speaker named perfectly
+(on its 16.9 ms frame grid; "3+" is the part where the reference has more than the network's two);
+"named" is the full pipeline's DER when each chunk's local speakers are named from the reference
+(Hungarian on frame overlap) instead of by clustering: what perfect clustering would reach.
+
 RTF = diarization seconds / audio seconds with the models loaded; "cpu" is process CPU time (the
 method runs torch on one thread, so on an idle 2-core machine wall time ~ CPU time). The memory rows
 run the default method on 60 s and on the ten excerpts joined (300 s) in fresh processes (both long
@@ -48,18 +55,62 @@ def _reference(uri: str):
 
 
 def _measure(queue) -> None:
-    """Diarize every file in this process (models loaded once) and report turns and timings."""
+    """Diarize every file in this process (models loaded once) and report turns, timings and limits."""
     from sceneglot.media import read_audio
-    from sceneglot.speech import campplus, diarize, segmentation
+    from sceneglot.speech import campplus, segmentation
+    from sceneglot.speech.diarize import analyse, one_torch_thread, speaker_turns
 
     segmentation.load()
     campplus.load()
     for uri, path in _files():
         audio = read_audio(path)
         t0, c0 = time.perf_counter(), time.process_time()
-        turns = diarize(audio)
-        queue.put((uri, turns, time.perf_counter() - t0, time.process_time() - c0, len(audio) / 16000))
+        with one_torch_thread():  # what diarize(audio) runs, keeping the analysis for the limits below
+            seg = analyse(audio)
+            turns = speaker_turns(seg)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        queue.put((uri, turns, wall, cpu, len(audio) / 16000, *_limits(uri, seg)))
     queue.put(None)
+
+
+def _reference_frames(seg, ref) -> np.ndarray:
+    """(frames, reference speakers) bool: who the reference says talks at each global frame's centre."""
+    from sceneglot.speech import segmentation
+
+    names = sorted({t.speaker for t in ref})
+    centre = (np.arange(len(seg.speech)) * segmentation.FRAME_STEP + segmentation.FRAME_SPAN / 2) / 16000
+    out = np.zeros((len(centre), max(1, len(names))), bool)
+    for t in ref:
+        out[(centre >= t.start) & (centre < t.end), names.index(t.speaker)] = True
+    return out
+
+
+def _limits(uri: str, seg) -> tuple[float, float, float, object]:
+    """(count floor miss, its 3+ part, count floor false alarm) as fractions of reference speaker time on
+    the frame grid, and the DerParts of the pipeline with each chunk's local speakers named from the
+    reference."""
+    from scipy.optimize import linear_sum_assignment
+
+    from sceneglot.speech.diarize import _global_index, activity_turns, aggregate, speaker_count
+    from sceneglot.speech.metrics import der_parts
+
+    ref, uem = _reference(uri)
+    truth = _reference_frames(seg, ref)
+    r, h = truth.sum(1), speaker_count(seg)
+    total = max(1, r.sum())
+    floor = (np.maximum(r - h, 0).sum() / total, np.maximum(r - 2, 0).sum() / total,
+             np.maximum(h - r, 0).sum() / total)
+    assign = {}
+    for c, s0 in enumerate(seg.starts):
+        li, gi = _global_index(s0, seg.activity.shape[1], seg.n_samples)
+        keep = gi < len(truth)
+        act = seg.activity[c][li[keep]].astype(float)
+        agree = act.T @ truth[gi[keep]].astype(float)
+        for j, g in zip(*linear_sum_assignment(-agree), strict=True):
+            if act[:, j].any():
+                assign[(c, int(j))] = int(g)
+    named = activity_turns(aggregate(seg, assign, truth.shape[1]), seg.n_samples)
+    return (*floor, der_parts(ref, named, uem))
 
 
 def _memory(seconds: int, queue) -> None:
@@ -105,11 +156,11 @@ def _quality() -> None:
         rows.append(item)
     proc.join()
     print(f"{'file':8} {'split':8} {'DER %':>6} {'miss %':>6} {'FA %':>6} {'conf %':>6} {'spk found/true':>14} "
-          f"{'audio s':>7} {'RTF':>6} {'RTF cpu':>7}")
-    pools: dict[str, object] = {}
+          f"{'floor %':>7} {'(3+ %)':>6} {'named %':>7} {'audio s':>7} {'RTF':>6} {'RTF cpu':>7}")
+    pools: dict[str, list] = {}
     right = 0
     wall = cpu = dur = 0.0
-    for uri, turns, w, c, d in rows:
+    for uri, turns, w, c, d, f_miss, f_cap, f_fa, named in rows:
         ref, uem = _reference(uri)
         p = der_parts(ref, turns, uem)
         found, true = len({t.speaker for t in turns}), len({t.speaker for t in ref})
@@ -117,15 +168,21 @@ def _quality() -> None:
         if uri != "sample":
             right += found == true
             for name in ("AMI all", f"AMI {split}"):
-                pools[name] = p if name not in pools else pools[name] + p
+                pool = pools.setdefault(name, [None, None, 0.0, 0.0, 0.0])
+                pool[0] = p if pool[0] is None else pool[0] + p
+                pool[1] = named if pool[1] is None else pool[1] + named
+                for i, v in enumerate((f_miss, f_cap, f_fa)):  # frame-grid floors, pooled by speaker time
+                    pool[2 + i] += v * p.total
         wall, cpu, dur = wall + w, cpu + c, dur + d
         print(f"{uri:8} {split:8} {100 * p.der:6.1f} {100 * p.miss / p.total:6.1f} "
               f"{100 * p.false_alarm / p.total:6.1f} {100 * p.confusion / p.total:6.1f} {f'{found}/{true}':>14} "
+              f"{100 * (f_miss + f_fa):7.1f} {100 * f_cap:6.1f} {100 * named.der:7.1f} "
               f"{d:7.1f} {w / d:6.3f} {c / d:7.3f}")
     for name in ("AMI tune", "AMI held out", "AMI all"):
-        p = pools[name]
+        p, named, f_miss, f_cap, f_fa = pools[name]
         print(f"{name:17} {100 * p.der:6.1f} {100 * p.miss / p.total:6.1f} {100 * p.false_alarm / p.total:6.1f} "
-              f"{100 * p.confusion / p.total:6.1f}")
+              f"{100 * p.confusion / p.total:6.1f} {'':14} {100 * (f_miss + f_fa) / p.total:7.1f} "
+              f"{100 * f_cap / p.total:6.1f} {100 * named.der:7.1f}")
     print(f"speaker count right on {right}/10 AMI excerpts; RTF over all files {wall / dur:.3f} wall, "
           f"{cpu / dur:.3f} CPU (one thread); cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
 

@@ -183,10 +183,21 @@ def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_spe
     if len(audio) < segmentation.FRAME_SPAN:
         return [], None
     seg = analyse(audio, seg_step, keep_voices)
+    return speaker_turns(seg, num_speakers, min_speakers, max_speakers), seg.voices
+
+
+def speaker_turns(seg: Segmented, num_speakers=None, min_speakers=None, max_speakers=None) -> list[SpeakerTurn]:
+    """Turns from one analysis pass: name the local speakers, aggregate, cut into turns."""
     assign, k = assign_speakers(seg.local, num_speakers, min_speakers, max_speakers)
     if not k:
-        return [], seg.voices
-    return activity_turns(aggregate(seg, assign, k), len(audio)), seg.voices
+        return []
+    return activity_turns(aggregate(seg, assign, k), seg.n_samples)
+
+
+def speaker_count(seg: Segmented) -> np.ndarray:
+    """How many people talk in each global frame (0, 1 or 2): the chunks' mean P(speech) against
+    SPEECH_THRESHOLD, plus one where their mean P(two at once) passes OVERLAP_THRESHOLD."""
+    return (seg.speech > SPEECH_THRESHOLD).astype(int) * (1 + (seg.overlap > OVERLAP_THRESHOLD))
 
 
 def _global_index(s0: int, n_frames: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +346,7 @@ def aggregate(seg: Segmented, assign: dict[tuple[int, int], int], k: int) -> np.
                 chunk[:, g] = np.maximum(chunk[:, g], m[:, j])
         score[gi] += chunk
     score /= np.maximum(cover, 1)[:, None]
-    count = (seg.speech > SPEECH_THRESHOLD).astype(int) * (1 + (seg.overlap > OVERLAP_THRESHOLD))
+    count = speaker_count(seg)
     order = np.argsort(-score, axis=1, kind="stable")
     active = np.zeros_like(score, bool)
     for n in range(1, min(2, k) + 1):
