@@ -38,6 +38,7 @@ OVERLAP_THRESHOLD = 0.4  # mean P(two speak at once)
 SEG_THRESHOLD = 0.3  # average-linkage cosine distance at which two speakers stay apart
 MIN_CLEAN = 1.0  # s of solo speech a local speaker needs to help find the speakers
 MIN_SPEAKER = 1.0  # s of solo speech a speaker needs in all (less: folded into the nearest)
+MIN_TOGETHER = 0.5  # s each of n local speakers talk in one chunk to prove n speakers (tune: flat 0.3-0.75)
 MIN_FRAMES = 5  # CAM++ frames (20 ms) a local speaker needs for any embedding
 MAX_TRAIN = 2000  # local speakers clustered at most (evenly spread); the rest are assigned
 BLOCK = 30.0  # s of chunk starts per streaming block (bounds memory on long inputs)
@@ -163,6 +164,7 @@ class LocalSpeaker:
     index: int
     clean: float  # s of solo speech (nobody else in the chunk talking)
     embedding: np.ndarray | None  # CAM++ from the solo frames (all its frames when solo is short)
+    active: float = 0.0  # s it talks in the chunk, alone or not
 
 
 @dataclass
@@ -273,7 +275,8 @@ def _local_speakers(c: int, t0: float, act: np.ndarray, frames: np.ndarray, ftim
         w = alone[:, j] if clean >= MIN_CLEAN else at[:, j]
         if w.sum() < MIN_FRAMES:
             w = at[:, j]
-        rows.append(LocalSpeaker(c, j, clean, None))
+        rows.append(LocalSpeaker(c, j, clean, None, float(act[:, j].sum()) * segmentation.FRAME_STEP
+                                 / segmentation.SAMPLE_RATE))
         if w.sum() >= MIN_FRAMES:
             x = frames[sel][w > 0]
             stats.append(np.concatenate([x.mean(0), x.std(0, ddof=1)]))
@@ -293,10 +296,16 @@ def assign_speakers(local: list[LocalSpeaker], num_speakers=None, min_speakers=N
     The speakers are found by clustering the local speakers with at least MIN_CLEAN s of solo
     speech (all embedded ones when none has); then every local speaker takes its nearest centroid,
     two voices of one chunk never the same one (Hungarian assignment per chunk), so short turns
-    and back-channels get a speaker without having had a say in how many there are."""
+    and back-channels get a speaker without having had a say in how many there are. Unless the count
+    is fixed, there are at least as many speakers as the segmentation hears at once (`heard_at_once`):
+    a voice heard only over another's has too little solo speech to be clustered, but the network
+    telling it apart in the same chunk is evidence that it is somebody else."""
     embedded = [x for x in local if x.embedding is not None]
     if not embedded:
         return {}, 0
+    if not num_speakers:
+        at_once = heard_at_once(local)
+        min_speakers = max(min_speakers or 1, min(at_once, max_speakers or at_once))
     train = [x for x in embedded if x.clean >= MIN_CLEAN] or embedded
     if len(train) > MAX_TRAIN:
         train = [train[i] for i in np.linspace(0, len(train) - 1, MAX_TRAIN).astype(int)]
@@ -319,6 +328,17 @@ def assign_speakers(local: list[LocalSpeaker], num_speakers=None, min_speakers=N
         for r, g in zip(rows, cols, strict=True):
             assign[(c, xs[r].index)] = int(g)
     return assign, k
+
+
+def heard_at_once(local: list[LocalSpeaker], min_chunks: int = 2) -> int:
+    """The most local speakers that talk, each for at least MIN_TOGETHER s, in one chunk, in at least
+    `min_chunks` chunks (one chunk's glitch proves nothing; a real exchange spans many chunks)."""
+    per_chunk: dict[int, int] = {}
+    for x in local:
+        if x.active >= MIN_TOGETHER:
+            per_chunk[x.chunk] = per_chunk.get(x.chunk, 0) + 1
+    counts = sorted(per_chunk.values(), reverse=True)
+    return max(1, counts[min_chunks - 1] if len(counts) >= min_chunks else 1)
 
 
 def aggregate(seg: Segmented, assign: dict[tuple[int, int], int], k: int) -> np.ndarray:
