@@ -129,3 +129,39 @@ def test_diarization_keeps_its_cam_frames_and_turn_voices_pooled_from_them_match
     turns_mod.add_voices(shared, audio, kept)
     sims = [float(a.voice @ b.voice) for a, b in zip(items, shared, strict=True)]
     assert len(sims) >= 5 and min(sims) > 0.98  # blocks cut at other places (CMN and context differ a little)
+
+
+def test_a_change_inside_a_turn_goes_to_the_word_gap_where_the_sound_changes():
+    """Two recordings joined at a known sample: of gaps every 0.1 s, the cepstral split of the speech frames
+    picks the one nearest the join (turns.acoustic_change)."""
+    from sceneglot import media
+    from sceneglot.av.turns import acoustic_change
+    from sceneglot.speech import vad
+    from tests.media_fixtures import DIAR_WAV, JFK
+
+    # JFK from 3 s, then sample.wav's speaker91 alone (21.78-28.5 s in sample.rttm): the join falls in speech
+    first, second = media.read_audio(JFK)[3 * 16000:6 * 16000], media.read_audio(DIAR_WAV)[
+        int(21.7 * 16000):24 * 16000]
+    audio = np.concatenate([first, second])
+    join = len(first) / 16000
+    speech = vad.speech_regions(audio, 16000)  # the frames that count (words, in the attribution)
+    gaps = [round(0.5 + 0.1 * k, 2) for k in range(int((len(audio) / 16000 - 1.0) / 0.1))]
+    found = acoustic_change(audio, 0.0, len(audio) / 16000, speech, gaps)
+    assert found is not None and abs(found - join) <= 0.1 + 1e-6
+    assert acoustic_change(audio, 0.0, 0.5, [(0.0, 0.5)], [0.25]) is None  # too little speech either side
+
+
+def test_a_few_frames_seen_speaking_at_a_cut_do_not_decide_who_owns_a_voice():
+    blip = Turn(2.42, 2.48, "S1", None, {"PA": 4.4, "PB": 2.0})  # 60 ms at a cut: no voice of its own
+    long = Turn(2.48, 4.0, "S1", _voice(0), {"PA": 4.0, "PB": 4.5})  # nobody clearly ahead
+    owners = att._owners([blip, long], [0, 0], S, {}, np.zeros(200))
+    assert owners[0][0] == "PB"  # from the long turn's faces (PB ahead), not the blip's "seen" PA
+
+
+def test_hand_edited_phrases_fuse_the_speaking_scores_again():
+    a, b = (Track(f"T{n}", 0.0, 2.0, [[k / 25, 0, 0, 10, 10] for k in range(50)], person=p,
+                  asd=[[k / 25, 2.0] for k in range(50)]) for n, p in enumerate(["PA", "PB"]))
+    segs = [Segment(0, 0.0, 1.0, "x", speaker="S0", person="PB")]
+    att.fuse_phrases([a, b], segs)
+    assert all(s < 0 for t, s in a.speaking if t < 1.0) and all(s > 0 for t, s in b.speaking if t < 1.0)
+    assert all(s == 2.0 for t, s in a.speaking if t > 1.05)  # nobody heard: the network's score stays

@@ -19,9 +19,6 @@ from tests.media_fixtures import EVAL, SHARED
 
 os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(SHARED / "models"))
 SCENES = ["cut2", "twoshot", "cut4", "dialogue"]
-UNMET_SPANNING = {"dialogue": "1 phrase of 6 measured: the voice-over's first word 'the' (Whisper 9.96-10.08 s, "
-                              "truth change at 10.0 s) stays with the previous speaker; the CAM++ split point lands "
-                              "after it"}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +58,6 @@ def test_voice_over_lands_on_no_visible_face(scored):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=UNMET_SPANNING[n]))
-                                  if n in UNMET_SPANNING else n for n in SCENES])
+@pytest.mark.parametrize("name", SCENES)
 def test_no_phrase_spans_a_speaker_change(scored, name):
     assert scored(name).spanning == 0

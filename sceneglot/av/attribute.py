@@ -2,10 +2,10 @@
 
 Speakers are decided from voices and faces together, on short turns (see
 `turns.py`). A turn is *seen* as person P's when P's raw Light-ASD logit over
-it is above `speak` and, with other faces visible, at least `margin` above
-theirs; it is *silent* when faces are visible and every logit is below
-`silent`. Turns are then clustered by voice (average-linkage cosine distance)
-under constraints:
+it is above `speak` and at least `margin` above the other visible faces' (a
+face alone on screen: `margin` above `speak`, the network's boundary); it is
+*silent* when faces are visible and every logit is below `silent`. Turns are
+then clustered by voice (average-linkage cosine distance) under constraints:
 
 - cannot-link: turns seen as different persons; a turn seen as P and a silent
   turn during which P is visible (P does not speak there, so that voice is not P's);
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..scene import Scene, Speaker, Track, Word
+from ..scene import Scene, Segment, Speaker, Track, Word
 from . import AttributionSettings, lipmotion
 from . import turns as turns_mod
 from .features import FPS
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..speech.diarize import SpeakerTurn, VoiceFrames
     from ..speech.phrases import PhraseRules
 
-__all__ = ["Attribution", "AttributionSettings", "TurnResult", "attribute", "diarize_av"]
+__all__ = ["Attribution", "AttributionSettings", "TurnResult", "attribute", "diarize_av", "fuse_phrases"]
 
 ASD, VOICE, COOCCURRENCE = "asd", "voice", "co-occurrence"
 MAX_PAUSE = 1.0  # s: a pause this short between two turns of one person is still that person speaking
@@ -75,7 +75,10 @@ def seen(t: Turn, s: AttributionSettings) -> str | None:
         return None
     ranked = sorted(((v, p) for p, v in t.faces.items()), reverse=True)
     best, person = ranked[0]
-    if best < s.speak or (len(ranked) > 1 and best - ranked[1][0] < s.margin):
+    # the lead is over the next face, or for a face alone on screen over the network's own boundary: a lone
+    # silent face scores +1 to +2 while another voice talks (GRID, benchmarks/avsr.py), a speaking one +4
+    runner_up = ranked[1][0] if len(ranked) > 1 else s.speak
+    if best < s.speak or best - runner_up < s.margin:
         return None
     return person
 
@@ -190,17 +193,20 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
             loudness: np.ndarray) -> dict[int, tuple[str | None, str, float]]:
     """Cluster -> (person, how it was decided, confidence).
 
-    Clusters with turns seen speaking belong to that person. The others are matched one to one to the
-    persons who own none, maximising the lead of that person's lip sync (else raw ASD) over the other
-    faces during the cluster's speech; a pair is possible only where the face is on screen for most
-    of that speech, never seen silent during it, and not behind another face's sync by more than the
-    standard error of a difference of two correlations over those frames, sqrt(2 / n)."""
+    Clusters with turns seen speaking (among the turns with a voice) belong to that person. The others
+    are matched one to one to the persons who own none, maximising the lead of that person's lip sync
+    (else raw ASD) over the other faces during the cluster's speech; a pair is possible only where the
+    face is on screen for most of that speech, never seen silent during it, and not behind another
+    face's sync by more than the standard error of a difference of two correlations over those frames,
+    sqrt(2 / n)."""
     clusters = sorted(set(labels))
     owner: dict[int, tuple[str | None, str, float]] = {}
     for c in clusters:
         votes: dict[str, float] = {}
         for t, lab in zip(items, labels, strict=True):
-            p = seen(t, s) if lab == c else None
+            # only turns long enough to have a voice: the clustering's constraints came from the same turns,
+            # and a face's mean over a few frames (a turn of 20-60 ms at a cut) says little
+            p = seen(t, s) if lab == c and t.voice is not None else None
             if p is not None:
                 votes[p] = votes.get(p, 0.0) + t.duration
         if votes:
@@ -288,7 +294,7 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
         r.confidence = round(float(r.confidence), 3)
         results.append(r)
     words = sorted((w for seg in scene.segments for w in seg.words), key=lambda w: w.start)
-    _refine(results, voices, [(x.end + y.start) / 2 for x, y in itertools.pairwise(words)])
+    _refine(results, voices, audio, words)
     speakers = []
     for key, sid in sorted(ids.items(), key=lambda kv: int(kv[1][1:])):
         person = key if isinstance(key, str) else None
@@ -298,9 +304,12 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
     return Attribution(results, speakers)
 
 
-def _refine(results: list[TurnResult], voices: VoiceFrames, gaps: list[float]) -> None:
+def _refine(results: list[TurnResult], voices: VoiceFrames, audio: np.ndarray, words: list[Word]) -> None:
     """Move each change of speaker at a turn cut by length only (the two turns may each hold some of
-    both voices) to where the voices change, from the two speakers' centroids."""
+    both voices) to the gap between words where the sound changes (turns.acoustic_change); where no
+    gap leaves enough speech either side, to where the CAM++ voices change, from the two centroids."""
+    gaps = [(x.end + y.start) / 2 for x, y in itertools.pairwise(words)]
+    speech = [(w.start, w.end) for w in words]
     cents: dict[int, np.ndarray] = {}
     for c in {r.cluster for r in results}:
         vs = [r.turn.voice for r in results if r.cluster == c and r.turn.voice is not None]
@@ -310,7 +319,10 @@ def _refine(results: list[TurnResult], voices: VoiceFrames, gaps: list[float]) -
     for a, b in itertools.pairwise(results):
         if (b.turn.cut == "length" and a.speaker != b.speaker and a.cluster in cents and b.cluster in cents
                 and abs(b.turn.start - a.turn.end) < 1e-3):
-            t = turns_mod.refine_change(voices, a.turn.start, b.turn.end, cents[a.cluster], cents[b.cluster], gaps)
+            t = turns_mod.acoustic_change(audio, a.turn.start, b.turn.end, speech, gaps)
+            if t is None:
+                t = turns_mod.refine_change(voices, a.turn.start, b.turn.end, cents[a.cluster], cents[b.cluster],
+                                            gaps)
             if t is not None:
                 a.turn.end = b.turn.start = t
 
@@ -323,11 +335,20 @@ def _audio_only(turns: list[SpeakerTurn]) -> Attribution:
 
 
 def _turn_of(word: Word, results: list[TurnResult]) -> TurnResult | None:
-    best, share = None, 0.0
+    """The turn a word belongs to: of the (speaker, face) pairs heard while it is said, the one it overlaps
+    most in all (a word across a cut-up turn is not split by the cut), and that pair's longest overlap."""
+    best = None
+    total: dict[tuple[str | None, str | None], float] = {}
+    longest: dict[tuple[str | None, str | None], tuple[float, TurnResult]] = {}
     for r in results:
         ov = min(word.end, r.turn.end) - max(word.start, r.turn.start)
-        if ov > share:
-            best, share = r, ov
+        if ov > 0:
+            key = (r.speaker, r.person)
+            total[key] = total.get(key, 0.0) + ov
+            if ov > longest.get(key, (0.0, r))[0]:
+                longest[key] = (ov, r)
+    if total:
+        best = longest[max(total, key=total.get)][1]
     if best is None and results:
         mid = (word.start + word.end) / 2
         best = min(results, key=lambda r: max(r.turn.start - mid, mid - r.turn.end))
@@ -391,6 +412,13 @@ def fuse(tracks: list[Track], result: Attribution) -> None:
                     score = 1e-3 if who[k] == tr.person else -1e-3
             rows.append([t, round(float(score), 3)])
         tr.speaking = rows
+
+
+def fuse_phrases(tracks: list[Track], segments: list[Segment]) -> None:
+    """fuse() from the phrases as they now stand (after hand edits): while a phrase is heard, its person's
+    face is speaking and every other face is not."""
+    fuse(tracks, Attribution([TurnResult(Turn(s.start, s.end, s.speaker or ""), -1, s.speaker, s.person)
+                              for s in segments]))
 
 
 def attribute(scene: Scene, audio: np.ndarray, turns: list[SpeakerTurn],

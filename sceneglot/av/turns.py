@@ -30,6 +30,7 @@ MIN_VOICE = 0.5  # s: shorter turns get no embedding of their own (too little sp
 LEADER_RUN = 0.5  # s: a change of the face seen speaking must last this long to cut a turn
 VISIBLE = 0.5  # share of a turn's frames a face must be on screen to count as visible during it
 _HOP = 0.02  # s between CAM++ frame-level outputs
+CEPSTRA = 19  # cepstral coefficients (c1..c19 of the 80 log-mel bands) that locate a change of speaker
 _BLOCK = 30.0  # s of audio per CAM++ frame pass (bounds memory)
 
 
@@ -224,6 +225,43 @@ def add_voices(turns: list[Turn], audio: np.ndarray, frames: VoiceFrames | None 
 
         for t, e in zip(owners, campplus.pool(frames, spans), strict=True):
             t.voice = e
+
+
+def acoustic_change(audio: np.ndarray, lo: float, hi: float, speech: list[tuple[float, float]], at: list[float],
+                    edge: float = 0.3, order: int = CEPSTRA) -> float | None:
+    """The time among `at` (gaps between words) in (lo, hi) where one change of speaker fits the sound best:
+    the speech frames (inside `speech` spans, so pauses do not count) on either side each modelled by one
+    full-covariance Gaussian of the cepstrum, the split of greatest likelihood (BIC segmentation's statistic
+    for one change in a window). CAM++'s frame features see about a second of context (its segment pooling),
+    so they place a change only to a few tenths of a second; the cepstrum's statistics change at the frame
+    where the voice (and the recording) does. None: no candidate leaves `edge` s of speech on each side."""
+    from scipy.fft import dct
+
+    from ..speech import fbank
+
+    a0 = int(max(lo, 0.0) * SAMPLE_RATE)
+    logmel = fbank.fbank(audio[a0:int(hi * SAMPLE_RATE)], cmn=False).astype(np.float64)
+    if not len(logmel):
+        return None
+    ceps = dct(logmel, type=2, norm="ortho", axis=1)[:, 1:order + 1]  # c0 (loudness) left out
+    t = a0 / SAMPLE_RATE + 0.0125 + 0.01 * np.arange(len(ceps))
+    keep = np.zeros(len(t), bool)
+    for s0, s1 in speech:
+        keep |= (t >= s0) & (t < s1)
+    ceps, t = ceps[keep], t[keep]
+    need = max(round(edge / 0.01), order + 2)
+
+    def cost(x: np.ndarray) -> float:
+        return len(x) * np.linalg.slogdet(np.cov(x.T) + 1e-6 * np.eye(order))[1]
+
+    best = None
+    for c in at:
+        n = int(np.searchsorted(t, c))
+        if lo < c < hi and need <= n <= len(t) - need:
+            score = cost(ceps[:n]) + cost(ceps[n:])
+            if best is None or score < best[0]:
+                best = (score, c)
+    return None if best is None else round(float(best[1]), 3)
 
 
 def refine_change(frames: VoiceFrames, lo: float, hi: float, left: np.ndarray,
