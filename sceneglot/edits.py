@@ -78,12 +78,9 @@ def _persons_changed(scene: Scene, analysed: Scene | None) -> bool:
 
 
 def refuse(scene: Scene) -> None:
-    """tracks[].speaking again from tracks[].asd and the speaker -> person ties now in the scene."""
-    from .av.assign import Match, fuse_speaking
+    """tracks[].speaking again from tracks[].asd and the phrases' persons now in the scene."""
+    from .av.attribute import fuse_phrases
 
     if not any(t.asd for t in scene.tracks):
         return  # a scene from an older version: only the fused score was kept
-    for track in scene.tracks:
-        track.speaking = [list(row) for row in track.asd]
-    matches = [Match(s.id, s.person, s.confidence or 0.0) for s in scene.speakers if s.person]
-    fuse_speaking(scene.tracks, scene.segments, matches)
+    fuse_phrases(scene.tracks, scene.segments)

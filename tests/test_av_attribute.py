@@ -37,11 +37,13 @@ def test_one_person_recorded_twice_stays_one_speaker_unless_voices_clearly_diffe
     a = Turn(0, 2, "S0", _voice(0), {"PA": 4.0})
     b = Turn(5, 7, "S1", _voice(near), {"PA": 4.0})  # beyond `voice`, within `clear`: must-link holds
     assert att.cluster_turns([a, b], S) == [0, 0]
-    c = Turn(5, 7, "S1", _voice(far), {"PA": 4.0})
+    c = Turn(5, 7, "S1", _voice(far), {"PA": 3.0})
     labels = att.cluster_turns([a, c], S)
     assert labels == [0, 1]
     owners = att._owners([a, c], labels, S, {}, np.zeros(200))
-    assert owners[0][0] == owners[1][0] == "PA"  # two voice clusters, one person
+    # voices that clearly differ on one face: the face keeps the one it is seen saying most strongly; the
+    # other is heard from off screen (lips moving to a muted recording, a looped silent face: GRID +3.7)
+    assert owners[0][0] == "PA" and owners[1][0] is None
 
 
 def test_a_voice_heard_while_its_visible_owner_is_silent_is_someone_else():

@@ -13,8 +13,9 @@ then clustered by voice (average-linkage cosine distance) under constraints:
   `clear` apart (a person filmed with two microphones stays one speaker);
 - other turns join by voice up to `voice`.
 
-A cluster with seen turns belongs to that person (several clusters may belong
-to one person). The rest are matched one to one to persons who own no cluster
+A cluster with seen turns belongs to that person; of several such clusters
+(voices that clearly differ) the face keeps the one it is seen saying most
+strongly, the others are heard from off screen. The rest are matched one to one to persons who own no cluster
 yet, on the face evidence summed over their time (a face that is on screen,
 not silent, and ahead of the others); what stays unmatched is heard from off
 screen. Every person is one speaker id, on screen or off; each off-screen
@@ -213,6 +214,18 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
             person = max(votes, key=votes.get)
             heard = sum(t.duration for t, lab in zip(items, labels, strict=True) if lab == c)
             owner[c] = (person, ASD, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
+    # Voices that clearly differ (they stayed apart under must-link) seen on one face are not all that
+    # person's: the face is seen saying one of them, and lips moving to a muted recording fool Light-ASD
+    # as well. The face keeps the voice it is seen saying most strongly (mean logit over its seen turns).
+    strength: dict[int, float] = {}
+    for c, (person, _, _) in owner.items():
+        mine = [t for t, lab in zip(items, labels, strict=True) if lab == c and t.voice is not None
+                and seen(t, s) == person]
+        strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
+    for person in {p for p, _, _ in owner.values()}:
+        held = sorted((c for c in owner if owner[c][0] == person), key=lambda c: -strength[c])
+        for c in held[1:]:
+            del owner[c]
     taken = {p for p, _, _ in owner.values()}
     rest = [c for c in clusters if c not in owner]
     everyone = sorted({p for t in items for p in t.faces})
@@ -282,7 +295,7 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
         person, how, conf = owner[lab]
         r = TurnResult(t, lab, ids[person or ("off", lab)])
         p = seen(t, s)
-        if p is not None:
+        if p is not None and p == person:
             others = [v for q, v in t.faces.items() if q != p]
             lead = t.faces[p] - max(others) if others else t.faces[p]
             r.person, r.evidence, r.confidence = p, ASD, _sigmoid(t.faces[p]) * _sigmoid(lead)

@@ -1,14 +1,14 @@
 """The visible speaker's words: Whisper hears every voice, Light-ASD says when the face on screen speaks.
 
-A word is the visible speaker's when a face's Light-ASD score, averaged over
-the frames the word spans, says "speaking" (> 0, the network's own boundary),
-and, for files, that face is the one the word's voice is tied to. Light-ASD
-alone is not enough: on the GRID faces it scores a silent face at +1 to +2
-while an off-screen voice talks (benchmarks/avsr.py), because it judges one
-moment; tying voices to faces over the whole clip (diarization, then the
-project's speaker -> person matching, av.assign) compares the voices with
-each other, and the off-screen one loses to the voice whose words the face
-is seen saying most. With the user's LRW checkpoints, each kept word's 29-frame window
+Live, a word is the visible speaker's when a face's Light-ASD score, averaged
+over the frames the word spans, says "speaking" (> 0, the network's own
+boundary). Light-ASD alone is not enough: on the GRID faces it scores a silent
+face at +1 to +2 while an off-screen voice talks (benchmarks/avsr.py), because
+it judges one moment. So files go through the project's audio-visual
+attribution (av.attribute: voices and faces decided together over the whole
+clip, a voice-over heard while faces are on screen given no face), and a word
+is kept where its phrase is attributed to a face on screen while it is said.
+With the user's LRW checkpoints, each kept word's 29-frame window
 around its centre also goes through the audio-visual word ensemble, whose
 best LRW word and score are reported beside Whisper's.
 
@@ -97,29 +97,32 @@ def transcribe(audio: np.ndarray, language: str | None = None) -> list[Word]:
 def recognise_file(path, *, language: str | None = None, checkpoints: lrw.Checkpoints | None = None,
                    engine: str = "opencv", roi_video=None, asd_engine: str = "onnxruntime") -> Result:
     """Whisper words of a file, each marked visible or not; LRW words and the ROI video when asked."""
-    from ..av import active_speakers, assign
+    from ..av import active_speakers
+    from ..av import attribute as av_attribute
     from ..speech.pipeline import transcribe_with_turns
     from ..vision import analyze_faces
 
     info = media.require(media.probe(path), video=True, audio=True)
     audio = media.read_audio(path)
-    scene, _ = transcribe_with_turns(path, language=language, info=info, audio=audio)
-    words = [w for seg in scene.segments for w in seg.words]
+    scene, turns = transcribe_with_turns(path, language=language, info=info, audio=audio)
     faces = analyze_faces(path, info=info)
     asd = active_speakers(path, faces.tracks, engine=asd_engine, info=info, audio=audio)
     for tr in faces.tracks:
-        tr.speaking = asd.scores.get(tr.id, [])
-    owner = {m.speaker: m.person for m in assign.match_speakers(scene.segments, faces.tracks)}
-    spoken = attribute(words, asd.scores)  # the face speaking most, reported for voices tied to no face
-    for sw, w in zip(spoken, words, strict=True):
-        sw.speaker, sw.visible = w.speaker, False
-        person = owner.get(w.speaker)
-        if person is None:
-            continue  # a voice no face on screen was seen saying: off screen
-        own = {tr.id: asd.scores.get(tr.id, []) for tr in faces.tracks if tr.person == person}
-        mine = attribute([w], own)[0]
-        if mine.face is not None:  # the voice's face is on screen: its own score decides
-            sw.face, sw.speaking, sw.visible = mine.face, mine.speaking, mine.visible
+        tr.asd = [list(r) for r in asd.scores.get(tr.id, [])]
+    scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
+    av_attribute.attribute(scene, audio, turns, asd.motion)  # phrases get speakers and persons
+    spoken = []
+    for seg in sorted(scene.segments, key=lambda s: s.start):
+        own = {tr.id: asd.scores.get(tr.id, []) for tr in scene.tracks if seg.person and tr.person == seg.person}
+        for w in seg.words:
+            mine = attribute([w], own)[0] if own else None
+            if mine is not None and mine.face is not None:  # the attributed face, on screen: kept
+                mine.visible = True
+            else:  # heard off screen: reported with the face that scores highest, not kept
+                mine = attribute([w], asd.scores)[0]
+                mine.visible = False
+            mine.speaker = w.speaker
+            spoken.append(mine)
     result = Result(spoken, asd.method, faces.frames)
     runner = None
     if checkpoints is not None:
