@@ -19,6 +19,9 @@ scene out; ties keep the defaults), and the row shows the held-out scene under t
   was made); share: attribution s / (stages s + attribution s), its part of a serial `analyze`.
   Scoring: sceneglot.av.score (the truth format of ../shared/eval/README.md).
 --shipped also runs pipeline.analyze from scratch per scene and prints the attribution stage's share of it.
+--unseen DIR builds the re-edited scenes of benchmarks/reedit.py in DIR (other cut points and order, a
+voice-over from another recording over a shot; truth derived from the sources') and scores them with the
+settings chosen on all the shared scenes given: nothing is chosen on them.
 Load averages are printed: other jobs on the machine inflate wall times.
 """
 
