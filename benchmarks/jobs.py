@@ -35,16 +35,18 @@ MODEL_MODULES = ["torch", "onnxruntime", "ctranslate2", "faster_whisper", "scene
 
 
 def cli(args: list[str]) -> tuple[float, list[str], subprocess.CompletedProcess]:
-    code = ("import json, sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
-            f"print('MODULES', json.dumps([m for m in {MODEL_MODULES!r} if m in sys.modules])); sys.exit(rc)")
+    """`python -m sceneglot ARGS` as a user runs it (its own entry point and exit); also which model modules it
+    imported, read from `-X importtime`'s list of every module loaded."""
     env = {**os.environ, "SCENEGLOT_QUIET": "1", "PYTHONPATH": str(ROOT)}
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "sceneglot", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
     seconds = time.perf_counter() - t
     if proc.returncode:
-        sys.exit(f"failed: sceneglot {' '.join(args)}\n{proc.stderr[-2000:]}")
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("MODULES "))
-    return seconds, json.loads(line.removeprefix("MODULES ")), proc
+        errors = "\n".join(x for x in proc.stderr.splitlines() if not x.startswith("import time:"))
+        sys.exit(f"failed: sceneglot {' '.join(args)}\n{errors[-2000:]}")
+    loaded = {x.rsplit("|", 1)[-1].strip() for x in proc.stderr.splitlines() if x.startswith("import time:")}
+    return seconds, [m for m in MODEL_MODULES if m in loaded], proc
 
 
 def edit(folder: Path) -> None:
