@@ -543,6 +543,26 @@ def ctranslate2_cuda_devices() -> int:
         return 0
 
 
+def opencv_dnn(cuda_devices: int) -> tuple[int, int]:
+    """(backend, target) for OpenCV's dnn models (YuNet, SFace): its CUDA backend when the build has a device,
+    else OpenCV's defaults (the CPU). `cuda_devices` is `cv2.cuda.getCudaEnabledDeviceCount()`, 0 for the
+    PyPI wheels, which are built without CUDA."""
+    import cv2
+
+    if cuda_devices > 0:
+        return cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA
+    return cv2.dnn.DNN_BACKEND_DEFAULT, cv2.dnn.DNN_TARGET_CPU
+
+
+def opencv_cuda_devices() -> int:
+    import cv2
+
+    try:
+        return int(cv2.cuda.getCudaEnabledDeviceCount())
+    except (AttributeError, cv2.error):  # a build without the cuda module
+        return 0
+
+
 def placement() -> dict[str, str]:
     """Which device each model-running part of a job uses here, and why (for `sceneglot doctor`).
 
@@ -571,7 +591,11 @@ def placement() -> dict[str, str]:
     else:
         torch_dev, why = "cpu", ""
     out["diarization (segmentation, CAM++ embeddings; torch)"] = torch_dev + why
-    out["faces (YuNet, SFace; OpenCV dnn)"] = "cpu (the opencv-python wheels have no CUDA backend)"
+    import cv2
+
+    faces_cuda = opencv_dnn(opencv_cuda_devices())[0] == cv2.dnn.DNN_BACKEND_CUDA
+    out["faces (YuNet, SFace; OpenCV dnn)"] = "cuda" if faces_cuda else \
+        "cpu" + (" (GPU present, but this OpenCV build has no CUDA: the PyPI wheels have none)" if gpu else "")
     return out
 
 

@@ -57,6 +57,21 @@ def test_torch_networks_sit_on_the_chosen_device():
     assert emb.shape == (1, 192) and np.isclose(np.linalg.norm(emb), 1.0, atol=1e-4)
 
 
+def test_face_models_use_opencvs_cuda_backend_only_when_the_build_has_a_device():
+    import cv2
+
+    from sceneglot.vision.faces import FaceDetector
+    from tests.media_fixtures import CUT2
+
+    count = cv2.cuda.getCudaEnabledDeviceCount()
+    assert models.opencv_cuda_devices() == count
+    assert models.opencv_dnn(count) == ((cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA) if count else
+                                        (cv2.dnn.DNN_BACKEND_DEFAULT, cv2.dnn.DNN_TARGET_CPU))
+    assert models.opencv_dnn(1) == (cv2.dnn.DNN_BACKEND_CUDA, cv2.dnn.DNN_TARGET_CUDA)
+    frame = next(media.iter_frames(CUT2, size=(640, 360)))
+    assert FaceDetector((640, 360)).detect(frame.image)  # the detector built with that choice finds the face
+
+
 def test_nvenc_is_tried_first_with_a_gpu_and_libx264_otherwise():
     codecs = av.codecs_available
     assert [e.codec for e in quality.encoders("balanced", codecs, cuda=False)] == ["libx264"]

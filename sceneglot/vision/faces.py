@@ -46,7 +46,8 @@ class FaceDetector:
                  top_k: int = 50) -> None:
         path = models.file("yunet")
         try:
-            self._net = cv2.FaceDetectorYN.create(str(path), "", size, score_threshold, nms_threshold, top_k)
+            self._net = cv2.FaceDetectorYN.create(str(path), "", size, score_threshold, nms_threshold, top_k,
+                                                  *models.opencv_dnn(models.opencv_cuda_devices()))
         except cv2.error as exc:
             raise ModelError(f"cannot load YuNet from {path}: {str(exc).strip().splitlines()[-1]}") from None
         self.size = size

@@ -73,7 +73,7 @@ class CropBank:
 def load_recognizer() -> cv2.FaceRecognizerSF:
     path = models.file("sface")
     try:
-        return cv2.FaceRecognizerSF.create(str(path), "")
+        return cv2.FaceRecognizerSF.create(str(path), "", *models.opencv_dnn(models.opencv_cuda_devices()))
     except cv2.error as exc:
         raise ModelError(f"cannot load SFace from {path}: {str(exc).strip().splitlines()[-1]}") from None
 
