@@ -9,6 +9,10 @@ A model is a folder of files. The store looks for them, in order:
 Every file is checked against its sha256 once (a stamp keyed by size and
 mtime avoids re-hashing hundreds of MB at each start) and a missing or
 altered file fails with one line naming the package or folder to provide.
+
+The store also decides where models run, in one place (`onnx_providers`, `whisper_device`,
+`torch_device`, `opencv_dnn`): CUDA when a GPU is present and the library's build can reach it,
+else the CPU; `placement` says which for `sceneglot doctor`.
 """
 
 from __future__ import annotations
