@@ -14,7 +14,7 @@ import os
 import struct
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -53,6 +53,14 @@ class Frame:
     index: int
     time: float
     image: np.ndarray  # H x W x 3 uint8 BGR (OpenCV's order), or H x W full-range luma with grey=True
+    source: av.VideoFrame | None = field(default=None, repr=False)  # the decoded frame, with keep_source=True
+
+    def luma(self) -> np.ndarray:
+        """This frame's full-size, full-range grey picture, display-oriented (what grey=True yields), made
+        from the decoded frame only when asked: one decode serves a scaled colour picture and the grey one."""
+        if self.source is None:
+            raise ValueError("luma() needs iter_frames(keep_source=True)")
+        return _rotate(_grey(self.source), int(self.source.rotation or 0) % 360)
 
 
 def check_input(path: str | os.PathLike) -> Path:
@@ -369,6 +377,7 @@ def iter_frames(
     end: float | None = None,
     grey: bool = False,
     raw: bool = False,
+    keep_source: bool = False,
 ) -> Iterator[Frame]:
     """Yield display-oriented BGR frames one at a time (full-range grey ones with `grey`).
 
@@ -380,7 +389,7 @@ def iter_frames(
     screen at start + k/fps), which also evens out variable frame rates;
     without it every decoded frame is yielded with its own timestamp. `size`
     is (width, height) after rotation; scaling happens in swscale, before
-    the frame reaches Python.
+    the frame reaches Python. `keep_source`: each Frame also holds its decoded frame (Frame.luma).
     """
     with _open(path) as container:
         if not container.streams.video:
@@ -413,7 +422,7 @@ def iter_frames(
             while start + out_index * step < until - _EPS:
                 if held_image is None:
                     held_image = convert(held)
-                yield Frame(out_index, round(start + out_index * step, 6), held_image)
+                yield Frame(out_index, round(start + out_index * step, 6), held_image, held if keep_source else None)
                 out_index += 1
 
         damaged: list[float] = []
@@ -439,7 +448,7 @@ def iter_frames(
                     break
                 if step is None:
                     if t >= start - _EPS:
-                        yield Frame(out_index, t, convert(frame))
+                        yield Frame(out_index, t, convert(frame), frame if keep_source else None)
                         out_index += 1
                     continue
                 if held is not None:

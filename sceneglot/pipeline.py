@@ -197,24 +197,27 @@ def _load_voices(folder: JobFolder, key: str) -> Any:
     return None
 
 
-def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Any:
+def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], crops: Any = None) -> Any:
+    """Shots, tracks, persons; `crops` (an av.crops.FaceCrops, this process only) also receives the grey
+    face regions active speaker detection needs, so that stage decodes no video."""
     from . import windows
 
     if info.duration > windows.WINDOW + windows.SLACK:  # a long input: window by window, joined at the edges
         return windows.analyze_faces(Path(job.input), job.faces, info)
     from .vision import analyze_faces
 
-    return analyze_faces(Path(job.input), settings=job.faces, info=info)
+    return analyze_faces(Path(job.input), settings=job.faces, info=info, crops=crops)
 
 
 def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
-              threads: Callable[[], int | None] | None = None) -> dict[str, dict[str, list[list[float]]]]:
+              threads: Callable[[], int | None] | None = None,
+              crops: Any = None) -> dict[str, dict[str, list[list[float]]]]:
     """Raw Light-ASD scores per track and the mouth motion of the same crops (for the attribution)."""
     from .av import active_speakers
 
     needs_audio = info.has_audio and info.has_video and tracks
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                            threads=threads, info=info, audio=audio() if needs_audio else None)
+                            threads=threads, info=info, audio=audio() if needs_audio else None, crops=crops)
     return {"scores": found.scores, "motion": found.motion}
 
 
@@ -309,23 +312,34 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         return None if speech_done.is_set() else 1
 
     def vision_stages():
+        from .av.crops import FaceCrops
         from .vision import FacesResult
 
+        here = getattr(executor, "shares_cores", False)  # stages run in this process: they can share memory
         frames = info.frame_count or round(info.duration * info.fps) or None
-        faces = run_stage(progress, folder, "faces", asdict(job.faces),
-                          lambda: executor("faces", faces_stage, job, info, audio), FacesResult, frames)
+        # One decode for faces and ASD: the faces pass keeps the grey face regions Light-ASD needs
+        # (av.crops); ASD decodes the video itself only when faces came from the cache or elsewhere.
+        crops = FaceCrops(folder.folder, info.fps) if here and which == "light-asd" and info.has_video else None
+        try:
+            faces = run_stage(progress, folder, "faces", asdict(job.faces),
+                              lambda: executor("faces", faces_stage, job, info, audio, crops), FacesResult, frames)
+            return faces, asd_scores(faces, crops, here)
+        finally:
+            if crops is not None:
+                crops.close()
+
+    def asd_scores(faces, crops, here):
         tracks = faces.tracks
-        threads = asd_threads if job.asd.parallel and getattr(executor, "shares_cores", False) else None
+        threads = asd_threads if job.asd.parallel and here else None
         from .av import tracks_key
         from .av.features import CROP_MOUTH
 
         asd_key = {"method": which, "model": job.asd.model if which == "light-asd" else None,
                    "audio_stream": info.audio_stream,  # ASD listens too: another stream is another result
                    "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH]}
-        scores = run_stage(progress, folder, "asd", asd_key,
-                           lambda: executor("asd", asd_stage, job, info, audio, tracks, threads),
-                           dict[str, dict[str, list[list[float]]]])
-        return faces, scores
+        return run_stage(progress, folder, "asd", asd_key,
+                         lambda: executor("asd", asd_stage, job, info, audio, tracks, threads, crops),
+                         dict[str, dict[str, list[list[float]]]])
 
     if job.asd.parallel:
         # A daemon thread, not a pool: a cancelled or failed job returns at once and the

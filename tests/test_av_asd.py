@@ -142,3 +142,52 @@ def test_windowed_reuses_repeated_windows_without_changing_scores():
     # Distinct windows, 8 of 11: 1 s [0,25) [25,50) [50,75) [75,83); 2 s [0,50) [50,83); 3 s [0,75) and
     # [75,83) again; 4, 5 and 6 s all [0,83). The reference loop above made 11 calls.
     assert engine.calls - 11 == 8
+
+
+def test_a_kept_square_gives_the_decoded_crop_pixel_for_pixel_for_a_small_face(tmp_path):
+    from sceneglot.av import features
+    from sceneglot.av.crops import FaceCrops
+
+    frame = next(iter(media.iter_frames(TWOSHOT, grey=True))).image
+    crops = FaceCrops(tmp_path, 25.0)
+    try:
+        box = [192, 205, 330, 330]  # half-size 69 px: kept at source resolution
+        crops.add(0, 0.0, frame, box)
+        crops.names = {"T0": 0}
+        for dx, dy, grow in [(0, 0, 1.0), (12, -9, 1.1), (-15, 14, 0.92)]:  # the smoothed box moved a little
+            x, y, s = 261 + dx, 267.5 + dy, 69 * grow
+            mine = crops.crop("T0", 0.0, x, y, s).astype(int)
+            assert np.abs(mine - features.crop_face(frame, x, y, s).astype(int)).max() <= 1
+        assert crops.outside == 0 and not list(tmp_path.iterdir())  # the spool is unlinked from the start
+        crops.crop("T0", 0.0, 261 + 120, 267.5, 69)  # far outside its square: counted
+        assert crops.outside == 1
+    finally:
+        crops.close()
+
+
+@pytest.mark.slow
+def test_active_speakers_from_the_faces_pass_squares_decode_nothing_and_score_as_decoded(tmp_path, monkeypatch):
+    from sceneglot.av.crops import FaceCrops
+    from sceneglot.vision import analyze_faces
+
+    info = media.probe(TWOSHOT)
+    crops = FaceCrops(tmp_path, info.fps)
+    try:
+        tracks = analyze_faces(TWOSHOT, info=info, crops=crops).tracks
+        audio = media.read_audio(TWOSHOT)
+        engine = asd.Engine()
+        decoded_motion, kept_motion = {}, {}
+        decoded = asd.score_tracks(TWOSHOT, tracks, audio, engine=engine, motion=decoded_motion)
+        opened = []
+        real = media.iter_frames
+        monkeypatch.setattr(media, "iter_frames", lambda *a, **k: opened.append(a) or real(*a, **k))
+        kept = asd.score_tracks(TWOSHOT, tracks, audio, engine=engine, motion=kept_motion, crops=crops)
+    finally:
+        crops.close()
+    assert opened == [] and crops.outside == 0 and crops.crops == sum(len(v) for v in kept.values()) > 300
+    for tr in tracks:
+        a, b = np.array(decoded[tr.id])[:, 1], np.array(kept[tr.id])[:, 1]
+        assert len(a) == len(b) and np.abs(a - b).mean() < 0.08 and np.abs(a - b).max() < 0.4
+        assert ((a > 0) == (b > 0))[np.abs(a) > 0.4].all()
+        m1, m2 = np.array(decoded_motion[tr.id])[:, 1], np.array(kept_motion[tr.id])[:, 1]
+        assert np.abs(m1 - m2).max() < 0.03

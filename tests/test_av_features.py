@@ -58,6 +58,23 @@ def test_mfcc_is_100_rows_per_second_and_int16_scaled():
     np.testing.assert_allclose(feats[:, 1:], on_floats[:, 1:], atol=0.5)  # int16 rounding only
 
 
+def test_mfcc_in_blocks_and_spans_equals_the_whole_soundtrack_at_once(monkeypatch):
+    from python_speech_features import mfcc
+
+    from sceneglot import media
+    from tests.media_fixtures import TWOSHOT
+
+    audio = media.read_audio(TWOSHOT)
+    pcm = np.clip(np.round(audio.astype(np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+    whole = mfcc(pcm, 16000, numcep=13, winlen=0.025, winstep=0.010).astype(np.float32)  # the reference's one call
+    monkeypatch.setattr(features, "BLOCK_ROWS", 97)  # many block edges, one mid-way through the last frames
+    assert features.mfcc_rows(len(audio)) == len(whole)
+    np.testing.assert_array_equal(features.mfcc(audio), whole)
+    np.testing.assert_array_equal(features.mfcc(audio, 333, 400), whole[333:733])  # one track's span
+    assert features.mfcc(audio, len(whole) - 3, 100).shape == (3, 13)  # a span past the end stops there
+    assert features.mfcc(audio[:399]).shape == (0, 13) and features.mfcc(audio[:401]).shape == (2, 13)
+
+
 class _WindowEngine:
     """Stand-in encoder whose output at a frame depends on its ±2 neighbours (zero beyond the window)."""
 

@@ -79,7 +79,11 @@ def test_thread_count_can_change_between_encoder_calls(real_inputs, monkeypatch)
 
     monkeypatch.setattr(asd, "CHUNK", 25)
     moving = asd.Engine("onnxruntime", threads=threads)
+    loads = []
+    real_load = moving._load
+    moving._load = lambda path, n: loads.append(n) or real_load(path, n)  # counts sessions made, calls through
     feats = moving.encode(audio, video)
-    assert len(asked) == 3 and sorted(moving._encoders) == [0, 1]  # one session per thread count
+    assert len(asked) == 3 and loads == [1, 0]  # a new session when the count changes, then it is kept ...
+    assert moving._encoder_threads == 0  # ... and only that one is held (each keeps its own activation arena)
     fixed = asd.Engine("onnxruntime", threads=2).encode(audio, video)
     assert np.abs(feats - fixed).max() < 1e-4

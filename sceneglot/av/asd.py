@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from ..errors import BackendError, InputError
 from ..jobs import part, step, timed
 from ..scene import Track
 from . import ENGINES, export, features
+
+if TYPE_CHECKING:
+    from .crops import FaceCrops
 
 # The reference demo's window lengths in seconds, {1,1,1,2,2,2,3,3,4,5,6}: repeats only weight
 # the short windows more (the network is deterministic), so each length runs once with that weight.
@@ -52,7 +56,10 @@ class Engine:
         self.paths = export.onnx_paths(model_name)
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
         self._encoder_path = self.paths["encoder2d" if kind == "onnxruntime" else "encoder"]
-        self._encoders: dict[int, Callable] = {}  # one session per thread count asked for
+        # One encoder session at a time, for the thread count last asked for: each session keeps
+        # its own arena of activations (~170 MB at CHUNK frames), so a replaced one is let go.
+        self._encoder_threads: int | None = None
+        self._encoder_run: Callable | None = None
         self._backend = self._load(self.paths["backend"], 1)
 
     def _encoder(self) -> Callable:
@@ -60,9 +67,11 @@ class Engine:
         if n is None:
             n = int(os.environ.get("SCENEGLOT_THREADS", "0"))
         n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
-        if n not in self._encoders:
-            self._encoders[n] = self._load(self._encoder_path, n)
-        return self._encoders[n]
+        if n != self._encoder_threads or self._encoder_run is None:
+            self._encoder_run = None  # the old session's memory goes before the new one's comes
+            self._encoder_run = self._load(self._encoder_path, n)
+            self._encoder_threads = n
+        return self._encoder_run
 
     def _load(self, path, threads: int):
         if self.kind == "onnxruntime":
@@ -209,7 +218,8 @@ class _Pending:
 
 def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: Engine | str = "onnxruntime",
                  times: dict[str, float] | None = None,
-                 motion: dict[str, list[list[float]]] | None = None) -> dict[str, list[list[float]]]:
+                 motion: dict[str, list[list[float]]] | None = None,
+                 crops: FaceCrops | None = None) -> dict[str, list[list[float]]]:
     """Light-ASD scores per track: `{track_id: [[t, score], ...]}` at 25 fps, score > 0 meaning speaking.
 
     `audio` is the whole soundtrack, 16 kHz mono float32 (media.read_audio).
@@ -217,6 +227,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     backend) and the counts "frames" (decoded) and "face_frames" (crops) for benchmarks.
     `motion`, when given, receives per track `[[t, mouth motion], ...]` measured on the same crops
     (features.crop_mouth): the attribution stage correlates it with loudness.
+    `crops`: the grey face regions the faces pass kept (av.crops): tracks found there are cut
+    from them and the video is decoded only for the others (none, when the faces pass ran now).
     """
     tracks = list(tracks)
     times = {} if times is None else times
@@ -230,17 +242,16 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     with part("session"):
         runner = engine if isinstance(engine, Engine) else Engine(engine)
     t = add("session", t)
-    with part("mfcc"):
-        feats = features.mfcc(audio)
-    add("mfcc", t)
     pending: list[_Pending] = []
     for tr in sorted(tracks, key=lambda t: t.start):
         geo = features.geometry(tr.boxes, tr.start, tr.end)
         if len(geo.times):
             first = round(geo.times[0] * features.FPS)
-            rows = feats[first * features.STEPS_PER_FRAME:]
+            with part("mfcc"):  # the track's own span (float32, ~200 bytes a frame), not the whole soundtrack's
+                rows = features.mfcc(audio, first * features.STEPS_PER_FRAME, len(geo.times) * features.STEPS_PER_FRAME)
             pending.append(_Pending(tr, geo, first, FeatureStream(runner, rows, times),
                                     motion=[] if motion is not None else None))
+    add("mfcc", t)
     results: dict[str, list[list[float]]] = {tr.id: [] for tr in tracks}
     if not pending:
         return results
@@ -261,6 +272,20 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
                                   for t, m in zip(p.geo.times, p.motion, strict=False)]
         p.stream = None
 
+    kept = [p for p in pending if crops is not None and crops.has(p.track.id)]
+    total_frames = sum(len(p.geo.times) for p in kept)
+    done = 0
+    for p in kept:  # cut from what the faces pass kept: no decode
+        for i, t_i in enumerate(p.geo.times):
+            step(done + i, total_frames, "crops")
+            with part("crop"):
+                crop = crops.crop(p.track.id, t_i, p.geo.x[i], p.geo.y[i], p.geo.s[i])
+            _push(p, crop)
+        done += len(p.geo.times)
+        finish(p)
+    pending = [p for p in pending if p not in kept]
+    if not pending:
+        return results
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
     frames = iter(timed("decode", media.iter_frames(path, fps=features.FPS, end=end, grey=True)))
     total_frames = round(end * features.FPS)
@@ -285,11 +310,16 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             with part("crop"):
                 crop = features.crop_face(frame.image, p.geo.x[i], p.geo.y[i], p.geo.s[i])
             add("crop", t)
-            p.stream.push(crop)  # encodes a chunk once enough frames are in
-            if p.motion is not None:
-                patch = features.crop_mouth(crop)
-                p.motion.append(0.0 if p.mouth is None else float(np.mean(np.abs(patch - p.mouth))))
-                p.mouth = patch
+            _push(p, crop)
     for p in open_ + queue:
         finish(p)
     return results
+
+
+def _push(p: _Pending, crop: np.ndarray) -> None:
+    """One frame's crop into its track: the encoder stream (a chunk runs once enough are in) and mouth motion."""
+    p.stream.push(crop)
+    if p.motion is not None:
+        patch = features.crop_mouth(crop)
+        p.motion.append(0.0 if p.mouth is None else float(np.mean(np.abs(patch - p.mouth))))
+        p.mouth = patch

@@ -99,15 +99,40 @@ def crop_face(image: np.ndarray, x: float, y: float, s: float) -> np.ndarray:
     return np.ascontiguousarray(grey[56:168, 56:168])
 
 
-def mfcc(audio: np.ndarray) -> np.ndarray:
-    """(N, 13) MFCC rows at 100 Hz of 16 kHz mono float audio, computed at int16 scale."""
+WIN, HOP = 400, 160  # 25 ms windows every 10 ms, in samples
+BLOCK_ROWS = 3000  # MFCC rows computed at once: python_speech_features holds ~20 KB per row while it works
+
+
+def mfcc_rows(n_samples: int) -> int:
+    """How many MFCC rows `mfcc` gives for that many samples (python_speech_features' framing)."""
+    if n_samples < WIN:
+        return 0
+    return 1 + -(-(n_samples - WIN) // HOP)
+
+
+def mfcc(audio: np.ndarray, first: int = 0, count: int | None = None) -> np.ndarray:
+    """(N, 13) float32 MFCC rows at 100 Hz of 16 kHz mono float audio, computed at int16 scale.
+
+    Rows `first` .. `first + count` (to the end by default) of the whole soundtrack's MFCC, equal
+    to slicing it, computed BLOCK_ROWS at a time: every row depends only on its own 25 ms (after
+    the pre-emphasis, done here with the sample before each block), so memory stays ~60 MB
+    however long the audio, and a track's span costs only its own rows.
+    """
     from python_speech_features import mfcc as psf_mfcc
 
-    if len(audio) < int(0.025 * SAMPLE_RATE):
-        return np.zeros((0, 13), np.float32)
-    pcm = np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
-    feats = psf_mfcc(pcm, SAMPLE_RATE, numcep=13, winlen=0.025, winstep=0.010)
-    return feats.astype(np.float32)
+    total = mfcc_rows(len(audio))
+    first = min(max(0, first), total)
+    stop = total if count is None else min(total, first + max(0, count))
+    out = np.zeros((stop - first, 13), np.float32)
+    for r0 in range(first, stop, BLOCK_ROWS):
+        r1 = min(stop, r0 + BLOCK_ROWS)
+        a, b = r0 * HOP, min(len(audio), (r1 - 1) * HOP + WIN)
+        pcm = np.clip(np.round(np.asarray(audio[max(0, a - 1):b], np.float64) * 32768.0), -32768, 32767)
+        pcm = pcm.astype(np.int16).astype(np.float64)
+        pre = pcm[1:] - 0.97 * pcm[:-1] if a > 0 else np.append(pcm[0], pcm[1:] - 0.97 * pcm[:-1])
+        feats = psf_mfcc(pre, SAMPLE_RATE, numcep=13, winlen=0.025, winstep=0.010, preemph=0)
+        out[r0 - first:r1 - first] = feats[: r1 - r0]
+    return out
 
 
 # Rows and columns of the mouth in a Light-ASD crop (features.crop_face: the 112x112 window spans

@@ -25,6 +25,7 @@ from .shots import ShotDetector, ShotSettings, shots_from_starts
 from .track import Hit, Tracker, TrackSettings, finish
 
 if TYPE_CHECKING:
+    from ..av.crops import FaceCrops
     from ..scene import MediaInfo
 
 __all__ = ["FacesResult", "FacesSettings", "analyze_faces"]
@@ -43,14 +44,15 @@ class FacesResult:
 
 
 def analyze_faces(path, *, settings: FacesSettings | None = None, info: MediaInfo | None = None,
-                  debug_video: str | None = None) -> FacesResult:
+                  debug_video: str | None = None, crops: FaceCrops | None = None) -> FacesResult:
     """Shots, face tracks (one smoothed box per frame, source pixels) and persons of a video.
 
     `info`: the input's probe, when the caller has it. Reports each frame through jobs.step
-    (progress, and the point where a cancelled job stops).
+    (progress, and the point where a cancelled job stops). `crops`: an av.crops.FaceCrops to
+    fill with the grey face regions active speaker detection needs, from this same decode.
     """
     s = settings or FacesSettings()
-    result = _compute(path, s, info or media.probe(path))
+    result = _compute(path, s, info or media.probe(path), crops=crops)
     if debug_video:
         from .debug import render
 
@@ -67,7 +69,8 @@ def _detect_size(info: MediaInfo, long_side: int) -> tuple[int, int] | None:
     return w, h
 
 
-def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: float | None = None) -> FacesResult:
+def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: float | None = None,
+             crops: FaceCrops | None = None) -> FacesResult:
     """The faces of [start, end) (the whole video by default); frame times stay absolute."""
     if not info.has_video:
         return FacesResult()
@@ -87,7 +90,8 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
     start_all = time.perf_counter()
     t = start_all
     expected = info.frame_count or round(info.duration * fps) or None
-    for fr in timed("decode", media.iter_frames(path, size=size, start=start, end=end)):
+    frames = media.iter_frames(path, size=size, start=start, end=end, keep_source=crops is not None)
+    for fr in timed("decode", frames):
         step(fr.index, expected, "frames")
         now = time.perf_counter()
         clock["decode"] += now - t
@@ -120,6 +124,11 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
                 for d, owner in zip(dets, owners, strict=True):
                     bank.offer(owner.key, d, img, sx)
             clock["crops"] += time.perf_counter() - t3
+        if crops is not None and tracker.active and crops.sampled(fr.time):
+            with part("asd crops"):  # what active speaker detection will need, from this decode
+                luma = fr.luma()
+                for raw in tracker.active:
+                    crops.add(raw.key, fr.time, luma, raw.hits[-1].box)
         t = time.perf_counter()
     if not times:
         return FacesResult()
@@ -129,6 +138,8 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
                  key=lambda r: (r.hits[0].frame, float(r.hits[0].box[0])))
     frame_times = np.asarray(times)
     tracks = [finish(r, frame_times, f"T{n}", s.smooth) for n, r in enumerate(raw)]
+    if crops is not None:
+        crops.names = {tr.id: r.key for tr, r in zip(tracks, raw, strict=True)}
     with part("identity"):
         embeddings = [bank.embedding(r.key) for r in raw]
         persons = name_persons(tracks, embeddings, s.threshold)
