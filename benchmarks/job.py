@@ -17,6 +17,7 @@ faces and active speakers, so those rows each include the other's CPU (their sum
     python benchmarks/job.py                    # 4 scenes + 2-minute input, 1 repeat (~6 min idle)
     python benchmarks/job.py --repeat 3         # medians of 3
     python benchmarks/job.py --quick            # cut2 only
+    python benchmarks/job.py --quick --serial   # stages one after another: each stage's CPU is its own
 """
 
 from __future__ import annotations
@@ -46,17 +47,21 @@ ROWS = [
     ("shots", "faces", "shots"),
     ("faces: detect", "faces", "detect"),
     ("faces: track + crops", "faces", ("track", "crops")),
+    ("faces: squares kept for ASD", "faces", "asd crops"),
     ("identities", "faces", "identity"),
+    ("= faces stage", "faces", None),
     ("VAD", "asr", "vad"),
     ("ASR (model load)", "asr", "load"),
     ("ASR (language id)", "asr", "language"),
     ("ASR (decode chunks)", "asr", "-"),
+    ("= ASR stage", "asr", None),
     ("diarization", "diarization", None),
     ("words -> phrases", "speech", None),
-    ("decode: ASD pass", "asd", "decode"),
+    ("decode: ASD pass (faces cached)", "asd", "decode"),
     ("active speakers (crops)", "asd", "crop"),
     ("active speakers (mfcc)", "asd", "mfcc"),
     ("active speakers (network)", "asd", ("session", "encoder", "backend")),
+    ("= active speakers stage", "asd", None),
     ("attribution", "assign", None),
     ("translation", "translate", None),
     ("layout", "render", "layout"),
@@ -64,6 +69,7 @@ ROWS = [
     ("draw", "render", "draw"),
     ("encode", "render", "encode"),
     ("render (rest: flush, files)", "render", "-"),
+    ("= render stage", "render", None),
 ]
 PARALLEL = {"asr", "diarization", "speech", "audio", "faces", "asd"}  # stages that may overlap in time
 
@@ -129,14 +135,30 @@ def transcode(src: Path, work: Path) -> tuple[float, float]:
     return wall, cpu
 
 
-def job(src: Path, work: Path) -> dict:
-    """One fresh `translate -o` job: wall, CPU, RSS and the stages' end events."""
+SERIAL = r"""
+import json, sys
+from dataclasses import asdict
+from sceneglot.jobs import AsdSettings, Job, run_job
+src, folder = sys.argv[1], sys.argv[2]
+job = Job(input=src, folder=folder + "/out.sceneglot", target_language="pt", output=folder + "/out.mp4",
+          translation_cache=folder + "/translations.sqlite", asd=AsdSettings(parallel=False))
+run_job(job, listeners=[lambda e: print(json.dumps({**asdict(e), **e.timing()}), file=sys.stderr, flush=True)])
+"""
+
+
+def job(src: Path, work: Path, serial: bool = False) -> dict:
+    """One fresh `translate -o` job: wall, CPU, RSS and the stages' end events.
+
+    `serial`: the same job with every stage one after another (AsdSettings.parallel off), so each
+    stage's CPU seconds are its own: where the CPU goes, not how fast the job is."""
     folder = work / f"job-{time.monotonic_ns()}"
     folder.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))
     cmd = [sys.executable, "-m", "sceneglot", "translate", str(src), "--to", "pt", "-o", str(folder / "out.mp4"),
            "--cache", str(folder / "translations.sqlite"), "--progress", "json"]
+    if serial:
+        cmd = [sys.executable, "-c", SERIAL, str(src), str(folder)]
     wall, cpu, rss, text = _process(cmd, env)
     stages = {}
     for line in text.splitlines():
@@ -207,6 +229,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="cut2 only (about a minute)")
     ap.add_argument("--inputs", nargs="*", type=Path, help="these files instead of the shared scenes")
     ap.add_argument("--no-long", action="store_true", help="skip the 2-minute concatenation")
+    ap.add_argument("--serial", action="store_true",
+                    help="stages one after another (no speech thread): each stage's CPU is its own")
     args = ap.parse_args()
     work = Path(tempfile.gettempdir()) / "sceneglot-bench-job"
     work.mkdir(exist_ok=True)
@@ -216,7 +240,8 @@ def main() -> None:
         inputs = [SCENES / "cut2.mp4"]
     else:
         inputs = [SCENES / c for c in CLIPS] + ([] if args.no_long else [build_long(work)])
-    print(f"sceneglot translate IN --to pt -o OUT.mp4 on {os.cpu_count()} CPUs; load average "
+    print(f"sceneglot translate IN --to pt -o OUT.mp4{' (stages in series)' if args.serial else ''} on "
+          f"{os.cpu_count()} CPUs; load average "
           f"{os.getloadavg()[0]:.1f} at start")
     summary = []
     for src in inputs:
@@ -224,7 +249,7 @@ def main() -> None:
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory(dir=work) as tmp:
                 codes.append(transcode(src, Path(tmp)))
-                runs.append(job(src, Path(tmp)))
+                runs.append(job(src, Path(tmp), args.serial))
         summary.append(report(src.name, duration_of(src), runs, codes))
     print(f"\n{'input':<22} {'video s':>8} {'job s':>8} {'transcode s':>12} {'job/real':>9} {'job/transcode':>14} "
           f"{'peak RSS MiB':>13}")

@@ -83,7 +83,7 @@ def _leave_now_if_a_stage_still_runs() -> None:
     aborts in the libraries' destructors. Every file is written to a temporary name and renamed,
     so leaving now loses only the unfinished stage.
     """
-    if any(t.is_alive() and t.name == "sceneglot-speech" for t in threading.enumerate()):
+    if any(t.is_alive() and t.name in ("sceneglot-speech", "sceneglot-diarization") for t in threading.enumerate()):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)

@@ -231,21 +231,22 @@ def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
 
 
 def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
-            audio: Callable[[], Any] | None = None, executor: Executor = local
+            audio: Callable[[], Any] | None = None, executor: Executor = local, parallel: bool = False
             ) -> tuple[Scene, list, Any, list[Heard]]:
     """speech(), with the diarization turns it used instead of their RTTM, diarization's CAM++ frame
     features (speech.diarize.VoiceFrames, kept beside its stage cache; None when there are none) and the
-    ASR pass's English (the X->en leg's, when the job's route takes it)."""
+    ASR pass's English (the X->en leg's, when the job's route takes it).
+
+    `parallel`: diarization runs in a thread of its own beside ASR (it needs only the audio). Run
+    after ASR it came last in the job's longest chain, alone on its one torch thread, with the
+    other core idle once faces and active speakers were done.
+    """
     from . import scene as scene_io
 
     src = Path(job.input)
     if not info.has_audio:
         return scene_io.Scene(media=info), [], None, []
     audio = audio or _Audio(src, info, progress)
-    # The English is not in the key: a job that needs it and finds a transcript cached without it has the
-    # whisper translator decode each sentence's audio instead (cheaper than a second ASR pass).
-    transcript = run_stage(progress, folder, "asr", _asr_settings(job),
-                           lambda: executor("asr", asr_stage, job, info, audio), Transcript)
     voices_key = folder.key("diarization", _diarization_settings(job))
     kept: dict[str, Any] = {}
 
@@ -254,8 +255,29 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
         _store_voices(folder, voices_key, kept["voices"])
         return turns
 
-    turns = run_stage(progress, folder, "diarization", _diarization_settings(job), diarization,
-                      list[dict[str, Any]])
+    def diarization_worker() -> None:
+        try:
+            kept["turns"] = run_stage(progress, folder, "diarization", _diarization_settings(job), diarization,
+                                      list[dict[str, Any]])
+        except BaseException as exc:  # handed to this thread
+            kept["error"] = exc
+
+    worker = None
+    if parallel:
+        worker = threading.Thread(target=jobs.in_thread(diarization_worker), name="sceneglot-diarization",
+                                  daemon=True)
+        worker.start()
+    # The English is not in the key: a job that needs it and finds a transcript cached without it has the
+    # whisper translator decode each sentence's audio instead (cheaper than a second ASR pass).
+    transcript = run_stage(progress, folder, "asr", _asr_settings(job),
+                           lambda: executor("asr", asr_stage, job, info, audio), Transcript)
+    if worker is None:
+        diarization_worker()
+    else:
+        worker.join()
+    if "error" in kept:
+        raise kept["error"]
+    turns = kept["turns"]
     voices = kept["voices"] if "voices" in kept else _load_voices(folder, voices_key)
     with progress.stage("speech", 1):
         from .speech.diarize import SpeakerTurn
@@ -298,7 +320,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     outcome: dict[str, Any] = {}
 
     def speech_stages():
-        return _speech(job, info, folder, progress, audio, executor)
+        return _speech(job, info, folder, progress, audio, executor, parallel=job.asd.parallel)
 
     def speech_worker():
         try:

@@ -168,7 +168,7 @@ def grid_job(tmp_path_factory):
     with pytest.raises(Cancelled) as raised:
         jobs.run_job(job, listeners=[stop_in_asd], cancel=cancel)
     for t in threading.enumerate():  # the speech thread stops at its next step; let it finish writing
-        if t.name == "sceneglot-speech":
+        if t.name in ("sceneglot-speech", "sceneglot-diarization"):
             t.join(120)
     after_cancel = sorted(p.name for p in folder.iterdir())
     calls = {"probe": 0, "iter_audio": 0}
