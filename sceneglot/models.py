@@ -445,19 +445,60 @@ def status(name: str) -> Status:
         return Status(name, False, str(exc))
 
 
+class Ride:
+    """A second prompt for the next beam search on one window, and what it decoded (None until then)."""
+
+    def __init__(self, prompt: list[int]) -> None:
+        self.prompt = prompt
+        self.result = None  # a ctranslate2 WhisperGenerationResult
+        self.done = False
+
+
+class _Riding:
+    """CTranslate2's Whisper, whose next beam search on one CPU window (a Ride set for the thread) also
+    decodes the ride's prompt, in the same batch on the same encoder output.
+
+    A decoder step on the CPU mostly reads the decoder's weights and the output projection (51865 x 512),
+    which the batch's rows share, so a second prompt in the batch costs about half a decode of its own
+    (benchmarks/translate_pivot.py). Each row is decoded as it would be alone.
+    """
+
+    def __init__(self, inner, local: threading.local) -> None:
+        self._inner, self._local = inner, local
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    def generate(self, features, prompts, **options):
+        ride = getattr(self._local, "ride", None)
+        if (ride is None or ride.done or len(prompts) != 1 or "sampling_temperature" in options
+                or features.device != "cpu" or features.shape[0] != 1):
+            return self._inner.generate(features, prompts, **options)
+        import ctranslate2
+        import numpy as np
+
+        ride.done = True
+        window = np.asarray(features)
+        both = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate([window, window])))
+        first, ride.result = self._inner.generate(both, [prompts[0], ride.prompt], **options)
+        return [first]
+
+
 @cache
 def _keeping_whisper(base: type) -> type:
-    """faster-whisper's model, able to keep the encoder outputs of one transcription.
+    """faster-whisper's model, able to keep the encoder outputs of one transcription and to decode a
+    second prompt beside the transcription's own.
 
     The speech stage decodes Whisper's translate task on the same 30 s window
-    it just transcribed, so the X->en pivot costs a decoder pass, not a second
-    encoder pass (the encoder is most of Whisper's time on the CPU).
+    it transcribes, so the X->en pivot costs a second row in the decoder's batch,
+    not a second encoder pass (the encoder is most of Whisper's time on the CPU).
     """
 
     class KeepingWhisper(base):
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self._kept = threading.local()
+            self.model = _Riding(self.model, self._kept)
 
         def encode(self, features):
             out = super().encode(features)
@@ -474,6 +515,17 @@ def _keeping_whisper(base: type) -> type:
                 yield self._kept.outputs
             finally:
                 self._kept.outputs = None
+
+        @contextlib.contextmanager
+        def riding(self, prompt: list[int] | None):
+            """Inside the block, the first beam search on one CPU window (the transcription's) also decodes
+            `prompt` in its batch: the Ride's result, None where that did not happen (CUDA; no prompt)."""
+            ride = Ride(prompt) if prompt else None
+            self._kept.ride = ride
+            try:
+                yield ride
+            finally:
+                self._kept.ride = None
 
     return KeepingWhisper
 

@@ -137,3 +137,20 @@ def test_the_whisper_leg_hears_the_jobs_audio_stream(tmp_path):
     segs = [s for s in pipeline.run(job).scene.segments if s.text.strip()]
     assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"} and all(s.translation for s in segs)
     assert "homepage" in " ".join(s.pivot for s in segs).lower(), [s.pivot for s in segs]
+
+
+@pytest.mark.slow
+def test_the_english_rides_in_the_transcriptions_batch_without_changing_either(tmp_path):
+    """On the CPU the ASR pass decodes Whisper's English as a second row of the transcription's own beam search:
+    the transcript is the one made without English, and the English the one a decode of its own makes."""
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr
+
+    audio = read_audio(MULTI / "eluosi.wav")  # two sentences in one chunk
+    plain = asr.transcribe(audio)
+    every = lambda _language: True  # noqa: E731
+    batched, english = asr.transcribe_with_english(audio, options=asr.AsrOptions(english=every))
+    alone, own = asr.transcribe_with_english(audio, options=asr.AsrOptions(english=every, english_batched=False))
+    assert batched == plain == alone
+    assert english and english == own
+    assert "flower" in " ".join(h.text for h in english).lower()

@@ -48,7 +48,10 @@ class AsrOptions:
     # Chunks in a language for which this says True also get Whisper's English (the translate task decoded on
     # the chunk's own encoder output; transcribe_with_english returns it): the pivot's X->en leg.
     english: Callable[[str], bool] | None = None
-    english_beam: int = 5  # beam of that decode (see benchmarks/translate_pivot.py --quality)
+    # That English rides in the transcription's batch (CPU: about half a decode of its own); english_batched False,
+    # or on CUDA, it is a decode of its own with beam english_beam (benchmarks/translate_pivot.py --quality).
+    english_batched: bool = True
+    english_beam: int = 5
 
 
 def load_model(name: str = "whisper-base"):
@@ -150,17 +153,18 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     # Whisper drops the first word when speech starts at sample 0: give it a little lead-in.
     t0 = max(0.0, chunk.start - LEAD)
     piece = audio[int(t0 * SR):int((chunk.end + TAIL) * SR)]
-    with model.keeping_encodings() as encoded:
+    wanted = opts.english is not None and chunk.language not in (None, "en") and opts.english(chunk.language)
+    prompt = english_prompt(model, chunk.language) if wanted and opts.english_batched else None
+    with model.keeping_encodings() as encoded, model.riding(prompt) as ride:
         raw, _info = model.transcribe(
             piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
             condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
             no_speech_threshold=0.6, hallucination_silence_threshold=2.0,
         )
         raw = list(raw)
-    wanted = opts.english is not None and chunk.language not in (None, "en") and opts.english(chunk.language)
     # One 30 s window (chunks are at most max_chunk long): its encoder output serves the translate task too.
-    english = english_lines(model, encoded[0], chunk.language, t0, len(piece) / SR, opts.english_beam) \
-        if wanted and len(encoded) == 1 else []
+    english = english_lines(model, encoded[0], chunk.language, t0, len(piece) / SR, opts.english_beam,
+                            ride.result if ride else None) if wanted and len(encoded) == 1 else []
     out = []
     for seg in raw:
         if hallucinated(seg.text, seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio):
@@ -175,8 +179,17 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     return out, english
 
 
-def english_lines(model, encoded, language: str, offset: float, seconds: float, beam_size: int = 5) -> list[Heard]:
-    """Whisper's translate task decoded on a window's encoder output: timed English lines.
+def english_prompt(model, language: str) -> list[int]:
+    """The decoder prompt of Whisper's translate task from `language`, with timestamps."""
+    from faster_whisper.tokenizer import Tokenizer
+
+    return list(Tokenizer(model.hf_tokenizer, True, task="translate", language=language).sot_sequence)
+
+
+def english_lines(model, encoded, language: str, offset: float, seconds: float, beam_size: int = 5,
+                  decoded=None) -> list[Heard]:
+    """Whisper's translate task on a window's encoder output (`decoded`: already done in the
+    transcription's batch): timed English lines.
 
     Whisper base, let run past the speech, repeats its last line; so the
     tokens are capped as the whisper translator caps a sentence's (dense
@@ -189,13 +202,14 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float, 
 
     tokenizer = Tokenizer(model.hf_tokenizer, True, task="translate", language=language)
     prompt = list(tokenizer.sot_sequence)
-    result = model.model.generate(encoded, [prompt], beam_size=beam_size,
-                                  max_length=len(prompt) + int(16 + 12 * seconds),
-                                  suppress_blank=True, suppress_tokens=[-1])[0]
+    cap = int(16 + 12 * seconds)
+    if decoded is None:
+        decoded = model.model.generate(encoded, [prompt], beam_size=beam_size, max_length=len(prompt) + cap,
+                                       suppress_blank=True, suppress_tokens=[-1])[0]
     first = tokenizer.timestamp_begin
     lines: list[Heard] = []
     start, text = None, []
-    for token in result.sequences_ids[0]:
+    for token in decoded.sequences_ids[0][:cap]:  # a batched decode ran to the transcription's cap: cut it here
         if token < first:
             text.append(token)
             continue
