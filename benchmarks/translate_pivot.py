@@ -10,8 +10,9 @@ the same with or without a pivot). The pivot's X->en leg is Whisper's translate
 task, decoded in the speech stage's own ASR pass (a second row in the
 transcription's decoder batch, on the same encoder output), so its cost is the
 asr stage's extra CPU over the same stage without a target (no English decoded;
-the stage's own end event measures it, so diarization's run-to-run spread stays
-out), plus what the X->en leg still takes in translate (sentences that English
+the stage's own end event measures it, stages run one after another so that it
+is the stage's own, and diarization's run-to-run spread stays out; the job's CPU
+is the same work either way), plus what the X->en leg still takes in translate (sentences that English
 did not cover are decoded from their own audio). A direct backend would do the
 second leg's work alone. Fresh job folders and translation caches every run.
 On a shared machine wall seconds carry other jobs' load, so the share is taken
@@ -56,7 +57,7 @@ def one(clip: str, target: str) -> tuple[float, float, float, float, float, int]
     from dataclasses import replace
 
     from sceneglot import pipeline
-    from sceneglot.jobs import Job, Progress
+    from sceneglot.jobs import AsdSettings, Job, Progress
     from sceneglot.translate.base import SourceAudio
     from sceneglot.translate.cache import Cache
     from sceneglot.translate.route import plan
@@ -69,11 +70,12 @@ def one(clip: str, target: str) -> tuple[float, float, float, float, float, int]
     path = str(MULTI / f"{clip}.wav")
     with tempfile.TemporaryDirectory() as tmp:
         plain: list = []
-        pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "plain")), Progress([plain.append]))
+        serial = AsdSettings(parallel=False)  # stages one after another: the asr stage's CPU is its own
+        pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "plain"), asd=serial), Progress([plain.append]))
         events: list = []
         t0 = time.process_time()
-        analysis = pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "job"), target_language=target),
-                                    Progress([events.append]))
+        analysis = pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "job"), target_language=target,
+                                        asd=serial), Progress([events.append]))
         t1 = time.process_time()
         scene = analysis.scene
         audio = SourceAudio(path, scene.media.audio_stream, tuple(analysis.english))
