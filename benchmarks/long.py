@@ -3,18 +3,26 @@
 
 Inputs are built in /tmp (never in the repository) from the shared scenes (cut2, cut4, twoshot, dialogue:
 seven people, shots and turns): the four clips are re-encoded once into a 1-minute file, which is then
-stream-copied end to end into the longer ones. Each job is `sceneglot analyze INPUT --no-debug-video` in its
-own process; peak RSS is that process's (os.wait4): for a Ray run the submitting process's only (the
-stages' memory is in the cluster's workers). Also: scene.json's load time. Under load, compare ratios, not seconds.
+stream-copied end to end into the longer ones. Each job is the analysis of `sceneglot analyze INPUT
+--no-debug-video` (jobs.run_job) in its own process; peak RSS is that process's (os.wait4): for a Ray run
+the submitting process's only (the stages' memory is in the cluster's workers). The process also samples
+its RSS every 20 ms and prints the peak while each stage ran (stages overlap: speech runs beside faces and
+active speakers, so the stage peaks are the process's, not the stage's own share); `--sequential` runs
+speech before vision, so each stage's peak above its start is its own. Also: scene.json's load time.
+Under load, compare ratios, not seconds.
 
-    python benchmarks/long.py                 # 1, 10, 60 minutes + 10 minutes on Ray
-    python benchmarks/long.py --minutes 1 --ray-minutes 1
+    python benchmarks/long.py                                # 1, 10, 60 minutes + 10 minutes on Ray
+    python benchmarks/long.py --minutes 1 2 --ray-minutes    # quick: 1 and 2 minutes, no Ray (~5 min idle)
+    python benchmarks/long.py --minutes 60 --budget 1200     # the hour, stopped after 20 min: peak RSS so far
+                                                             # and the input minutes each stage got through
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,19 +61,99 @@ def build(minutes: int, work: Path) -> Path:
     return out
 
 
-def run(src: Path, folder: Path, extra: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one `sceneglot analyze` process."""
-    cmd = [sys.executable, "-m", "sceneglot", "analyze", str(src), "--no-debug-video", "--artifacts", str(folder),
-           *extra]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env={**os.environ, "SCENEGLOT_QUIET": "1", "PYTHONPATH": str(ROOT), **(env or {})},
-                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    err = proc.stderr.read()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"analyze failed on {src}:\n{err[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024
+def run(src: Path, folder: Path, extra: list[str], env: dict[str, str] | None = None,
+        budget: float | None = None) -> dict:
+    """One job in its own process: wall seconds, peak RSS MiB (os.wait4), the child's per-stage report.
+
+    With `budget` (s) the job is stopped then; what it reported so far is returned, "stopped" set."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(src), str(folder), *extra]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env={**os.environ, "SCENEGLOT_QUIET": "1", "PYTHONPATH": str(ROOT),
+                                          **(env or {})}, cwd=ROOT, stdout=out, stderr=err, text=True)
+        timer = None
+        if budget:
+            import threading
+
+            timer = threading.Timer(budget, proc.terminate)
+            timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        if timer:
+            timer.cancel()
+        out.seek(0)
+        err.seek(0)
+        lines = [json.loads(x) for x in out.read().splitlines() if x.startswith("{")]
+        code = os.waitstatus_to_exitcode(status)
+        stopped = bool(budget) and code != 0 and seconds >= budget
+        if code != 0 and not stopped:
+            raise SystemExit(f"analyze failed on {src}:\n{err.read()[-2000:]}")
+    report = lines[-1] if lines else {}
+    return {"wall": seconds, "rss": usage.ru_maxrss / 1024, "stages": report.get("stages", {}),
+            "stopped": stopped, "progress": report.get("progress", {})}
+
+
+def child(src: str, folder: str, ray: str | None, sequential: bool) -> None:
+    """The job, with its RSS sampled every 20 ms: one JSON line every 10 s and at the end (stdout)."""
+    import threading
+
+    from sceneglot.jobs import AsdSettings, Job, run_job
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> float:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * page / 2**20
+
+    lock = threading.Lock()
+    state = {"peak": 0.0, "stages": {}, "active": set(), "progress": {}, "began": {}}
+
+    def listen(ev) -> None:
+        with lock:
+            now = round(time.perf_counter() - t0, 1)
+            if ev.message in ("done", "cached"):
+                state["active"].discard(ev.stage)
+                row = state["stages"].setdefault(ev.stage, [0.0, 0.0, 0.0, 0.0])
+                row[3] = round(now - state["began"].get(ev.stage, now), 1)
+            elif ev.stage not in state["active"] and ev.stage not in state["stages"]:
+                state["active"].add(ev.stage)
+                state["began"][ev.stage] = now
+                here = rss()
+                state["stages"][ev.stage] = [round(here), round(here), now, 0.0]  # start RSS, peak, start s, wall
+            if ev.total:
+                state["progress"][ev.stage] = [ev.done, ev.total, now]
+
+    def dump() -> None:
+        with lock:
+            print(json.dumps({"peak": round(state["peak"]), "stages": state["stages"],
+                              "progress": state["progress"]}), flush=True)
+
+    done = threading.Event()
+
+    def sample() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            here = rss()
+            with lock:
+                state["peak"] = max(state["peak"], here)
+                for name in state["active"]:
+                    state["stages"][name][1] = max(state["stages"][name][1], round(here))
+            if time.perf_counter() - last > 10:
+                dump()
+                last = time.perf_counter()
+            time.sleep(0.02)
+
+    threading.Thread(target=sample, daemon=True).start()
+    executor = None
+    if ray:
+        from sceneglot.cluster import RayExecutor
+
+        executor = RayExecutor(ray)
+    t0 = time.perf_counter()
+    job = Job(input=src, folder=folder, asd=AsdSettings(parallel=not sequential))
+    run_job(job, listeners=[listen], executor=executor)
+    done.set()
+    dump()
 
 
 def scene_figures(folder: Path) -> tuple[float, float]:
@@ -93,37 +181,66 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=int, nargs="*", default=[1, 10, 60])
     ap.add_argument("--ray-minutes", type=int, nargs="*", default=[10], help="lengths also run on Ray (2 workers)")
+    ap.add_argument("--budget", type=float, help="stop each job after this many seconds (report what it reached)")
+    ap.add_argument("--sequential", action="store_true", help="speech before vision: each stage's own peak")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "sceneglot-long"))
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--ray", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child(*args.child, args.ray, args.sequential)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    extra = ["--sequential"] if args.sequential else []
     rows = []
-    for minutes in args.minutes:
+
+    def one(minutes: int, where: str, flags: list[str]) -> None:
         src = build(minutes, work)
-        folder = work / f"job-{minutes}"
-        seconds, rss = run(src, folder, [])
-        size, load = scene_figures(folder)
-        rows.append((f"{minutes} min", "local", seconds, seconds / minutes, rss, size, load))
-        print(*rows[-1], flush=True, file=sys.stderr)
+        folder = work / f"job-{minutes}{'-ray' if flags else ''}"
+        shutil.rmtree(folder, ignore_errors=True)  # a fresh job: no stage cached
+        got = run(src, folder, [*extra, *flags], budget=args.budget)
+        size, load = scene_figures(folder) if not got["stopped"] else (float("nan"), float("nan"))
+        rows.append((minutes, where, got, size, load))
+        print(minutes, where, json.dumps(got), flush=True, file=sys.stderr)
+
+    for minutes in args.minutes:
+        one(minutes, "local", [])
     if args.ray_minutes:
         env = {"PYTHONPATH": str(ROOT), "SCENEGLOT_MODEL_PATH": os.environ["SCENEGLOT_MODEL_PATH"],
                "SCENEGLOT_QUIET": "1"}
         cluster = ray_cluster(2, env)
         try:
             for minutes in args.ray_minutes:
-                src = build(minutes, work)
-                folder = work / f"job-{minutes}-ray"
-                seconds, rss = run(src, folder, ["--ray", cluster.address])
-                size, load = scene_figures(folder)
-                rows.append((f"{minutes} min", "ray, 2 workers", seconds, seconds / minutes, rss, size, load))
-                print(*rows[-1], flush=True, file=sys.stderr)
+                one(minutes, "ray, 2 workers", ["--ray", cluster.address])
         finally:
             cluster.shutdown()
     print(f"load: {os.getloadavg()[0]:.1f} (1-min load average at the end), {os.cpu_count()} cores")
     print("| input | where | wall s | s per input min | peak RSS MiB | scene.json MiB | scene.json load s |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for name, where, seconds, per, rss, size, load in rows:
-        print(f"| {name} | {where} | {seconds:.0f} | {per:.0f} | {rss:.0f} | {size:.2f} | {load:.2f} |")
+    for minutes, where, got, size, load in rows:
+        if got["stopped"]:
+            print(f"| {minutes} min | {where} | stopped at {got['wall']:.0f} | - | {got['rss']:.0f} so far | - | - |")
+        else:
+            print(f"| {minutes} min | {where} | {got['wall']:.0f} | {got['wall'] / minutes:.1f} | {got['rss']:.0f} "
+                  f"| {size:.2f} | {load:.2f} |")
+    print("\nper stage: RSS MiB at its start -> peak while it ran (the process's), wall s; stopped jobs: input reached")
+    print("| input | where | " + " | ".join(STAGES) + " |")
+    print("| --- | --- |" + " ---: |" * len(STAGES))
+    for minutes, where, got, _, _ in rows:
+        cells = []
+        for name in STAGES:
+            row = got["stages"].get(name)
+            reach = got["progress"].get(name)
+            if row and (row[3] or not got["stopped"]):
+                cells.append(f"{row[0]}->{row[1]}, {row[3]:.0f} s")
+            elif row and reach:
+                cells.append(f"{row[0]}->{row[1]}, at {reach[0]:.0f}/{reach[1]:.0f}")
+            else:
+                cells.append("-")
+        print(f"| {minutes} min | {where} | " + " | ".join(cells) + " |")
+
+
+STAGES = ("audio", "asr", "diarization", "faces", "asd", "assign")
 
 
 if __name__ == "__main__":

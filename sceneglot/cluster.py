@@ -108,24 +108,37 @@ class RayExecutor:
 
     def __call__(self, stage: str, fn: Callable[..., Any], job: Job, info: Any, audio: Any, *args: Any) -> Any:
         """`fn(job, info, audio, *args)` on the cluster (`audio` is rebuilt there from the input)."""
+        return self.map(stage, fn, job, info, audio, [args])[0]
+
+    def map(self, stage: str, fn: Callable[..., Any], job: Job, info: Any, audio: Any,
+            items: list[tuple]) -> list[Any]:
+        """`fn(job, info, audio, *item)` for every item, each its own task, all submitted at once (the
+        windows of a long input): the scheduler runs as many side by side as the cluster has CPUs for."""
         key, refs = self._input(job.input)
-        ref = _stage_task.options(**self.options(stage)).remote(
-            fn, job.to_dict(), dataclasses.asdict(info), key, refs, __version__, *args)
-        return wait(ref)
+        job_data, info_data, opts = job.to_dict(), dataclasses.asdict(info), self.options(stage)
+        tasks = [_stage_task.options(**opts).remote(fn, job_data, info_data, key, refs, __version__, *item)
+                 for item in items]
+        return wait_all(tasks)
 
 
 def wait(ref: ray.ObjectRef) -> Any:
     """The task's result; checks the job's cancel token meanwhile (a cancelled job cancels its task)."""
+    return wait_all([ref])[0]
+
+
+def wait_all(refs: list[ray.ObjectRef]) -> list[Any]:
+    """The tasks' results in order; the job's cancel token is checked meanwhile (a cancelled job, or a
+    failed task, cancels the tasks still running)."""
+    pending = list(refs)
     try:
-        while True:
-            ready, _ = ray.wait([ref], timeout=POLL)
-            if ready:
-                return ray.get(ref)
-            jobs.step(0)  # raises Cancelled when the job was cancelled
-    except jobs.Cancelled:
-        ray.cancel(ref, force=True)
-        raise
-    except ray.exceptions.RayTaskError as exc:
+        while pending:
+            _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL)
+            if pending:
+                jobs.step(0)  # raises Cancelled when the job was cancelled
+        return ray.get(list(refs))
+    except (jobs.Cancelled, ray.exceptions.RayTaskError) as exc:
+        for ref in pending:
+            ray.cancel(ref, force=True)
         cause = getattr(exc, "cause", None)
         if isinstance(cause, SceneglotError):
             raise cause from None
@@ -186,4 +199,4 @@ def _stage_task(fn: Callable[..., Any], job_data: dict[str, Any], info_data: dic
     return fn(job, info, lazy_audio(path, info), *args)
 
 
-__all__ = ["GPU_STAGES", "RayExecutor", "connect", "local_input", "wait"]
+__all__ = ["GPU_STAGES", "RayExecutor", "connect", "local_input", "wait", "wait_all"]

@@ -29,7 +29,6 @@ from .jobs import Job, JobFolder, JobResult, Progress
 from .scene import Heard, MediaInfo, Scene, Segment
 
 T = TypeVar("T")
-AUDIO_RATE = 16000
 
 
 @dataclass
@@ -74,28 +73,29 @@ def run_stage(progress: Progress, folder: JobFolder, name: str, settings: Any, c
 
 
 class _Audio:
-    """The soundtrack, decoded once (16 kHz mono float32) the first time a stage asks for it."""
+    """The soundtrack, decoded once (16 kHz mono float32) to a scratch file the first time a stage asks.
+
+    `audio()` is the whole soundtrack as an array, read afresh for the stage that asks (a copy it drops
+    when it ends: nothing keeps one for the job's lifetime); `audio.track()` is the soundtrack.Soundtrack
+    itself, which the speech stages read a window or block at a time.
+    """
 
     def __init__(self, path: Path, info: MediaInfo, progress: Progress) -> None:
         self.path, self.info, self.progress = path, info, progress
         self._lock = threading.Lock()
-        self._data = None
+        self._track = None
 
-    def __call__(self):
+    def track(self):
         with self._lock:
-            if self._data is None:
-                import numpy as np
-
-                from . import media
+            if self._track is None:
+                from .soundtrack import Soundtrack
 
                 with self.progress.stage("audio", round(self.info.duration, 3)):
-                    chunks, done = [], 0
-                    for chunk in media.iter_audio(self.path, AUDIO_RATE, stream=self.info.audio_stream):
-                        chunks.append(chunk)
-                        done += len(chunk)
-                        jobs.step(round(done / AUDIO_RATE, 3))
-                self._data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-            return self._data
+                    self._track = Soundtrack(self.path, self.info.audio_stream, step=jobs.step)
+            return self._track
+
+    def __call__(self):
+        return self.track().array()
 
 
 def _asr_settings(job: Job) -> dict[str, Any]:
@@ -123,7 +123,13 @@ def local(stage: str, fn: Callable[..., T], job: Job, info: MediaInfo, audio: Ca
     return fn(job, info, audio, *args)
 
 
+def _local_map(stage: str, fn: Callable[..., T], job: Job, info: MediaInfo, audio: Callable[[], Any],
+               items: list[tuple]) -> list[T]:
+    return [fn(job, info, audio, *item) for item in items]
+
+
 local.shares_cores = True  # stages in this process hand cores to each other (ASD takes all once speech is done)
+local.map = _local_map  # windows one after another
 Executor = Callable[..., Any]
 
 
@@ -131,15 +137,69 @@ def _language(job: Job) -> str | None:
     return None if job.speech.language in (None, "", "auto") else job.speech.language
 
 
-def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Transcript:
+def _asr_options(job: Job):
     from .speech import asr
 
     s = job.speech
     opts = asr.AsrOptions(model=s.asr_model) if s.asr_model else asr.AsrOptions()
     opts.english = _whisper_pivot(job)  # the pivot's X->en leg rides on the ASR pass
-    segments, english = asr.transcribe_with_english(audio(), language=_language(job), options=opts,
+    return opts
+
+
+def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Transcript:
+    """Whisper over the whole soundtrack (an input no longer than one speech window)."""
+    from .speech import asr
+
+    segments, english = asr.transcribe_with_english(audio(), language=_language(job), options=_asr_options(job),
                                                     progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
     return Transcript(segments, english)
+
+
+def asr_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], k: int, count: int) -> tuple[list, list]:
+    """Whisper over speech window k of `count` (windows.speech_window), only that window's audio read:
+    (segments, Whisper's English), times in seconds of the input."""
+    from . import windows
+    from .speech import asr
+
+    track = audio.track()
+    w = windows.speech_window(track, k, count)
+    total = round(info.duration, 3)
+
+    def progress(chunks):
+        for c in chunks:
+            jobs.step(round(min(total, w.start + c.start), 3), total, "s")
+            yield c
+
+    return asr.transcribe_window(track, w.start, w.end, language=_language(job), options=_asr_options(job),
+                                 progress=progress)
+
+
+def run_asr(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Executor) -> Transcript:
+    """ASR as one computation, or per speech window for a long input (one executor task each: on Ray
+    the windows run side by side); the Whisper model is dropped when the stage ends."""
+    from . import memory, models, windows
+
+    try:
+        count = windows.speech_count(info.duration)
+        if count == 1:
+            return executor("asr", asr_stage, job, info, audio)
+        from .speech import asr
+
+        parts = map_stage(executor, "asr", asr_window_stage, job, info, audio, [(k, count) for k in range(count)])
+        segments = asr.number([s for found, _ in parts for s in found])
+        return Transcript(segments, [h for _, lines in parts for h in lines])
+    finally:
+        models.whisper.cache_clear()  # a later translate through Whisper loads it again
+        memory.release()
+
+
+def map_stage(executor: Executor, stage: str, fn: Callable[..., T], job: Job, info: MediaInfo,
+              audio: Callable[[], Any], items: list[tuple]) -> list[T]:
+    """`fn(job, info, audio, *item)` for every item, by the executor's `map` when it has one (Ray: all at once)."""
+    many = getattr(executor, "map", None)
+    if many is not None:
+        return many(stage, fn, job, info, audio, items)
+    return [executor(stage, fn, job, info, audio, *item) for item in items]
 
 
 def _whisper_pivot(job: Job) -> Callable[[str], bool] | None:
@@ -162,12 +222,17 @@ def _whisper_pivot(job: Job) -> Callable[[str], bool] | None:
 def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> tuple[list[dict[str, Any]], Any]:
     """The speaker turns, and the CAM++ frame features diarization computed on the way (speech.diarize.
     VoiceFrames or None): the attribution pools its turns' voices from them instead of a second pass."""
-    from .speech.diarize import diarize_with_voices
+    from . import memory
+    from .speech.diarize import diarize_track, diarize_with_voices
 
     s = job.speech
-    turns, voices = diarize_with_voices(audio(), num_speakers=s.num_speakers, min_speakers=s.min_speakers,
-                                        max_speakers=s.max_speakers)
-    return [asdict(t) for t in turns], voices
+    counts = {"num_speakers": s.num_speakers, "min_speakers": s.min_speakers, "max_speakers": s.max_speakers}
+    try:  # streaming the soundtrack block by block (diarize_track): never all of it
+        turns, voices = diarize_track(audio.track(), **counts) if hasattr(audio, "track") \
+            else diarize_with_voices(audio(), **counts)
+        return [asdict(t) for t in turns], voices
+    finally:
+        memory.release()
 
 
 VOICES = "stage-diarization-voices.npz"  # diarization's CAM++ frame features (float16), keyed as its stage
@@ -198,15 +263,31 @@ def _load_voices(folder: JobFolder, key: str) -> Any:
 
 
 def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], crops: Any = None) -> Any:
-    """Shots, tracks, persons; `crops` (an av.crops.FaceCrops, this process only) also receives the grey
-    face regions active speaker detection needs, so that stage decodes no video."""
-    from . import windows
-
-    if info.duration > windows.WINDOW + windows.SLACK:  # a long input: window by window, joined at the edges
-        return windows.analyze_faces(Path(job.input), job.faces, info)
+    """Shots, tracks, persons of an input no longer than one window; `crops` (an av.crops.FaceCrops, this
+    process only) also receives the grey face regions active speaker detection needs, so that stage
+    decodes no video."""
     from .vision import analyze_faces
 
     return analyze_faces(Path(job.input), settings=job.faces, info=info, crops=crops)
+
+
+def faces_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], window: Any) -> Any:
+    from . import windows
+
+    return windows.window_faces(Path(job.input), job.faces, info, window)
+
+
+def run_faces(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Executor, crops: Any = None) -> Any:
+    """Faces as one computation, or per window for a long input (windows.py: one executor task each),
+    tracks joined at the edges and persons clustered once here. `crops` serves one window only (a long
+    input's active speakers decode their own frames)."""
+    from . import windows
+
+    ws = windows.face_windows(info, job.faces)
+    if len(ws) == 1:
+        return executor("faces", faces_stage, job, info, audio, crops)
+    parts = map_stage(executor, "faces", faces_window_stage, job, info, audio, [(w,) for w in ws])
+    return windows.combine(parts, ws, job.faces, info)
 
 
 def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
@@ -270,7 +351,7 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
     # The English is not in the key: a job that needs it and finds a transcript cached without it has the
     # whisper translator decode each sentence's audio instead (cheaper than a second ASR pass).
     transcript = run_stage(progress, folder, "asr", _asr_settings(job),
-                           lambda: executor("asr", asr_stage, job, info, audio), Transcript)
+                           lambda: run_asr(job, info, audio, executor), Transcript)
     if worker is None:
         diarization_worker()
     else:
@@ -344,7 +425,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         crops = FaceCrops(folder.folder, info.fps) if here and which == "light-asd" and info.has_video else None
         try:
             faces = run_stage(progress, folder, "faces", asdict(job.faces),
-                              lambda: executor("faces", faces_stage, job, info, audio, crops), FacesResult, frames)
+                              lambda: run_faces(job, info, audio, executor, crops), FacesResult, frames)
             return faces, asd_scores(faces, crops, here)
         finally:
             if crops is not None:

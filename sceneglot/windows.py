@@ -7,6 +7,14 @@ on the window's last frame and one that starts on the next window's first frame
 with the same face place (IoU) and no shot change between them are one track;
 persons are then clustered once over the whole input from the embeddings. An
 input no longer than one window is one window: its result is the whole-file run's.
+
+Speech has its own windows (`speech_windows`): each edge sits in the longest
+pause the VAD hears within `SLACK` of a multiple of `WINDOW`, found from that
+minute of audio alone, so every window's edges are known without reading the
+rest and windows can run anywhere in any order (one Ray task each). ASR runs
+per speech window; diarization streams the soundtrack in blocks and clusters
+the speakers once from all blocks' embeddings (speech.diarize), so a turn that
+crosses a window edge is one turn.
 """
 
 from __future__ import annotations
@@ -53,6 +61,44 @@ def plan(duration: float, cuts: list[float] = (), pauses: list[tuple[float, floa
         at = edge + length
     bounds = [(0.0, False), *edges, (duration, False)]
     return [Window(a, b, cut) for (a, cut), (b, _) in pairwise(bounds) if b > a]
+
+
+def pause_edge(track, at: float, slack: float = SLACK) -> float:
+    """The middle of the longest pause within `slack` s of `at` (VAD on that stretch of `track`, a
+    soundtrack.Soundtrack), or `at` itself when nothing is said there.
+
+    Pauses as short as 0.1 s count (unpadded): two people talking back to back leave no 0.3 s gap for
+    a minute, but the breath between two words is still not inside a word."""
+    from .soundtrack import RATE
+    from .speech import vad
+
+    lo = max(0.0, at - slack)
+    piece = track.read(lo, at + slack)
+    regions = vad.speech_regions(piece, threshold=0.5, min_silence=0.1, pad=0.0)
+    if not regions:
+        return round(at, 2)
+    span = len(piece) / RATE
+    bounds = [0.0, *(x for r in regions for x in r), span]  # silence, speech, silence, ..., silence
+    gaps = [(b - a, (a + b) / 2) for a, b in zip(bounds[::2], bounds[1::2], strict=True) if b - a > 0]
+    if not gaps:  # speech runs through the whole stretch
+        return round(at, 2)
+    return round(lo + max(gaps)[1], 2)
+
+
+def speech_windows(track, length: float = WINDOW, slack: float = SLACK, duration: float | None = None
+                   ) -> list[Window]:
+    """Windows over a soundtrack (soundtrack.Soundtrack): edges near each multiple of `length`, in a pause.
+
+    Each edge depends only on the audio around its multiple, so window k's bounds are found from
+    two minutes of audio whoever computes them (speech_window). An input no longer than
+    `length + slack` (`duration`, else the track's) is one window.
+    """
+    count = speech_count(track.duration if duration is None else duration, length, slack)
+    if count == 1:
+        return [Window(0.0, track.duration)]
+    edges = [pause_edge(track, k * length, slack) for k in range(1, count)]
+    bounds = [0.0, *edges, track.duration]
+    return [Window(a, b) for a, b in pairwise(bounds) if b > a]
 
 
 def _iou(a, b) -> float:
@@ -106,14 +152,25 @@ def join(parts: list, windows: list[Window], frame: float) -> tuple[list, dict[s
     return tracks, out
 
 
-def analyze_faces(path, settings, info, windows: list[Window] | None = None):
-    """The faces stage window by window (see vision.analyze_faces for one window): shots, tracks, persons."""
-    from .vision import FacesResult, _compute, name_persons
+def face_windows(info, settings) -> list[Window]:
+    """The faces stage's windows of an input (one when it is not long)."""
+    fps = info.fps if info.fps > 0 else 25.0
+    return plan(info.duration, frame=1.0 / fps, every=settings.every)
+
+
+def window_faces(path, settings, info, window: Window):
+    """The faces of one window (vision's frames, detections and crops of that window only)."""
+    from .vision import _compute
+
+    return _compute(path, settings, info, window.start, window.end)
+
+
+def combine(parts: list, windows: list[Window], settings, info):
+    """The windows' faces as one FacesResult: tracks joined at the edges, persons clustered once."""
+    from .vision import FacesResult, name_persons
     from .vision.shots import shots_from_starts
 
     fps = info.fps if info.fps > 0 else 25.0
-    windows = windows or plan(info.duration, frame=1.0 / fps, every=settings.every)
-    parts = [_compute(path, settings, info, w.start, w.end) for w in windows]
     tracks, emb = join(parts, windows, 1.0 / fps)
     persons = name_persons(tracks, [emb[t.id] for t in tracks], settings.threshold)
     starts = [sh.start for part in parts for sh in part.shots[1:]]
@@ -123,4 +180,23 @@ def analyze_faces(path, settings, info, windows: list[Window] | None = None):
                        frames=sum(p.frames for p in parts), embeddings={k: list(map(float, v)) for k, v in emb.items()})
 
 
-__all__ = ["MIN_IOU", "SLACK", "WINDOW", "Window", "analyze_faces", "join", "plan"]
+def analyze_faces(path, settings, info, windows: list[Window] | None = None):
+    """The faces stage window by window (see vision.analyze_faces for one window): shots, tracks, persons."""
+    windows = windows or face_windows(info, settings)
+    return combine([window_faces(path, settings, info, w) for w in windows], windows, settings, info)
+
+
+def speech_count(duration: float, length: float = WINDOW, slack: float = SLACK) -> int:
+    """How many speech windows an input of `duration` s has (speech_windows)."""
+    return 1 if duration <= length + slack else int((duration - slack) // length) + 1
+
+
+def speech_window(track, k: int, count: int, length: float = WINDOW, slack: float = SLACK) -> Window:
+    """Speech window k of `count` over `track`, found from the audio around its two edges only."""
+    start = pause_edge(track, k * length, slack) if k > 0 else 0.0
+    end = pause_edge(track, (k + 1) * length, slack) if k + 1 < count else track.duration
+    return Window(start, max(start, end))
+
+
+__all__ = ["MIN_IOU", "SLACK", "WINDOW", "Window", "analyze_faces", "combine", "face_windows", "join", "pause_edge",
+           "plan", "speech_count", "speech_window", "speech_windows", "window_faces"]

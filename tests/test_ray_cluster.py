@@ -1,9 +1,11 @@
-"""A real job on a real local Ray cluster (two nodes of one CPU each, `ray.cluster_utils.Cluster`).
+"""Real jobs on a real local Ray cluster (two nodes of one CPU each, `ray.cluster_utils.Cluster`).
 
-`sceneglot analyze cut2.mp4 --ray ADDRESS` runs as its own process (a driver like any
-other submitter); its stages run as Ray tasks on the cluster's worker processes, and its
-scene must equal the one a local run makes: same speakers, persons, phrase count and texts.
-The driver runs no model: Whisper and onnxruntime are not even imported there.
+`sceneglot analyze cut2.mp4 --ray ADDRESS` and `... twoshot.mp4 --ray ADDRESS` run at the same
+time as two processes (drivers like any other submitters) sharing the cluster; their stages run
+as Ray tasks on the cluster's worker processes, and each scene must equal the one a local run
+makes: same speakers, persons, phrase count and texts. The drivers run no model: Whisper and
+onnxruntime are not even imported there. A long input's windows are one task each: faces per
+window on the cluster, joined here, equal the local windowed run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ray.cluster_utils import Cluster
 
 from sceneglot import scene as scene_io
 from sceneglot.jobs import fingerprint
-from tests.media_fixtures import CUT2, SHARED
+from tests.media_fixtures import CUT2, SHARED, TWOSHOT
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,40 +73,70 @@ def test_input_reaches_a_node_without_the_submitters_path(cluster, tmp_path):
     assert same == str(CUT2)  # the same file is there: used where it is, not copied
 
 
-def _analyze(folder: Path, *extra: str, env: dict[str, str] | None = None
-             ) -> tuple[subprocess.CompletedProcess, list[str]]:
+def _analyze(folder: Path, *extra: str, env: dict[str, str] | None = None, src: Path = CUT2) -> subprocess.Popen:
     code = ("import json, sys; from sceneglot.cli import main; rc = main(sys.argv[1:]);"
             f"print('MODULES', json.dumps([m for m in {list(MODEL_MODULES)!r} if m in sys.modules])); sys.exit(rc)")
     env = {**os.environ, **_node_env(), **(env or {})}
-    proc = subprocess.run([sys.executable, "-c", code, "analyze", str(CUT2), "--no-debug-video", "--artifacts",
-                           str(folder), "--progress", "json", *extra],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200)
-    found = re.search(r"MODULES (\[.*\])", proc.stdout)
-    return proc, json.loads(found.group(1)) if found else None
+    return subprocess.Popen([sys.executable, "-c", code, "analyze", str(src), "--no-debug-video", "--artifacts",
+                             str(folder), "--progress", "json", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
-def test_job_on_two_node_cluster_equals_local_run(cluster, tmp_path):
-    proc, modules = _analyze(tmp_path / "ray", "--ray", cluster.address)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert modules == [], f"the driver imported model code: {modules}"
-    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
-    ends = {e["stage"] for e in events if e.get("message") == "done"}
-    assert {"asr", "diarization", "faces", "asd", "assign"} <= ends
-    remote = scene_io.load(tmp_path / "ray" / "scene.json")
-    for stage in ("asr", "diarization", "faces", "asd"):  # results computed there, cached here
-        assert (tmp_path / "ray" / f"stage-{stage}.json").is_file()
+def _finish(proc: subprocess.Popen) -> tuple[str, list[str]]:
+    out, err = proc.communicate(timeout=1500)
+    assert proc.returncode == 0, err[-3000:]
+    found = re.search(r"MODULES (\[.*\])", out)
+    return err, json.loads(found.group(1)) if found else None
 
-    # The local run with the threads of a 1-CPU task (Ray sets OMP_NUM_THREADS for its workers): Whisper's
+
+def test_two_jobs_share_the_cluster_and_equal_local_runs(cluster, tmp_path):
+    clips = {"cut2": CUT2, "twoshot": TWOSHOT}
+    running = {name: _analyze(tmp_path / f"{name}-ray", "--ray", cluster.address, src=src)
+               for name, src in clips.items()}  # both at once: their tasks queue on the same two CPUs
+    for name, proc in running.items():
+        err, modules = _finish(proc)
+        assert modules == [], f"the driver imported model code: {modules}"
+        events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        ends = {e["stage"] for e in events if e.get("message") == "done"}
+        assert {"asr", "diarization", "faces", "asd", "assign"} <= ends
+        for stage in ("asr", "diarization", "faces", "asd"):  # results computed there, cached here
+            assert (tmp_path / f"{name}-ray" / f"stage-{stage}.json").is_file()
+
+    # The local runs with the threads of a 1-CPU task (Ray sets OMP_NUM_THREADS for its workers): Whisper's
     # CPU decoding follows the OpenMP thread count, so equal threads is what "the same job" means here.
-    proc, modules = _analyze(tmp_path / "local", env={"SCENEGLOT_THREADS": "1", "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "faster_whisper" in modules  # it did run here
-    here = scene_io.load(tmp_path / "local" / "scene.json")
-    assert [s.id for s in remote.speakers] == [s.id for s in here.speakers]
-    assert [(p.id, p.tracks) for p in remote.persons] == [(p.id, p.tracks) for p in here.persons]
-    assert len(remote.segments) == len(here.segments) > 0
-    assert [s.text for s in remote.segments] == [s.text for s in here.segments]
-    assert [(s.speaker, s.person) for s in remote.segments] == [(s.speaker, s.person) for s in here.segments]
+    one_thread = {"SCENEGLOT_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    for name, src in clips.items():
+        _, modules = _finish(_analyze(tmp_path / f"{name}-local", env=one_thread, src=src))
+        assert "faster_whisper" in modules  # it did run here
+        remote = scene_io.load(tmp_path / f"{name}-ray" / "scene.json")
+        here = scene_io.load(tmp_path / f"{name}-local" / "scene.json")
+        assert [s.id for s in remote.speakers] == [s.id for s in here.speakers], name
+        assert [(p.id, p.tracks) for p in remote.persons] == [(p.id, p.tracks) for p in here.persons], name
+        assert len(remote.segments) == len(here.segments) > 0, name
+        assert [s.text for s in remote.segments] == [s.text for s in here.segments], name
+        assert [(s.speaker, s.person) for s in remote.segments] == [(s.speaker, s.person) for s in here.segments]
+
+
+def test_windows_run_as_tasks_and_join_as_locally(cluster):
+    """A long input's faces: one Ray task per window (submitted together), joined on the submitter,
+    equal the local windowed run; the edge falls inside the longest shot, where a face is on screen."""
+    from sceneglot import media, pipeline, windows
+    from sceneglot.cluster import RayExecutor
+    from sceneglot.jobs import Job
+
+    info = media.probe(CUT2)
+    job = Job(input=str(CUT2), folder="unused")
+    edge = round(round(6.4 / (5 / info.fps)) * (5 / info.fps), 6)
+    ws = [windows.Window(0.0, edge), windows.Window(edge, 9.6), windows.Window(9.6, info.duration)]
+    with RayExecutor(cluster.address) as executor:
+        parts = pipeline.map_stage(executor, "faces", pipeline.faces_window_stage, job, info, None,
+                                   [(w,) for w in ws])
+    there = windows.combine(parts, ws, job.faces, info)
+    here = windows.analyze_faces(CUT2, job.faces, info, ws)
+    assert [(t.id, t.start, t.end, len(t.boxes)) for t in there.tracks] == \
+        [(t.id, t.start, t.end, len(t.boxes)) for t in here.tracks]
+    assert [p.tracks for p in there.persons] == [p.tracks for p in here.persons]
+    assert there.frames == here.frames == sum(p.frames for p in parts) > 0
 
 
 def test_pivot_english_decoded_on_the_cluster_reaches_the_translation(cluster, tmp_path):

@@ -119,6 +119,57 @@ def transcribe_with_english(
 ) -> tuple[list[Segment], list[Heard]]:
     """transcribe(), and Whisper's English for the chunks `options.english` asks for (timed lines)."""
     opts = options or AsrOptions()
+    segments, english = _transcribe(audio, language, regions, opts, progress)
+    return number(segments), english
+
+
+def transcribe_window(track, start: float, end: float, *, language: str | None = None,
+                      options: AsrOptions | None = None, progress=None) -> tuple[list[Segment], list[Heard]]:
+    """transcribe() on the samples of `track` (a soundtrack.Soundtrack) from `start` to `end` s, read alone:
+    (segments, Whisper's English when options.english asks), times in seconds of the whole track.
+
+    The window's chunk languages are chosen among the languages heard confidently in the window.
+    """
+    opts = options or AsrOptions()
+    segments, english = _transcribe(track.read(start, end), language, None, opts, progress)
+    offset = round(start, 3)
+    for s in segments:
+        s.start, s.end = round(s.start + offset, 3), round(s.end + offset, 3)
+        for w in s.words:
+            w.start, w.end = round(w.start + offset, 3), round(w.end + offset, 3)
+    return segments, [Heard(round(h.start + offset, 3), round(h.end + offset, 3), h.language, h.text)
+                      for h in english]
+
+
+def transcribe_windows(track, windows, *, language: str | None = None, options: AsrOptions | None = None,
+                       step=None) -> list[Segment]:
+    """transcribe() of a long soundtrack window by window (windows.speech_windows): only one window's
+    audio is read at a time. `step(seconds_done, seconds_total)` is called before every chunk."""
+    opts = options or AsrOptions()
+    total = round(track.duration, 3)
+    segments: list[Segment] = []
+    english: list[Heard] = []
+    for w in windows:
+        def progress(chunks, w=w):
+            for c in chunks:
+                if step is not None:
+                    step(round(min(total, w.start + c.start), 3), total)
+                yield c
+        found, lines = transcribe_window(track, w.start, w.end, language=language, options=opts, progress=progress)
+        segments += found
+        english += lines
+    return number(segments)
+
+
+def number(segments: list[Segment]) -> list[Segment]:
+    """Segments (of one window or of all windows, in order) as one transcription: ids 0, 1, ..."""
+    for i, s in enumerate(segments):
+        s.id = i
+    return segments
+
+
+def _transcribe(audio: np.ndarray, language: str | None, regions: list[tuple[float, float]] | None,
+                opts: AsrOptions, progress) -> tuple[list[Segment], list[Heard]]:
     audio = np.asarray(audio, np.float32).reshape(-1)
     if regions is None:
         with jobs.part("vad"):
@@ -143,8 +194,6 @@ def transcribe_with_english(
         found, lines = _decode_chunk(model, audio, c, regions, opts)
         segments += found
         english += lines
-    for i, s in enumerate(segments):
-        s.id = i
     return segments, english
 
 

@@ -142,6 +142,16 @@ def diarize_with_voices(audio: np.ndarray, sample_rate: int = 16000, *, num_spea
         return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step, keep_voices=True)
 
 
+def diarize_track(track, *, num_speakers: int | None = None, min_speakers: int | None = None,
+                  max_speakers: int | None = None) -> tuple[list[SpeakerTurn], VoiceFrames | None]:
+    """diarize_with_voices() of a soundtrack read span by span, never whole: `track` is anything with
+    a length in samples (16 kHz) that slices like a 1-D float32 array (a soundtrack.Soundtrack).
+    `analyse` streams it in BLOCK-s blocks and the speakers are clustered once from every block's
+    embeddings, so the turns equal those of the whole array."""
+    with one_torch_thread():
+        return _diarize_segmentation(track, num_speakers, min_speakers, max_speakers, SEG_STEP, keep_voices=True)
+
+
 @contextmanager
 def one_torch_thread():
     """Run torch single-threaded: measured on the 2-core box under other jobs' load, the CAM++ frame

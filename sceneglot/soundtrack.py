@@ -1,0 +1,86 @@
+"""The input's soundtrack decoded once to a scratch file, read back a window at a time.
+
+Why: a long input's stages each need a few minutes of audio at a time, not the
+whole (16 kHz mono float32: 230 MB an hour, and more in every copy a stage
+makes). So the soundtrack is decoded once (streamed through media.iter_audio)
+into an unlinked temporary file, and a stage reads the span it works on
+(`track[a:b]` gives a float32 array of those samples, with `len(track)`
+like an array's): diarization streams it block by block, ASR window by window,
+and the stages that still want all of it ask `track.array()`, a copy they drop
+when they end. The file is removed by the OS when the Soundtrack is closed or
+collected, whatever happens to the process.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+import numpy as np
+
+RATE = 16000
+_ITEM = np.dtype(np.float32).itemsize
+
+
+class Soundtrack:
+    """Samples at `RATE`, time 0 = container start; sliced like a 1-D float32 array (step 1 only)."""
+
+    def __init__(self, path: str | os.PathLike, stream: int | None = None,
+                 step: Callable[[float], None] | None = None, folder: str | None = None) -> None:
+        from . import media
+
+        self._fh = tempfile.TemporaryFile(prefix="sceneglot-audio-", dir=folder)  # noqa: SIM115 (lives with self)
+        self._n = 0
+        try:
+            for chunk in media.iter_audio(path, RATE, stream=stream):
+                self._fh.write(np.ascontiguousarray(chunk, np.float32).tobytes())
+                self._n += len(chunk)
+                if step is not None:
+                    step(round(self._n / RATE, 3))
+            self._fh.flush()
+        except BaseException:
+            self._fh.close()
+            raise
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def duration(self) -> float:
+        return self._n / RATE
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a Soundtrack is read in contiguous spans: track[a:b]")
+        a, b, _ = key.indices(self._n)
+        if b <= a:
+            return np.zeros(0, np.float32)
+        out = np.empty(b - a, np.float32)
+        view, at = memoryview(out).cast("B"), a * _ITEM
+        while len(view):  # straight into the array: no bytes object in between
+            got = os.preadv(self._fh.fileno(), [view], at)
+            if got <= 0:
+                raise OSError(f"the soundtrack's scratch file ended at byte {at}")
+            view, at = view[got:], at + got
+        return out
+
+    def read(self, start: float, end: float) -> np.ndarray:
+        """Samples from `start` to `end` seconds."""
+        return self[max(0, round(start * RATE)):max(0, round(end * RATE))]
+
+    def array(self) -> np.ndarray:
+        """The whole soundtrack as one array (a copy: the caller's to drop)."""
+        return self[:]
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> Soundtrack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+__all__ = ["RATE", "Soundtrack"]
