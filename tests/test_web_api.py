@@ -38,6 +38,7 @@ def test_submit_streams_progress_until_done(server, cut2_job):
     assert "scene.json" in names and "input.mp4" not in names
     for suffix in (".mp4", ".pt.vtt", ".pt.srt", ".ass"):
         assert any(n.endswith(suffix) for n in names), (suffix, names)
+    assert {"output.mp4", "output.pt.srt", "output.en.srt", "output.pt.vtt", "output.en.vtt"} <= names, names
     assert not any(n.startswith("stage-") for n in names)
     assert cut2_job.id in [j["id"] for j in server.get("/api/jobs").json()["jobs"]]
 

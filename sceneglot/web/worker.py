@@ -44,7 +44,7 @@ def execute(folder: Path, input_name: str, action: str, options: dict[str, Any],
     from .. import jobs
 
     job = jobs.Job(input=str(folder / input_name), folder=str(folder), target_language=options["to"],
-                   translator=options.get("translator"), output=str(folder / f"output.{options['to']}.mp4"),
+                   translator=options.get("translator"), output=str(folder / "output.mp4"),  # exports: output.LANG.srt
                    speech=jobs.SpeechSettings(language=options.get("language"),
                                               num_speakers=options.get("num_speakers"),
                                               min_speakers=options.get("min_speakers"),
