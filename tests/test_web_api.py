@@ -259,6 +259,21 @@ def test_foreign_host_and_origin_refused(server):
     assert server.get("/api/openapi.json").json()["paths"]["/api/jobs/{job_id}/events"]
 
 
+def test_public_origin_behind_a_host_rewriting_proxy(tmp_path):
+    """A proxy serving the page as https://subs.example.org and rewriting Host to the loopback address:
+    the page's own requests pass (--public-origin), another site's are still refused."""
+    server = start_server(tmp_path / "jobs", "--public-origin", "https://Subs.example.org/")
+    try:
+        ok = requests.post(server.url + "/api/jobs", headers={"Origin": "https://subs.example.org"}, data=b"",
+                           timeout=10)
+        assert ok.status_code not in (403, 500) and ok.status_code >= 400  # past the guard: an empty upload
+        other = requests.post(server.url + "/api/jobs", headers={"Origin": "https://attacker.example"}, data=b"",
+                              timeout=10)
+        assert other.status_code == 403
+    finally:
+        server.stop()
+
+
 def test_event_stream_resumes_after_last_event_id(server, cut2_job):
     def ids(headers=None) -> list[int]:
         out = []

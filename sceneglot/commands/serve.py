@@ -26,6 +26,9 @@ def add_arguments(parser) -> None:
                                         "(default: $SCENEGLOT_TOKEN)")
     parser.add_argument("--max-upload", default="2G", metavar="SIZE",
                         help="largest upload, in bytes or with K/M/G (default 2G)")
+    parser.add_argument("--public-origin", action="append", default=[], metavar="URL",
+                        help="origin the page is served under behind a proxy that rewrites Host, e.g. "
+                             "https://subs.example.org (repeatable): its requests pass the Origin check")
     from . import options
 
     options.add_ray(parser)
@@ -87,10 +90,10 @@ def run(args) -> int:
 
     import uvicorn
 
-    from ..web.app import create_app
+    from ..web.app import create_app, public_origin
 
     app = create_app(Config(root=root.resolve(), workers=args.workers, token=token, max_upload=max_upload,
-                            loopback=loopback))
+                            loopback=loopback, origins=tuple(public_origin(o) for o in args.public_origin)))
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"sceneglot: serving http://{shown}:{sock.getsockname()[1]}/ (jobs in {root}, {args.workers} worker(s))",
           file=sys.stderr, flush=True)

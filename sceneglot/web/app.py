@@ -53,6 +53,8 @@ class Config:
     token: str | None = None
     max_upload: int = 2 << 30
     loopback: bool = True  # bound to a loopback address: Host headers are checked against DNS rebinding
+    # Origins (scheme://host[:port]) a reverse proxy serves the page under while it rewrites Host: accepted too.
+    origins: tuple[str, ...] = ()
 
 
 def is_loopback(host: str) -> bool:
@@ -109,7 +111,8 @@ class Guard:
         reason = None
         if self.config.loopback and self.config.token is None and not is_loopback(_hostname(host)):
             reason = (403, f"unexpected Host header {host!r}: this server answers only to a loopback name")
-        elif "origin" in headers and _netloc(headers["origin"]) != host.lower():
+        elif ("origin" in headers and _netloc(headers["origin"]) != host.lower()
+              and public_origin(headers["origin"]) not in self.config.origins):
             reason = (403, "cross-origin request refused")
         elif self.config.token and scope["path"].startswith("/api/") and scope["path"] != "/api/login":
             given = _bearer(headers.get("authorization", "")) or _cookie(headers.get("cookie", ""), TOKEN_COOKIE)
@@ -137,6 +140,11 @@ def _hostname(host: str) -> str:
 
 def _netloc(origin: str) -> str:
     return origin.split("://", 1)[-1].rstrip("/").lower()
+
+
+def public_origin(origin: str) -> str:
+    """An Origin as compared with --public-origin: lower case, no trailing slash."""
+    return origin.strip().rstrip("/").lower()
 
 
 def _bearer(value: str) -> str | None:
