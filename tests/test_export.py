@@ -47,6 +47,16 @@ def test_text_files_wrap_with_the_speaker_label_inside_the_line_width():
     assert vtt[3] == "<v S0>" + body[0].removeprefix("S0: ") and vtt[4] == body[1]
 
 
+def test_text_files_label_a_named_speaker_by_name_inside_the_line_width():
+    text = "We have been working on this project for almost three years now."
+    scene = _scene([Segment(0, 1.0, 5.0, text, speaker="S0")])
+    scene.speakers[0].name = "Maria Fernanda"
+    body = export.to_srt(scene).split("\n")[2:-1]
+    assert body[0].startswith("Maria Fernanda: ") and all(len(s) <= MAX_LINE for s in body), body
+    assert " ".join(body).removeprefix("Maria Fernanda: ").split() == text.split()
+    assert "<v Maria Fernanda>" in export.to_vtt(scene)
+
+
 def test_rttm_lines_sorted_and_empty_turns_dropped():
     turns = [SpeakerTurn(2.0, 3.5, "S1"), SpeakerTurn(0.25, 1.0, "S0"), SpeakerTurn(4.0, 4.0, "S0")]
     text = export.to_rttm(turns, "my clip")

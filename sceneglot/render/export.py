@@ -54,7 +54,7 @@ def to_srt(source: Scene | Iterable[Cue], use_translation: bool = False, label_s
     blocks = []
     for i, (cue, lines) in enumerate(_cues(source, use_translation), 1):
         if label_speakers:
-            lines = [speaker_label(cue.speaker) + lines[0], *lines[1:]]
+            lines = [speaker_label(cue.name or cue.speaker) + lines[0], *lines[1:]]  # the person's name if set
         body = "\n".join(lines)
         blocks.append(f"{i}\n{_timing(cue, ',')}\n{body}\n")
     return "\n".join(blocks)

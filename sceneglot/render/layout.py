@@ -376,7 +376,7 @@ def make_cues(scene: Scene) -> list[Cue]:
         if not seg.text.strip():
             continue
         translation = seg.translation if seg.translation and seg.translation.strip() else None
-        lead = text_width(speaker_label(seg.speaker))
+        lead = text_width(speaker_label(names.get(seg.speaker, seg.speaker)))  # what the text files print
         pieces = split_phrase(seg.text, translation, lead)
         for (src, tgt), (a, b) in zip(pieces, _piece_times(seg, pieces), strict=True):
             cues.append(Cue(
