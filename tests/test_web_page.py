@@ -87,7 +87,8 @@ def test_upload_edit_and_rerender_in_the_browser(server, cut2_job, browser, tmp_
     assert job["status"] == "done" and job["action"] == "render"
     vtt = next(f for f in job["files"] if f["name"].endswith(".pt.vtt"))
     text = requests.get(server.url + vtt["url"], timeout=30).text
-    assert "Tradução nova feita no navegador" in text and "<v Joana Prates>" in text
+    # the cue rules may break the edited line (the name's label takes room): compare the words, not the breaks
+    assert "Tradução nova feita no navegador" in " ".join(text.split()) and "<v Joana Prates>" in text
     played = page.evaluate("""async () => {
         const v = document.querySelector('#video');
         v.muted = true;
