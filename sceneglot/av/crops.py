@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .features import CROP_SCALE, FPS, PAD_VALUE
+from .features import FPS, PAD_VALUE, crop_window
 
 SLACK = 0.95  # half the kept square's side, in face half-sizes (the crop needs 0.7)
 DROP = 0.4  # the square's centre is this many half-sizes below the box's (the crop reaches below the chin)
@@ -105,14 +105,7 @@ class FaceCrops:
 
     def _cut(self, square: np.ndarray, e: _Entry, x: float, y: float, s: float) -> np.ndarray:
         # features.crop_face's window, in source pixels (its padded frame shifted back by `pad`).
-        h, w = self.frame
-        bs = float(s)
-        pad = int(bs * (1 + 2 * CROP_SCALE))
-        my, mx = y + pad, x + pad
-        r0 = min(max(int(my - bs), 0), h + 2 * pad)
-        r1 = min(max(int(my + bs * (1 + 2 * CROP_SCALE)), 0), h + 2 * pad)
-        c0 = min(max(int(mx - bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
-        c1 = min(max(int(mx + bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
+        pad, r0, r1, c0, c1 = crop_window(*self.frame, x, y, s)
         if r1 - r0 < 1 or c1 - c0 < 1:
             return np.full((112, 112), PAD_VALUE, np.uint8)
         # crop_face resizes the window to 224x224 and keeps its centre: output pixel u samples window

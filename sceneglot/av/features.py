@@ -72,20 +72,26 @@ def _median(values: np.ndarray) -> np.ndarray:
     return medfilt(values, MEDIAN)
 
 
+def crop_window(h: int, w: int, x: float, y: float, s: float) -> tuple[int, int, int, int, int]:
+    """The reference's crop window for a face at (x, y) of size s in an h x w frame: (pad, r0, r1, c0, c1),
+    slice bounds in the frame padded by `pad`, clipped as numpy slicing would clip them."""
+    bs = float(s)
+    pad = int(bs * (1 + 2 * CROP_SCALE))
+    my, mx = y + pad, x + pad
+    r0 = min(max(int(my - bs), 0), h + 2 * pad)
+    r1 = min(max(int(my + bs * (1 + 2 * CROP_SCALE)), 0), h + 2 * pad)
+    c0 = min(max(int(mx - bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
+    c1 = min(max(int(mx + bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
+    return pad, r0, r1, c0, c1
+
+
 def crop_face(image: np.ndarray, x: float, y: float, s: float) -> np.ndarray:
     """One 112x112 uint8 grey crop: the reference's pad-then-slice, done without padding the whole frame.
 
     `image` is BGR (H, W, 3) or already grey (H, W); grey input is resized as is, a third of the work.
     """
     h, w = image.shape[:2]
-    bs = float(s)
-    pad = int(bs * (1 + 2 * CROP_SCALE))
-    my, mx = y + pad, x + pad
-    # Slice bounds in the padded frame, clipped as numpy slicing would clip them.
-    r0 = min(max(int(my - bs), 0), h + 2 * pad)
-    r1 = min(max(int(my + bs * (1 + 2 * CROP_SCALE)), 0), h + 2 * pad)
-    c0 = min(max(int(mx - bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
-    c1 = min(max(int(mx + bs * (1 + CROP_SCALE)), 0), w + 2 * pad)
+    pad, r0, r1, c0, c1 = crop_window(h, w, x, y, s)
     if r1 - r0 < 1 or c1 - c0 < 1:
         return np.full((112, 112), PAD_VALUE, np.uint8)
     window = np.full((r1 - r0, c1 - c0, *image.shape[2:]), PAD_VALUE, np.uint8)
