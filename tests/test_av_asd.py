@@ -86,6 +86,33 @@ def test_attribution_fuses_scores_to_90_percent_frame_accuracy(scored_and_motion
     assert [t.asd for t in tracks] == [t.speaking for t in scored]  # the network's own scores stay beside
 
 
+@pytest.mark.slow
+def test_a_face_seen_with_two_voices_keeps_the_one_its_lips_follow(scored_and_motion):
+    """The man's lips move through his own speech and, muted, through hers: Light-ASD sees him saying both.
+    Of the two, his mouth motion follows the loudness of his own (attribute.own_voice), by more than the
+    noise, so the muted recording's voice is not his even where its logit is the higher one (a re-edit
+    with another voice over his shot: +5.3 there, +4.4 on his own speech)."""
+    from sceneglot.av import turns as turns_mod
+    from sceneglot.av.turns import Turn
+
+    tracks, motion = scored_and_motion
+    audio = media.read_audio(TWOSHOT)
+    mouths = turns_mod.person_series(tracks, motion)
+    loud = lipmotion.voice_activity(audio, 200)
+    logit = {round(t * 25): s for t, s in tracks[0].speaking}
+
+    def turn(a: float, b: float, shift: float = 0.0) -> Turn:
+        mean = float(np.mean([logit[k] for k in turns_mod.frames_of(Turn(a, b, "")) if k in logit]))
+        return Turn(a, b, "", faces={"PL": mean + shift})
+
+    own, hers = [turn(0.07, 3.94)], [turn(4.34, 8.0)]  # the audio diarization's turns of his and her voice
+    assert min(own[0].faces["PL"], hers[0].faces["PL"]) > 2.0  # seen speaking in both
+    assert attribute.own_voice("PL", {0: own, 1: hers}, mouths, loud) == 0
+    louder = [turn(4.34, 8.0, shift=own[0].faces["PL"] - hers[0].faces["PL"] + 0.9)]
+    assert attribute.own_voice("PL", {0: own, 1: louder}, mouths, loud) == 0
+    assert attribute.own_voice("PL", {0: own, 1: louder}, {}, loud) == 1  # no lips to follow: the logit decides
+
+
 def test_fallback_is_chosen_and_labelled_without_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("SCENEGLOT_HOME", str(tmp_path))
     monkeypatch.setenv("SCENEGLOT_MODEL_PATH", str(tmp_path / "none"))

@@ -14,8 +14,9 @@ then clustered by voice (average-linkage cosine distance) under constraints:
 - other turns join by voice up to `voice`.
 
 A cluster with seen turns belongs to that person; of several such clusters
-(voices that clearly differ) the face keeps the one it is seen saying most
-strongly, the others are heard from off screen. The rest are matched one to one to persons who own no cluster
+(voices that clearly differ) the face keeps the one its lips follow (mouth
+motion against loudness, when that separates them beyond the noise; else the
+one it is seen saying most strongly), the others are heard from off screen. The rest are matched one to one to persons who own no cluster
 yet, on the face evidence summed over their time (a face that is on screen,
 not silent, and ahead of the others); what stays unmatched is heard from off
 screen. Every person is one speaker id, on screen or off; each off-screen
@@ -190,6 +191,30 @@ def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarr
     return float(np.corrcoef(m, v)[0, 1])
 
 
+def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[int, float]],
+              loudness: np.ndarray) -> int:
+    """Of several clearly different voices (clusters -> the turns it is seen saying each) one face is seen
+    saying, the one that is its own: the voice its lips follow best (sync), when that lead over the next
+    voice is more than the standard error of a difference of two correlations, sqrt(1/n1 + 1/n2) over
+    their frames; else the voice it is seen saying most strongly (mean raw logit). Light-ASD's logit on a
+    face whose lips move to its own muted recording is as high as on the face speaking (+4..+5: a re-edit
+    of twoshot with another voice over the man's shot, benchmarks/reedit.py), so it decides only when the
+    sync does not."""
+    strength, follow = {}, {}
+    for c, mine in spans.items():
+        strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
+        frames = np.concatenate([turns_mod.frames_of(t) for t in mine]) if mine else np.zeros(0, int)
+        r = sync(frames, motion.get(person), loudness)
+        if r is not None:
+            follow[c] = (r, len(frames))
+    ranked = sorted(follow, key=lambda c: -follow[c][0])
+    if len(ranked) == len(spans) and len(ranked) > 1:
+        (r1, n1), (r2, n2) = follow[ranked[0]], follow[ranked[1]]
+        if r1 - r2 > math.sqrt(1.0 / n1 + 1.0 / n2):
+            return ranked[0]
+    return max(spans, key=lambda c: strength[c])
+
+
 def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion: dict[str, dict[int, float]],
             loudness: np.ndarray) -> dict[int, tuple[str | None, str, float]]:
     """Cluster -> (person, how it was decided, confidence).
@@ -216,16 +241,16 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
             owner[c] = (person, ASD, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
     # Voices that clearly differ (they stayed apart under must-link) seen on one face are not all that
     # person's: the face is seen saying one of them, and lips moving to a muted recording fool Light-ASD
-    # as well. The face keeps the voice it is seen saying most strongly (mean logit over its seen turns).
-    strength: dict[int, float] = {}
-    for c, (person, _, _) in owner.items():
-        mine = [t for t, lab in zip(items, labels, strict=True) if lab == c and t.voice is not None
-                and seen(t, s) == person]
-        strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
+    # as well. The face keeps its own voice (own_voice); the others are heard from off screen.
     for person in {p for p, _, _ in owner.values()}:
-        held = sorted((c for c in owner if owner[c][0] == person), key=lambda c: -strength[c])
-        for c in held[1:]:
-            del owner[c]
+        held = [c for c in owner if owner[c][0] == person]
+        if len(held) > 1:
+            spans = {c: [t for t, lab in zip(items, labels, strict=True) if lab == c and t.voice is not None
+                         and seen(t, s) == person] for c in held}
+            keep = own_voice(person, spans, motion, loudness)
+            for c in held:
+                if c != keep:
+                    del owner[c]
     taken = {p for p, _, _ in owner.values()}
     rest = [c for c in clusters if c not in owner]
     everyone = sorted({p for t in items for p in t.faces})
