@@ -16,12 +16,13 @@ then clustered by voice (average-linkage cosine distance) under constraints:
 A cluster with seen turns belongs to that person; of several such clusters
 (voices that clearly differ) the face keeps the one its lips follow (mouth
 motion against loudness, when that separates them beyond the noise; else the
-one it is seen saying most strongly), the others are heard from off screen. The rest are matched one to one to persons who own no cluster
-yet, on the face evidence summed over their time (a face that is on screen,
-not silent, and ahead of the others); what stays unmatched is heard from off
-screen. Every person is one speaker id, on screen or off; each off-screen
-cluster is another. A turn's phrase goes to the speaker's face only while that
-face is visible and not silent, so reverse shots and voice-overs get no face.
+one it is seen saying most strongly), the others are heard from off screen.
+The rest are matched one to one to persons who own no cluster yet, on the
+face evidence summed over their time (a face that is on screen, not silent,
+and ahead of the others); what stays unmatched is heard from off screen.
+Every person is one speaker id, on screen or off; each off-screen cluster is
+another. A turn's phrase goes to the speaker's face only while that face is
+visible and not silent, so reverse shots and voice-overs get no face.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from ..speech.diarize import SpeakerTurn, VoiceFrames
     from ..speech.phrases import PhraseRules
 
-__all__ = ["Attribution", "AttributionSettings", "TurnResult", "attribute", "diarize_av", "fuse_phrases"]
+__all__ = ["Attribution", "AttributionSettings", "Sync", "TurnResult", "attribute", "diarize_av", "fuse_phrases"]
 
 ASD, VOICE, COOCCURRENCE = "asd", "voice", "co-occurrence"
 MAX_PAUSE = 1.0  # s: a pause this short between two turns of one person is still that person speaking
@@ -177,8 +178,21 @@ def _attach_short(items: list[Turn], labels: list[int], s: AttributionSettings) 
     return out
 
 
-def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarray) -> float | None:
-    """Pearson correlation over `frames` of a face's mouth motion with the loudness heard: lips in sync
+class Sync(NamedTuple):
+    """How a face's mouth motion follows the loudness heard over some frames."""
+
+    r: float  # Pearson correlation
+    n: float  # effective number of independent frames: both series are smooth, so neighbouring frames
+    # repeat each other (Bartlett: n (1 - a b) / (1 + a b), a and b their lag-1 autocorrelations)
+
+
+def _lag1(x: np.ndarray) -> float:
+    x = x - x.mean()
+    return float((x[1:] * x[:-1]).sum() / max(float((x * x).sum()), 1e-12))
+
+
+def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarray) -> Sync | None:
+    """The correlation over `frames` of a face's mouth motion with the loudness heard: lips in sync
     with the sound correlate, lips moving to another (muted) recording do not. None: too little to tell."""
     if motion is None:
         return None
@@ -188,15 +202,16 @@ def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarr
     m, v = np.asarray(pairs).T
     if m.std() < 1e-6 or v.std() < 1e-6:
         return None
-    return float(np.corrcoef(m, v)[0, 1])
+    ab = max(_lag1(m) * _lag1(v), 0.0)
+    return Sync(float(np.corrcoef(m, v)[0, 1]), len(m) * (1.0 - ab) / (1.0 + ab))
 
 
 def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[int, float]],
               loudness: np.ndarray) -> int:
     """Of several clearly different voices (clusters -> the turns it is seen saying each) one face is seen
     saying, the one that is its own: the voice its lips follow best (sync), when that lead over the next
-    voice is more than the standard error of a difference of two correlations, sqrt(1/n1 + 1/n2) over
-    their frames; else the voice it is seen saying most strongly (mean raw logit). Light-ASD's logit on a
+    voice is more than the standard error of a difference of two correlations, sqrt(1/n1 + 1/n2) (n: the
+    effective frames, Sync.n); else the voice it is seen saying most strongly (mean raw logit). Light-ASD's logit on a
     face whose lips move to its own muted recording is as high as on the face speaking (+4..+5: a re-edit
     of twoshot with another voice over the man's shot, benchmarks/reedit.py), so it decides only when the
     sync does not."""
@@ -204,13 +219,13 @@ def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[
     for c, mine in spans.items():
         strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
         frames = np.concatenate([turns_mod.frames_of(t) for t in mine]) if mine else np.zeros(0, int)
-        r = sync(frames, motion.get(person), loudness)
-        if r is not None:
-            follow[c] = (r, len(frames))
-    ranked = sorted(follow, key=lambda c: -follow[c][0])
+        found = sync(frames, motion.get(person), loudness)
+        if found is not None:
+            follow[c] = found
+    ranked = sorted(follow, key=lambda c: -follow[c].r)
     if len(ranked) == len(spans) and len(ranked) > 1:
-        (r1, n1), (r2, n2) = follow[ranked[0]], follow[ranked[1]]
-        if r1 - r2 > math.sqrt(1.0 / n1 + 1.0 / n2):
+        best, next_ = follow[ranked[0]], follow[ranked[1]]
+        if best.r - next_.r > math.sqrt(1.0 / best.n + 1.0 / next_.n):
             return ranked[0]
     return max(spans, key=lambda c: strength[c])
 
@@ -224,7 +239,7 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
     (else raw ASD) over the other faces during the cluster's speech; a pair is possible only where the
     face is on screen for most of that speech, never seen silent during it, and not behind another
     face's sync by more than the standard error of a difference of two correlations over those frames,
-    sqrt(2 / n)."""
+    sqrt(1/n1 + 1/n2) (n: the effective frames, Sync.n)."""
     clusters = sorted(set(labels))
     owner: dict[int, tuple[str | None, str, float]] = {}
     for c in clusters:
@@ -270,8 +285,9 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
                 if mine_sync is not None:
                     others = [x for q in everyone if q != p and (x := sync(frames, motion.get(q), loudness))
                               is not None]
-                    lead = mine_sync - max(others, default=0.0)
-                    if lead < -math.sqrt(2.0 / len(frames)):
+                    rival = max(others, key=lambda x: x.r, default=Sync(0.0, mine_sync.n))
+                    lead = mine_sync.r - rival.r
+                    if lead < -math.sqrt(1.0 / mine_sync.n + 1.0 / rival.n):
                         continue  # another face's lips follow this voice better, by more than the noise
                 else:
                     lead = sum(t.duration * (t.faces[p] - max((v for q, v in t.faces.items() if q != p),
