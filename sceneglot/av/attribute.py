@@ -179,11 +179,12 @@ def _attach_short(items: list[Turn], labels: list[int], s: AttributionSettings) 
 
 
 class Sync(NamedTuple):
-    """How a face's mouth motion follows the loudness heard over some frames."""
+    """How well a face's lips follow the sound heard over some frames: a measure and its standard error
+    when the lips have nothing to do with the sound (decisions compare two faces or two voices by
+    their difference against sqrt(se1^2 + se2^2))."""
 
-    r: float  # Pearson correlation
-    n: float  # effective number of independent frames: both series are smooth, so neighbouring frames
-    # repeat each other (Bartlett: n (1 - a b) / (1 + a b), a and b their lag-1 autocorrelations)
+    value: float
+    se: float
 
 
 def _lag1(x: np.ndarray) -> float:
@@ -202,19 +203,21 @@ def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarr
     m, v = np.asarray(pairs).T
     if m.std() < 1e-6 or v.std() < 1e-6:
         return None
+    # the Pearson correlation; its standard error 1 / sqrt(n) over the effective number of independent
+    # frames: both series are smooth, so neighbouring frames repeat each other (Bartlett's n (1 - a b) /
+    # (1 + a b), a and b their lag-1 autocorrelations)
     ab = max(_lag1(m) * _lag1(v), 0.0)
-    return Sync(float(np.corrcoef(m, v)[0, 1]), len(m) * (1.0 - ab) / (1.0 + ab))
+    return Sync(float(np.corrcoef(m, v)[0, 1]), math.sqrt((1.0 + ab) / ((1.0 - ab) * len(m))))
 
 
 def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[int, float]],
               loudness: np.ndarray) -> int:
     """Of several clearly different voices (clusters -> the turns it is seen saying each) one face is seen
     saying, the one that is its own: the voice its lips follow best (sync), when that lead over the next
-    voice is more than the standard error of a difference of two correlations, sqrt(1/n1 + 1/n2) (n: the
-    effective frames, Sync.n); else the voice it is seen saying most strongly (mean raw logit). Light-ASD's logit on a
-    face whose lips move to its own muted recording is as high as on the face speaking (+4..+5: a re-edit
-    of twoshot with another voice over the man's shot, benchmarks/reedit.py), so it decides only when the
-    sync does not."""
+    voice is more than the standard error of that difference; else the voice it is seen saying most
+    strongly (mean raw logit). Light-ASD's logit on a face whose lips move to its own muted recording is
+    as high as on the face speaking (+4..+5: a re-edit of twoshot with another voice over the man's shot,
+    benchmarks/reedit.py), so it decides only when the sync does not."""
     strength, follow = {}, {}
     for c, mine in spans.items():
         strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
@@ -222,10 +225,10 @@ def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[
         found = sync(frames, motion.get(person), loudness)
         if found is not None:
             follow[c] = found
-    ranked = sorted(follow, key=lambda c: -follow[c].r)
+    ranked = sorted(follow, key=lambda c: -follow[c].value)
     if len(ranked) == len(spans) and len(ranked) > 1:
         best, next_ = follow[ranked[0]], follow[ranked[1]]
-        if best.r - next_.r > math.sqrt(1.0 / best.n + 1.0 / next_.n):
+        if best.value - next_.value > math.hypot(best.se, next_.se):
             return ranked[0]
     return max(spans, key=lambda c: strength[c])
 
@@ -238,8 +241,7 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
     are matched one to one to the persons who own none, maximising the lead of that person's lip sync
     (else raw ASD) over the other faces during the cluster's speech; a pair is possible only where the
     face is on screen for most of that speech, never seen silent during it, and not behind another
-    face's sync by more than the standard error of a difference of two correlations over those frames,
-    sqrt(1/n1 + 1/n2) (n: the effective frames, Sync.n)."""
+    face's sync by more than the standard error of that difference."""
     clusters = sorted(set(labels))
     owner: dict[int, tuple[str | None, str, float]] = {}
     for c in clusters:
@@ -285,9 +287,9 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
                 if mine_sync is not None:
                     others = [x for q in everyone if q != p and (x := sync(frames, motion.get(q), loudness))
                               is not None]
-                    rival = max(others, key=lambda x: x.r, default=Sync(0.0, mine_sync.n))
-                    lead = mine_sync.r - rival.r
-                    if lead < -math.sqrt(1.0 / mine_sync.n + 1.0 / rival.n):
+                    rival = max(others, key=lambda x: x.value, default=Sync(0.0, mine_sync.se))
+                    lead = mine_sync.value - rival.value
+                    if lead < -math.hypot(mine_sync.se, rival.se):
                         continue  # another face's lips follow this voice better, by more than the noise
                 else:
                     lead = sum(t.duration * (t.faces[p] - max((v for q, v in t.faces.items() if q != p),
