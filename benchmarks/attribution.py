@@ -1,6 +1,6 @@
 """Who said it, on which face: the audio-visual attribution on the shared scenes, settings chosen leave-one-out.
 
-    python benchmarks/attribution.py [--jobs DIR] [--shipped] [--unseen DIR] [SCENE ...]
+    python benchmarks/attribution.py [--jobs DIR] [--shipped] [--unseen DIR] [--explain] [SCENE ...]
                                                                (default scenes: cut2 twoshot cut4 dialogue)
 
 Per scene the heavy stages (ASR + diarization, faces, Light-ASD) run once, cached under DIR/SCENE when
@@ -22,6 +22,7 @@ scene out; ties keep the defaults), and the row shows the held-out scene under t
 --unseen DIR builds the re-edited scenes of benchmarks/reedit.py in DIR (other cut points and order, a
 voice-over from another recording over a shot; truth derived from the sources') and scores them with the
 settings chosen on all the shared scenes given: nothing is chosen on them.
+--explain prints, per scene, every turn's evidence and decision beside the truth (how a wrong one comes about).
 Load averages are printed: other jobs on the machine inflate wall times.
 """
 
@@ -129,6 +130,34 @@ def shipped(name: str) -> tuple[float, float]:
     return wall, marks["done"] - marks["start"]
 
 
+def explain(name: str, job: dict, settings: AttributionSettings) -> None:
+    """Per short turn: its span and why it starts there, the voice cluster, the decision (speaker, face,
+    evidence), each visible face's mean raw logit and lip sync (mouth motion x loudness, with its standard
+    error), and the truth there (who is heard, which visible face speaks). Faces are named by the truth."""
+    from sceneglot.av import lipmotion
+    from sceneglot.av import turns as turns_mod
+    from sceneglot.av.features import FPS
+
+    scene, audio = copy.deepcopy(job["scene"]), job["audio"]
+    result = av_attribute.diarize_av(job["turns"], scene, audio, job["motion"], settings, job["voices"])
+    names = score.person_map(scene, job["truth"])
+    mouths = turns_mod.person_series(scene.tracks, job["motion"] or {})
+    loud = lipmotion.voice_activity(audio, int(len(audio) / turns_mod.SAMPLE_RATE * FPS) + 1)
+    print(f"\n{name}: per turn (cut: why it starts there; faces: raw logit, sync +- se)")
+    for r in result.turns:
+        t = r.turn
+        faces = []
+        for p, v in sorted(t.faces.items()):
+            found = av_attribute.sync(turns_mod.frames_of(t), mouths.get(p), loud)
+            lips = "" if found is None else f" sync {found.value:+.2f}+-{found.se:.2f}"
+            faces.append(f"{names.get(p, p)} {v:+.1f}{lips}")
+        u = score.turn_at(job["truth"], (t.start + t.end) / 2) or {"speaker": None, "on_screen": []}
+        speaking = [o["person"] for o in u["on_screen"] if o["speaking"]] or ["nobody on screen"]
+        print(f"  {t.start:6.2f}-{t.end:6.2f} {t.cut:<6} cluster {r.cluster} -> {r.speaker} "
+              f"{names.get(r.person, r.person)} ({r.evidence}) | {'; '.join(faces) or 'no face'} | "
+              f"truth {u['speaker']}, {', '.join(speaking)}")
+
+
 def objective(s: score.Score) -> float:
     """What the settings are chosen for: the issue's figures, each 0..1, and no phrase across a change."""
     parts = [s.right_face, s.speaker, s.asd_fused if s.asd_fused is not None else 1.0]
@@ -152,6 +181,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=Path, help="keep each scene's stage caches in JOBS/SCENE (reruns are fast)")
     parser.add_argument("--shipped", action="store_true",
                         help="also time pipeline.analyze from scratch and the attribution's share of it")
+    parser.add_argument("--explain", action="store_true",
+                        help="also print every scene's turns: evidence, decision and truth (under the chosen settings)")
     parser.add_argument("--unseen", type=Path, metavar="DIR",
                         help="also build the re-edited scenes of reedit.py in DIR and score them (settings chosen "
                              "on all the shared scenes given)")
@@ -175,8 +206,10 @@ def main() -> None:
         return best, (f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} ({', '.join(on)}; "
                       f"{ties} of {len(points)} grid points tie)")
 
+    held_out = {}
     for name in args.scenes:
         best, how = choose([n for n in args.scenes if n != name] or [name])
+        held_out[name] = (jobs[name], points[best])
         _row(name, jobs[name], *table[name][best], how)
     if args.unseen:
         import reedit
@@ -186,7 +219,11 @@ def main() -> None:
         for name in reedit.SCENES:
             path, truth = reedit.build(name, args.unseen)
             job = stages(name, args.unseen / name, path, truth)
+            held_out[name] = (job, points[best])
             _row(name, job, *run(job, points[best]), "")
+    if args.explain:
+        for name, (job, p) in held_out.items():
+            explain(name, job, p)
     if args.shipped:
         print("\nas shipped: pipeline.analyze from a fresh job folder (speech in a thread beside faces -> ASD)")
         for name in args.scenes:
