@@ -607,6 +607,20 @@ def _audio_count(path: str | os.PathLike) -> int:
         return len(container.streams.audio)
 
 
+# The layout FFmpeg names for N channels in no stated order (a WAV without a channel mask: "1 channels"),
+# which the AAC encoder refuses; more channels than these are mixed down to stereo.
+_NAMED_LAYOUT = {1: "mono", 2: "stereo", 3: "3.0", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
+def _aac_layout(layout: av.AudioLayout | None) -> str:
+    """The AAC stream's layout for a source layout: its own when its channels are named, else by count."""
+    if layout is None or not layout.nb_channels:
+        return "stereo"
+    if any(c.name == "NONE" for c in layout.channels):
+        return _NAMED_LAYOUT.get(layout.nb_channels, "stereo")
+    return layout.name
+
+
 class _AudioCopier:
     """Moves one audio stream of a source file into an output container, by time.
 
@@ -629,8 +643,10 @@ class _AudioCopier:
             self._shift = round(origin / self._in.time_base)
         else:
             rate = self._in.codec_context.sample_rate or 48000
+            if rate not in av.codec.Codec("aac", "w").audio_rates:
+                rate = 48000  # the resampler converts; AAC has a fixed set of rates
             self._stream = out.add_stream("aac", rate=rate)
-            self._stream.layout = self._in.codec_context.layout.name if self._in.codec_context.layout else "stereo"
+            self._stream.layout = _aac_layout(self._in.codec_context.layout)
             self._resampler = av.AudioResampler(format="fltp", layout=self._stream.layout, rate=rate)
             self._origin = origin
             self._samples = None

@@ -6,7 +6,7 @@ from scipy import signal
 
 from sceneglot import media
 from sceneglot.errors import InputError
-from tests.media_fixtures import CUT2, GRID, write_audio_only, write_video
+from tests.media_fixtures import CUT2, EVAL, GRID, write_audio_only, write_video
 
 
 def test_probe_cut2():
@@ -262,6 +262,29 @@ def test_writer_keeps_every_audio_stream(tmp_path):
     a_out, a_in = media.read_audio(out, stream=1), media.read_audio(CUT2)
     n = min(len(a_out), len(a_in))
     assert abs(len(a_out) - len(a_in)) / 16000 < 0.05 and np.corrcoef(a_out[:n], a_in[:n])[0, 1] > 0.99
+
+
+def test_writer_encodes_a_wav_soundtrack_without_a_channel_mask_to_aac(tmp_path):
+    """16 kHz mono PCM in a WAV states no channel order ("1 channels"), which the AAC encoder refuses as a
+    layout: the writer names it mono, and the sound survives at its own rate."""
+    import av
+
+    wav = EVAL / "speech" / "multilingual" / "deyu.wav"
+    with av.open(str(wav)) as c:
+        assert c.streams.audio[0].codec_context.name == "pcm_s16le" and c.streams.audio[0].layout.name == "1 channels"
+    out = tmp_path / "out.mp4"
+    with media.VideoWriter(out, 25.0, 64, 48, audio_from=wav) as writer:
+        for _ in range(25):
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+    info = media.probe(out)
+    assert info.audio_codec == "aac" and info.sample_rate == 16000
+    with av.open(str(out)) as c:
+        assert c.streams.audio[0].layout.name == "mono"
+    a_out, a_in = media.read_audio(out), media.read_audio(wav)
+    lag = int(np.argmax(signal.correlate(a_out[:48000], a_in[:48000], mode="full", method="fft"))) - 47999
+    a_out = a_out[max(0, lag):]  # the AAC encoder's priming delay, if the muxer left any
+    n = min(len(a_out), len(a_in))
+    assert abs(len(a_out) - len(a_in)) / 16000 < 0.1 and np.corrcoef(a_out[:n], a_in[:n])[0, 1] > 0.95
 
 
 def damaged_copy(path, garbage: int = 20_000, seed: int = 0):
