@@ -89,8 +89,8 @@ def test_video_keeps_duration_size_and_audio(first):
 
 def test_every_output_is_in_the_job_folder_and_beside_the_video(first):
     folder, out = first["folder"], first["out"]
-    names = {"job.json", "scene.json", "diarization.rttm", "cut2.pt.mp4", "cut2.pt.en.srt", "cut2.pt.en.vtt",
-             "cut2.pt.pt.srt", "cut2.pt.pt.vtt", "cut2.pt.ass"}
+    names = {"job.json", "scene.json", "diarization.rttm", "cut2.pt.mp4", "cut2.en.srt", "cut2.en.vtt",
+             "cut2.pt.srt", "cut2.pt.vtt", "cut2.pt.ass"}  # the language named once
     assert names <= {p.name for p in folder.iterdir()}
     for name in names - {"job.json", "scene.json", "diarization.rttm"}:
         assert (out.parent / name).read_bytes() == (folder / name).read_bytes()
@@ -101,8 +101,8 @@ def test_target_srt_and_vtt_carry_the_scene_translations(first):
     scene = first["scene"]
     assert scene.target_language == "pt" and all(s.translation for s in scene.segments)
     translations = _squash(s.translation for s in sorted(scene.segments, key=lambda s: s.start))
-    assert _squash(_srt_texts(first["out"].with_suffix(".pt.srt"))) == translations
-    vtt = first["out"].with_suffix(".pt.vtt").read_text(encoding="utf-8")
+    assert _squash(_srt_texts(first["out"].with_suffix(".srt"))) == translations  # cut2.pt.srt
+    vtt = first["out"].with_suffix(".vtt").read_text(encoding="utf-8")
     assert _squash(re.sub(r"<v [^>]*>", "", line) for line in vtt.splitlines()[1:]
                    if line and "-->" not in line) == translations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -69,6 +70,29 @@ def test_exports_written_beside_the_video(scene, burned):
     assert "Estamos trabalhando" in pt.read_text(encoding="utf-8")
     assert "We have been working" in en.read_text(encoding="utf-8")
     assert burned.with_suffix(".ass").exists()
+
+
+def test_subtitle_names_name_each_language_once(scene, tmp_path):
+    """The job folder's INPUT.pt.mp4 (or -o cut2.pt.mp4) gets cut2.pt.srt, not cut2.pt.pt.srt; the web's
+    output.mp4 keeps output.LANG.srt; a name part that is no language of the job is left alone."""
+    assert (scene.source_language, scene.target_language) == ("en", "pt")
+
+    def names(video: str, s=scene) -> dict[str, str]:
+        return {k: p.name for k, p in burn.export_paths(tmp_path / video, s).items()}
+
+    assert names("cut2.pt.mp4") == {"source_srt": "cut2.en.srt", "source_vtt": "cut2.en.vtt", "ass": "cut2.pt.ass",
+                                    "target_srt": "cut2.pt.srt", "target_vtt": "cut2.pt.vtt"}
+    assert names("output.mp4") == {"source_srt": "output.en.srt", "source_vtt": "output.en.vtt", "ass": "output.ass",
+                                   "target_srt": "output.pt.srt", "target_vtt": "output.pt.vtt"}
+    assert names("talk.en.mp4")["source_srt"] == "talk.en.srt" and names("talk.en.mp4")["target_srt"] == "talk.pt.srt"
+    assert names("v1.2.de.mp4")["target_srt"] == "v1.2.de.pt.srt"
+    untranslated = dataclasses.replace(scene, segments=[dataclasses.replace(s, translation=None)
+                                                        for s in scene.segments], target_language=None)
+    assert names("cut2.en.mp4", untranslated) == {"source_srt": "cut2.en.srt", "source_vtt": "cut2.en.vtt",
+                                                  "ass": "cut2.en.ass"}
+    same = dataclasses.replace(scene, target_language="en")  # translated into the language it is in
+    assert names("cut2.en.mp4", same)["target_srt"] == "cut2.en.translated.srt"
+    assert names("cut2.en.mp4", same)["source_srt"] == "cut2.en.srt"
 
 
 def test_ass_has_one_style_per_speaker_and_positions_near_faces(scene):

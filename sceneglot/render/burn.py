@@ -200,16 +200,26 @@ class YuvPainter:
 
 
 def export_paths(output: Path, scene: Scene) -> dict[str, Path]:
-    """OUT.mp4 -> OUT.<src>.srt/.vtt, OUT.<tgt>.srt/.vtt (when translated) and OUT.ass."""
+    """OUT.mp4 -> OUT.<src>.srt/.vtt, OUT.<tgt>.srt/.vtt (when translated) and OUT.ass.
+
+    A video named for a language already (the job folder's INPUT.pt.mp4, or -o cut2.pt.mp4) does not
+    name it twice: cut2.pt.mp4 -> cut2.pt.srt and cut2.en.srt; the ASS, the video's own look, keeps
+    the video's name (cut2.pt.ass).
+    """
     src = scene.source_language or "source"
-    paths = {"source_srt": output.with_suffix(f".{src}.srt"), "source_vtt": output.with_suffix(f".{src}.vtt"),
-             "ass": output.with_suffix(".ass")}
+    tgt = None
     if any(s.translation for s in scene.segments):
         tgt = scene.target_language or "translation"
         if tgt == src:
             tgt = f"{tgt}.translated"
-        paths["target_srt"] = output.with_suffix(f".{tgt}.srt")
-        paths["target_vtt"] = output.with_suffix(f".{tgt}.vtt")
+    stem = output.with_suffix("")
+    if stem.suffix[1:] in {src, tgt}:
+        stem = stem.with_suffix("")
+    paths = {"source_srt": stem.with_name(f"{stem.name}.{src}.srt"),
+             "source_vtt": stem.with_name(f"{stem.name}.{src}.vtt"), "ass": output.with_suffix(".ass")}
+    if tgt is not None:
+        paths["target_srt"] = stem.with_name(f"{stem.name}.{tgt}.srt")
+        paths["target_vtt"] = stem.with_name(f"{stem.name}.{tgt}.vtt")
     return paths
 
 
