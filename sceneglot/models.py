@@ -560,13 +560,19 @@ def onnx_providers(available: list[str] | tuple[str, ...]) -> list[str]:
     return [CUDA_ONNX, CPU_ONNX] if CUDA_ONNX in available else [CPU_ONNX]
 
 
-def onnx_session(model_path: str | os.PathLike, threads: int = 0):
-    """An onnxruntime session on the best provider here (the active-speaker and AVSR models load through this)."""
+def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = True):
+    """An onnxruntime session on the best provider here (the active-speaker and AVSR models load through this).
+
+    `arena=False`: no CPU memory arena and no memory pattern, so each run's activations are freed when it
+    ends instead of staying in an arena that grows to the largest run seen (and rounds up to powers of two).
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
+    opts.enable_cpu_mem_arena = arena
+    opts.enable_mem_pattern = arena
     return ort.InferenceSession(str(model_path), opts, providers=onnx_providers(ort.get_available_providers()))
 
 

@@ -69,6 +69,18 @@ def test_light_asd_scores_every_frame_and_hears_the_right_speaker(scored):
 
 
 @pytest.mark.slow
+def test_encoder_calls_a_chunk_at_a_time_score_as_one_call_over_the_whole_track(scored, monkeypatch):
+    """Chunks of CHUNK frames with CONTEXT frames either side (the encoders' reach) on real tracks and audio."""
+    chunked = {tr.id: np.array(tr.speaking)[:, 1] for tr in scored}
+    assert all(len(v) > 3 * asd.CHUNK for v in chunked.values())  # several chunk edges inside each track
+    monkeypatch.setattr(asd, "CHUNK", 10**6)  # the whole track in one encoder call
+    whole = asd.score_tracks(TWOSHOT, _face_tracks(), media.read_audio(TWOSHOT))
+    for key, got in chunked.items():
+        want = np.array(whole[key])[:, 1]
+        assert len(got) == len(want) and np.abs(got - want).max() < 1e-3
+
+
+@pytest.mark.slow
 def test_attribution_fuses_scores_to_90_percent_frame_accuracy(scored_and_motion):
     """Raw scores alone are fooled by his muted lips; once voices are tied to faces the fused ones are not."""
     scored, motion = scored_and_motion

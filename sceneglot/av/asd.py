@@ -30,8 +30,15 @@ if TYPE_CHECKING:
 # the short windows more (the network is deterministic), so each length runs once with that weight.
 WINDOWS = {1: 3, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1}
 SMOOTH = 2  # frames either side in the final moving mean
-CHUNK = 150  # frames per encoder call: bounds memory (~0.4 MB of activations per frame and buffer)
-CONTEXT = 6  # frames of real neighbours each side of a chunk: the visual encoder sees ±6, the audio one less
+# Frames per encoder call. Activations are ~3 MB a frame at their peak, and with onnxruntime's arena
+# off each call's are freed when it ends: 62-frame calls (50 + context) peaked +160-210 MiB, 162-frame
+# ones +330 MiB without the arena and +690 MiB with it, at about the same time per frame (19 vs 23 ms,
+# random crops, one thread, measured under load 8).
+CHUNK = 50
+# Frames of real neighbours each side of a chunk. The visual encoder's time kernels reach ±2 frames in
+# each of its 3 blocks (±6); the audio encoder's reach ±17 MFCC rows (block 1 ±2, pool ±1, block 2 ±2
+# at 50 Hz, pool ±1, block 3 ±2 at 25 Hz), 4.25 frames. So each chunk's own frames see no padding.
+CONTEXT = 6
 
 
 Threads = int | Callable[[], int | None] | None
@@ -56,8 +63,8 @@ class Engine:
         self.paths = export.onnx_paths(model_name)
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
         self._encoder_path = self.paths["encoder2d" if kind == "onnxruntime" else "encoder"]
-        # One encoder session at a time, for the thread count last asked for: each session keeps
-        # its own arena of activations (~170 MB at CHUNK frames), so a replaced one is let go.
+        # One encoder session at a time, for the thread count last asked for (a replaced one is let go
+        # before the next loads); its activations are not kept in an arena between calls (see CHUNK).
         self._encoder_threads: int | None = None
         self._encoder_run: Callable | None = None
         self._backend = self._load(self.paths["backend"], 1)
@@ -69,15 +76,15 @@ class Engine:
         n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
         if n != self._encoder_threads or self._encoder_run is None:
             self._encoder_run = None  # the old session's memory goes before the new one's comes
-            self._encoder_run = self._load(self._encoder_path, n)
+            self._encoder_run = self._load(self._encoder_path, n, arena=False)
             self._encoder_threads = n
         return self._encoder_run
 
-    def _load(self, path, threads: int):
+    def _load(self, path, threads: int, arena: bool = True):
         if self.kind == "onnxruntime":
             from .. import models
 
-            session = models.onnx_session(path, threads)  # CUDA when onnxruntime has it, else the CPU
+            session = models.onnx_session(path, threads, arena)  # CUDA when onnxruntime has it, else the CPU
             return lambda feeds: session.run(None, feeds)[0]
         import cv2
 
