@@ -98,6 +98,12 @@ class _Audio:
         return self.track().array()
 
 
+def soundtrack(audio: Callable[[], Any]) -> Any:
+    """What a stage that reads spans of the soundtrack is given: the scratch-file soundtrack.Soundtrack
+    (sliced like an array, read a span at a time) when `audio` has one, else the array `audio()` gives."""
+    return audio.track() if hasattr(audio, "track") else audio()
+
+
 def _asr_settings(job: Job) -> dict[str, Any]:
     s = job.speech
     model = s.asr_model or os.environ.get("SCENEGLOT_WHISPER", "whisper-base")  # AsrOptions' default
@@ -235,31 +241,40 @@ def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> tu
         memory.release()
 
 
-VOICES = "stage-diarization-voices.npz"  # diarization's CAM++ frame features (float16), keyed as its stage
+VOICES = "stage-diarization-voices.npz"  # the key diarization's CAM++ frame features are kept for, and their times
+VOICE_FEATURES = "stage-diarization-voices.npy"  # the features (float16, ~184 MiB an hour), read memory-mapped
 
 
 def _store_voices(folder: JobFolder, key: str, voices: Any) -> None:
+    """Keep diarization's frame features in the job folder. The key file is removed first and written last,
+    so a key found there always names the features beside it."""
     import numpy as np
 
     if voices is None:
         return
+    folder.path(VOICES).unlink(missing_ok=True)
+    with atomic_path(folder.path(VOICE_FEATURES)) as tmp, tmp.open("wb") as fh:
+        np.save(fh, np.ascontiguousarray(voices.features))
     with atomic_path(folder.path(VOICES)) as tmp, tmp.open("wb") as fh:
-        np.savez(fh, key=np.array(key), times=voices.times, features=voices.features)
+        np.savez(fh, key=np.array(key), times=voices.times)
 
 
 def _load_voices(folder: JobFolder, key: str) -> Any:
-    """The diarization's kept CAM++ frame features for this key, or None (the attribution then runs its own)."""
+    """The diarization's kept CAM++ frame features for this key, memory-mapped from the job folder (the pages
+    the attribution's turns touch are read, nothing is held), or None (the attribution then runs its own)."""
     import numpy as np
 
     from .speech.diarize import VoiceFrames
 
     try:
         with np.load(folder.path(VOICES)) as saved:
-            if str(saved["key"]) == key:
-                return VoiceFrames(saved["times"], saved["features"])
+            if str(saved["key"]) != key:
+                return None
+            times = saved["times"]
+        features = np.load(folder.path(VOICE_FEATURES), mmap_mode="r")
     except (OSError, ValueError, KeyError):
-        pass
-    return None
+        return None
+    return VoiceFrames(times, features) if len(features) == len(times) else None
 
 
 def faces_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], crops: Any = None) -> Any:
@@ -298,7 +313,8 @@ def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[
 
     needs_audio = info.has_audio and info.has_video and tracks
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                            threads=threads, info=info, audio=audio() if needs_audio else None, crops=crops)
+                            threads=threads, info=info, audio=soundtrack(audio) if needs_audio else None,
+                            crops=crops)
     return {"scores": found.scores, "motion": found.motion}
 
 
@@ -332,8 +348,10 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
     kept: dict[str, Any] = {}
 
     def diarization() -> list[dict[str, Any]]:
-        turns, kept["voices"] = executor("diarization", diarization_stage, job, info, audio)
-        _store_voices(folder, voices_key, kept["voices"])
+        turns, voices = executor("diarization", diarization_stage, job, info, audio)
+        _store_voices(folder, voices_key, voices)
+        # From here on the features are read from the job folder's copy, not held (an hour: ~184 MiB).
+        kept["voices"] = None if voices is None else _load_voices(folder, voices_key) or voices
         return turns
 
     def diarization_worker() -> None:
@@ -470,8 +488,8 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         for track in faces.tracks:
             track.asd = [list(row) for row in scores["scores"].get(track.id, [])]  # the network's own score
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
-        attribute(scene, audio() if info.has_audio else np.zeros(0, np.float32), turns, scores["motion"],
-                  voices=voices)
+        attribute(scene, soundtrack(audio) if info.has_audio else np.zeros(0, np.float32), turns,
+                  scores["motion"], voices=voices)
     result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "", english)
     folder.store("analysis", settings, result)
     _debug_video(job, scene)

@@ -6,8 +6,9 @@ makes). So the soundtrack is decoded once (streamed through media.iter_audio)
 into an unlinked temporary file, and a stage reads the span it works on
 (`track[a:b]` gives a float32 array of those samples, with `len(track)`
 like an array's): diarization streams it block by block, ASR window by window,
-and the stages that still want all of it ask `track.array()`, a copy they drop
-when they end. The file is removed by the OS when the Soundtrack is closed or
+active speakers and the attribution read each track's and turn's span; ASR of
+an input no longer than one window asks `track.array()`, a copy it drops when
+it ends. The file is removed by the OS when the Soundtrack is closed or
 collected, whatever happens to the process.
 """
 

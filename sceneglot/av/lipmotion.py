@@ -34,8 +34,12 @@ def voice_activity(audio: np.ndarray, frames: int) -> np.ndarray:
     n = min(frames, len(audio) // hop)
     if n == 0:
         return out
-    blocks = audio[: n * hop].reshape(n, hop).astype(np.float64)
-    db = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-10)
+    db = np.empty(n)
+    step = 60 * features.FPS  # a minute of frames at a time: `audio` may be a soundtrack.Soundtrack
+    for f0 in range(0, n, step):
+        f1 = min(n, f0 + step)
+        blocks = np.asarray(audio[f0 * hop:f1 * hop], np.float64).reshape(f1 - f0, hop)
+        db[f0:f1] = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-10)
     lo, hi = np.percentile(db, 10), np.percentile(db, 95)
     out[:n] = np.clip((db - lo) / max(hi - lo, 1e-6), 0, 1)
     return out
