@@ -32,10 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from inputs import CLIPS, SCENES, scenes  # the long input, shared with benchmarks/long.py
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCENES = ROOT.parent / "shared" / "eval" / "scenes"
-CLIPS = ["cut2.mp4", "cut4.mp4", "twoshot.mp4", "dialogue.mp4"]
 LONG_SECONDS = 120
 
 # The issue's rows: (label, stage, part); part None is the whole stage, "-" what the stage spends outside
@@ -94,25 +94,6 @@ with av.open(src) as inp, av.open(dst, "w", format="mp4") as out:
     for p in vout.encode(None):
         out.mux(p)
 """
-
-
-def build_long(work: Path) -> Path:
-    """LONG_SECONDS of the four scenes, concatenated (re-encoded once), then looped by stream copy."""
-    out = work / f"scenes-{LONG_SECONDS}s.mp4"
-    if out.is_file():
-        return out
-    inputs = [x for c in CLIPS for x in ("-i", str(SCENES / c))]
-    n = len(CLIPS)
-    graph = "".join(f"[{i}:v][{i}:a]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]"
-    base = work / "scenes-once.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "aac", "-ar", "48000",
-                    str(base)], check=True)
-    part = work / "scenes-tmp.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "-1", "-i", str(base), "-t", str(LONG_SECONDS),
-                    "-c", "copy", str(part)], check=True)
-    part.rename(out)
-    return out
 
 
 def _process(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
@@ -239,7 +220,7 @@ def main() -> None:
     elif args.quick:
         inputs = [SCENES / "cut2.mp4"]
     else:
-        inputs = [SCENES / c for c in CLIPS] + ([] if args.no_long else [build_long(work)])
+        inputs = [SCENES / c for c in CLIPS] + ([] if args.no_long else [scenes(LONG_SECONDS, work)])
     print(f"sceneglot translate IN --to pt -o OUT.mp4{' (stages in series)' if args.serial else ''} on "
           f"{os.cpu_count()} CPUs; load average "
           f"{os.getloadavg()[0]:.1f} at start")

@@ -2,14 +2,14 @@
 10 minutes on a local two-worker Ray cluster; printed as a table.
 
 Inputs are built in /tmp (never in the repository) from the shared scenes (cut2, cut4, twoshot, dialogue:
-seven people, shots and turns): the four clips are re-encoded once into a 1-minute file, which is then
-stream-copied end to end into the longer ones. Each job is the analysis of `sceneglot analyze INPUT
---no-debug-video` (jobs.run_job) in its own process; peak RSS is that process's (os.wait4): for a Ray run
-the submitting process's only (the stages' memory is in the cluster's workers). The process also samples
-its RSS every 20 ms and prints the peak while each stage ran (stages overlap: speech runs beside faces and
-active speakers, so the stage peaks are the process's, not the stage's own share); `--sequential` runs
-speech before vision, so each stage's peak above its start is its own. Also: scene.json's load time.
-Under load, compare ratios, not seconds.
+seven people, shots and turns): the four clips are re-encoded once into one file, which is then looped by
+stream copy to each length (benchmarks/inputs.py, shared with benchmarks/job.py). Each job is the analysis
+of `sceneglot analyze INPUT --no-debug-video` (jobs.run_job) in its own process; peak RSS is that process's
+(os.wait4): for a Ray run the submitting process's only (the stages' memory is in the cluster's workers).
+The process also samples its RSS every 20 ms and prints the peak while each stage ran (stages overlap:
+speech runs beside faces and active speakers, so the stage peaks are the process's, not the stage's own
+share); `--sequential` runs speech before vision, so each stage's peak above its start is its own. Also:
+scene.json's load time. Under load, compare ratios, not seconds.
 
     python benchmarks/long.py                                # 1, 10, 60 minutes + 10 minutes on Ray
     python benchmarks/long.py --minutes 1 2 --ray-minutes    # quick: 1 and 2 minutes, no Ray (~5 min idle)
@@ -29,36 +29,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from inputs import scenes  # the input, shared with benchmarks/job.py
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-SCENES = ROOT.parent / "shared" / "eval" / "scenes"
-CLIPS = ["cut2.mp4", "cut4.mp4", "twoshot.mp4", "dialogue.mp4"]
 os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "models"))
 
 
 def build(minutes: int, work: Path) -> Path:
-    """A `minutes`-long input in `work` (made once, then reused)."""
-    one = work / "long-1.mp4"
-    if not one.is_file():
-        inputs = [x for c in CLIPS for x in ("-i", str(SCENES / c))]
-        n = len(CLIPS)
-        graph = "".join(f"[{i}:v][{i}:a]" for i in range(n)) + f"concat=n={n}:v=1:a=1[v][a]"
-        base = work / "base.mp4"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
-                        "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-c:a", "aac", "-ar", "48000",
-                        str(base)], check=True)
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", "1", "-i", str(base), "-t", "60", "-c", "copy",
-                        str(one)], check=True)
-    if minutes == 1:
-        return one
-    out = work / f"long-{minutes}.mp4"
-    if not out.is_file():
-        listing = work / f"list-{minutes}.txt"
-        listing.write_text("".join(f"file '{one}'\n" for _ in range(minutes)))
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy",
-                        str(out)], check=True)
-    return out
+    """A `minutes`-long input in `work` (made once, then reused): the scenes looped (benchmarks/inputs.py)."""
+    return scenes(60 * minutes, work)
 
 
 def run(src: Path, folder: Path, extra: list[str], env: dict[str, str] | None = None,
