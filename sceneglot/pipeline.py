@@ -37,6 +37,9 @@ class Transcript:
 
     segments: list[Segment]
     english: list[Heard] = field(default_factory=list)
+    # The pass decoded that English (a job with a target): a transcript without it does not serve a job that
+    # needs it (its whisper leg would decode every sentence's audio again); one with it serves any job.
+    with_english: bool = False
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Analysis:
     scene: Scene
     rttm: str = ""
     english: list[Heard] = field(default_factory=list)
+    with_english: bool = False  # as Transcript.with_english
 
 
 @dataclass
@@ -60,13 +64,15 @@ class Translation:
 
 
 def run_stage(progress: Progress, folder: JobFolder, name: str, settings: Any, compute: Callable[[], T],
-              as_type: Any, total: float | None = None) -> T:
-    """`compute()` as stage `name`: events around it, its result cached in the job folder."""
+              as_type: Any, total: float | None = None, serves: Callable[[T], bool] | None = None) -> T:
+    """`compute()` as stage `name`: events around it, its result cached in the job folder (used when
+    `serves(result)`, if given, says it holds what this job needs)."""
     with progress.stage(name, total):
         found = folder.load(name, settings, as_type)
-        if found is not None:
+        if found is not None and (serves is None or serves(found)):
             jobs.mark_cached()
             return found
+        folder.hits.discard(name)
         result = compute()
         folder.store(name, settings, result)
         return result
@@ -158,7 +164,7 @@ def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Transcript
 
     segments, english = asr.transcribe_with_english(audio(), language=_language(job), options=_asr_options(job),
                                                     progress=lambda chunks: jobs.steps(chunks, len(chunks), "chunks"))
-    return Transcript(segments, english)
+    return Transcript(segments, english, with_english=_whisper_pivot(job) is not None)
 
 
 def asr_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], k: int, count: int) -> tuple[list, list]:
@@ -193,7 +199,7 @@ def run_asr(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Execu
 
         parts = map_stage(executor, "asr", asr_window_stage, job, info, audio, [(k, count) for k in range(count)])
         segments = asr.number([s for found, _ in parts for s in found])
-        return Transcript(segments, [h for _, lines in parts for h in lines])
+        return Transcript(segments, [h for _, lines in parts for h in lines], _whisper_pivot(job) is not None)
     finally:
         models.whisper.cache_clear()  # a later translate through Whisper loads it again
         memory.release()
@@ -206,6 +212,12 @@ def map_stage(executor: Executor, stage: str, fn: Callable[..., T], job: Job, in
     if many is not None:
         return many(stage, fn, job, info, audio, items)
     return [executor(stage, fn, job, info, audio, *item) for item in items]
+
+
+def _wants_english(job: Job) -> Callable[[Transcript | Analysis], bool]:
+    """Whether a cached transcript or analysis serves `job`: it has the English if the job's target needs it."""
+    wanted = _whisper_pivot(job) is not None
+    return lambda found: found.with_english or not wanted
 
 
 def _whisper_pivot(job: Job) -> Callable[[str], bool] | None:
@@ -329,10 +341,10 @@ def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
 
 def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
             audio: Callable[[], Any] | None = None, executor: Executor = local, parallel: bool = False
-            ) -> tuple[Scene, list, Any, list[Heard]]:
+            ) -> tuple[Scene, list, Any, Transcript]:
     """speech(), with the diarization turns it used instead of their RTTM, diarization's CAM++ frame
     features (speech.diarize.VoiceFrames, kept beside its stage cache; None when there are none) and the
-    ASR pass's English (the X->en leg's, when the job's route takes it).
+    ASR stage's Transcript (its English: the X->en leg's, when the job's route takes it).
 
     `parallel`: diarization runs in a thread of its own beside ASR (it needs only the audio). Run
     after ASR it came last in the job's longest chain, alone on its one torch thread, with the
@@ -366,10 +378,8 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
         worker = threading.Thread(target=jobs.in_thread(diarization_worker), name="sceneglot-diarization",
                                   daemon=True)
         worker.start()
-    # The English is not in the key: a job that needs it and finds a transcript cached without it has the
-    # whisper translator decode each sentence's audio instead (cheaper than a second ASR pass).
     transcript = run_stage(progress, folder, "asr", _asr_settings(job),
-                           lambda: run_asr(job, info, audio, executor), Transcript)
+                           lambda: run_asr(job, info, audio, executor), Transcript, serves=_wants_english(job))
     if worker is None:
         diarization_worker()
     else:
@@ -383,7 +393,7 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
         from .speech.pipeline import assemble
 
         scene, used = assemble(info, transcript.segments, [SpeakerTurn(**t) for t in turns], _language(job))
-        return scene, used, voices, transcript.english
+        return scene, used, voices, transcript
 
 
 def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | None = None,
@@ -407,7 +417,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     settings = {"asr": _asr_settings(job), "diarization": _diarization_settings(job), "faces": asdict(job.faces),
                 "asd": [which, job.asd.model], "attribution": asdict(AttributionSettings())}
     found = folder.load("analysis", settings, Analysis)
-    if found is not None:
+    if found is not None and _wants_english(job)(found):
         found.scene.media = info
         for name in ("asr", "diarization", "speech", "faces", "asd", "assign"):
             with progress.stage(name, 1):
@@ -478,7 +488,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         faces, scores = vision_stages()
     if "error" in outcome:
         raise outcome["error"]
-    scene, turns, voices, english = outcome["speech"]
+    scene, turns, voices, transcript = outcome["speech"]
     with progress.stage("assign", 1):  # the attribution: who said each word, on which face
         import numpy as np
 
@@ -490,7 +500,8 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
         attribute(scene, soundtrack(audio) if info.has_audio else np.zeros(0, np.float32), turns,
                   scores["motion"], voices=voices)
-    result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "", english)
+    result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "", transcript.english,
+                      transcript.with_english)
     folder.store("analysis", settings, result)
     _debug_video(job, scene)
     return result

@@ -123,18 +123,36 @@ def test_audio_spans_read_the_stream_asked_for(tmp_path):
 @pytest.mark.slow
 def test_the_whisper_leg_hears_the_jobs_audio_stream(tmp_path):
     """--audio-stream 1 of a file with French on stream 0 and German on stream 1, transcribed first and
-    translated later (so the ASR pass decoded no English): the X->en leg decodes stream 1's sentences."""
+    translated later: the transcript cached without English does not serve the translation (the ASR pass runs
+    again and decodes stream 1's English, the transcript unchanged), the one with English serves a transcription
+    again; a scene.json translated in a folder with no analysis has the X->en leg decode stream 1's sentences."""
     from sceneglot import pipeline
-    from sceneglot.jobs import Job, SpeechSettings
+    from sceneglot.jobs import Job, Progress, SpeechSettings
+
+    def cached(job):  # the job result, and the stages read from the job folder
+        events: list = []
+        result = pipeline.run(job, Progress([events.append]))
+        return result, {e.stage for e in events if e.message == "cached"}
 
     path = audio_streams_file(tmp_path / "dub.mkv", [MULTI / "fayu.wav", MULTI / "deyu.wav"])
-    job = Job(input=str(path), folder=str(tmp_path / "job"), speech=SpeechSettings(audio_stream=1),
-              translation_cache=str(tmp_path / "c.sqlite"))
-    first = pipeline.run(job).scene
+    plain = Job(input=str(path), folder=str(tmp_path / "job"), speech=SpeechSettings(audio_stream=1),
+                translation_cache=str(tmp_path / "c.sqlite"))
+    first = pipeline.run(plain).scene
     assert first.media.audio_stream == 1 and {s.language for s in first.segments} == {"de"}
-    job = dataclasses.replace(job, target_language="pt")
-    assert pipeline.analyze(job).english == []  # the cached analysis has none: the leg works from the audio
-    segs = [s for s in pipeline.run(job).scene.segments if s.text.strip()]
+    job = dataclasses.replace(plain, target_language="pt")
+    result, hits = cached(job)
+    assert "asr" not in hits and "diarization" in hits
+    heard = pipeline.analyze(job).english
+    assert heard and "homepage" in " ".join(h.text for h in heard).lower()
+    assert [(s.text, s.words) for s in result.scene.segments] == [(s.text, s.words) for s in first.segments]
+    segs = [s for s in result.scene.segments if s.text.strip()]
+    assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"} and all(s.translation for s in segs)
+    again, hits = cached(plain)  # a transcription again: the transcript with English serves it
+    assert "asr" in hits and [s.text for s in again.scene.segments] == [s.text for s in first.segments]
+
+    elsewhere = Job(input=str(tmp_path / "job" / "scene.json"), folder=str(tmp_path / "other"),
+                    target_language="pt", translation_cache=str(tmp_path / "c2.sqlite"))
+    segs = [s for s in pipeline.run(elsewhere).scene.segments if s.text.strip()]
     assert {s.route for s in segs} == {"whisper:de>en + bergamot:en>pt"} and all(s.translation for s in segs)
     assert "homepage" in " ".join(s.pivot for s in segs).lower(), [s.pivot for s in segs]
 
