@@ -1,42 +1,41 @@
-"""Person clustering over a whole long input: the incremental merge equals the plain n x n recomputation."""
+"""Person clustering over a whole long input: the incremental merge gives average linkage's clusters.
+
+The expectation comes from elsewhere: SciPy's average linkage (UPGMA) on cosine distances, with a distance no
+merge below the cut can reach between overlapping tracks (an average over a pair of clusters that holds one
+such pair of tracks stays far above the cut), cut at 1 - threshold; and the definition's own properties,
+computed from the embeddings: no person holds two tracks seen at once, and no two persons that could be joined
+are similar enough on average to be.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
 
 from sceneglot.vision.identity import cluster
 
+APART = 1e12  # a cosine distance is at most 2: averaged over at most n^2 pairs, this stays far above any cut
 
-def _reference(embeddings, spans, threshold):
-    """The textbook loop: recompute every cluster-pair average after each merge (O(n^2) per merge)."""
-    E = np.stack(embeddings).astype(np.float64)
-    n = len(E)
-    total, size = E @ E.T, np.ones(n)
+
+def _overlap(spans):
     start, end = np.array([a for a, _ in spans], float), np.array([b for _, b in spans], float)
-    blocked = (start[:, None] <= end[None, :]) & (start[None, :] <= end[:, None])
-    alive = np.ones(n, bool)
-    members = [[i] for i in range(n)]
-    while True:
-        avg = total / np.outer(size, size)
-        avg[blocked | ~alive[:, None] | ~alive[None, :]] = -np.inf
-        np.fill_diagonal(avg, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(avg)), avg.shape)
-        if avg[i, j] < threshold:
-            break
-        total[i, :] += total[j, :]
-        total[:, i] += total[:, j]
-        size[i] += size[j]
-        blocked[i, :] |= blocked[j, :]
-        blocked[:, i] |= blocked[:, j]
-        alive[j] = False
-        members[i] += members[j]
-    return sorted(sorted(members[k]) for k in range(n) if alive[k])
+    return (start[:, None] <= end[None, :]) & (start[None, :] <= end[:, None])
+
+
+def _scipy_groups(embeddings, spans, threshold):
+    E = np.stack(embeddings).astype(np.float64)
+    distance = 1.0 - E @ E.T
+    distance[_overlap(spans)] = APART
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    return _groups(fcluster(tree, t=1.0 - threshold, criterion="distance"))
 
 
 def _groups(labels):
     out: dict[int, list[int]] = {}
     for i, lab in enumerate(labels):
-        out.setdefault(lab, []).append(i)
+        out.setdefault(int(lab), []).append(i)
     return sorted(out.values())
 
 
@@ -50,11 +49,18 @@ def _tracks(rng, people, count, dim=128, noise=0.9):
     return list(emb), [(float(a), float(a + rng.uniform(2, 20))) for a in t0]
 
 
-def test_incremental_merge_equals_reference():
+def test_incremental_merge_gives_average_linkage_with_cannot_link():
     rng = np.random.default_rng(7)
-    for people, count in ((3, 12), (8, 60), (20, 250)):
+    threshold = 0.363
+    for people, count in ((3, 12), (8, 60), (20, 250), (4, 150)):
         emb, spans = _tracks(rng, people, count)
-        got = _groups(cluster(emb, spans, 0.363))
-        assert got == _reference(emb, spans, 0.363)
+        got = _groups(cluster(emb, spans, threshold))
+        assert got == _scipy_groups(emb, spans, threshold)
         assert 1 < len(got) < count  # the case merges some tracks and keeps people apart
-
+        E, seen_at_once = np.stack(emb), _overlap(spans)
+        for g in got:
+            assert not seen_at_once[np.ix_(g, g)][~np.eye(len(g), dtype=bool)].any()
+        for a, g in enumerate(got):
+            for h in got[a + 1:]:
+                if not seen_at_once[np.ix_(g, h)].any():
+                    assert (E[g] @ E[h].T).mean() < threshold  # else the two would have been joined
