@@ -1,6 +1,6 @@
 """What the pivot through English costs: its share of a whole job on each multilingual clip (9 s of speech).
 
-    python benchmarks/translate_pivot.py [--to pt] [--repeat 3]     # the share table (~2 min idle)
+    python benchmarks/translate_pivot.py [--to pt] [--repeat 3] [--clips a,b]   # the share table (~3 min idle)
     python benchmarks/translate_pivot.py --quality [--repeat 3]     # the English against references (~2 min)
 
 A job here is what `sceneglot translate CLIP --to pt` runs: the analysis
@@ -13,7 +13,11 @@ asr stage's extra CPU over the same stage without a target (no English decoded;
 the stage's own end event measures it, stages run one after another so that it
 is the stage's own, and diarization's run-to-run spread stays out; the job's CPU
 is the same work either way), plus what the X->en leg still takes in translate (sentences that English
-did not cover are decoded from their own audio). A direct backend would do the
+did not cover are decoded from their own audio). The share is taken from the beam search's extra CPU
+(the stage's part "beam search", models._Riding.generate): the English changes nothing else in the
+stage (same encoder output, language detection and word alignment; a test holds the transcript equal),
+and a difference of two ~2 s beam searches carries far less of the machine's noise than one of two
+~7 s stages (that column is printed too). The pairs alternate which job runs first. A direct backend would do the
 second leg's work alone. Fresh job folders and translation caches every run.
 On a shared machine wall seconds carry other jobs' load, so the share is taken
 from this process's CPU seconds (all its threads), which other processes
@@ -52,26 +56,35 @@ ENGLISH = {
 }
 
 
-def one(clip: str, target: str) -> tuple[float, float, float, float, float, int]:
-    """CPU seconds of (asr stage without a target, with one, X->en leg, en->target leg, the whole job), sentences."""
+def one(clip: str, target: str, plain_first: bool = True) -> dict[str, float]:
+    """CPU seconds of one pair of jobs on `clip`, without a target and with one (in that order or the other):
+    their asr stages and the beam search inside them, the X->en and en->target legs, the whole job; and the
+    sentences and the English's Whisper tokens."""
     from dataclasses import replace
 
     from sceneglot import pipeline
     from sceneglot.jobs import AsdSettings, Job, Progress
+    from sceneglot.speech.asr import AsrOptions, load_model
     from sceneglot.translate.base import SourceAudio
     from sceneglot.translate.cache import Cache
     from sceneglot.translate.route import plan
     from sceneglot.translate.run import translate_sentences
     from sceneglot.translate.sentences import join
 
-    def asr_cpu(events) -> float:
-        return next(e.cpu for e in events if e.stage == "asr" and e.message == "done")
+    def asr(events) -> tuple[float, float]:
+        end = next(e for e in events if e.stage == "asr" and e.message == "done")
+        return end.cpu, (end.parts or {}).get("beam search", [0.0, 0.0])[1]
 
     path = str(MULTI / f"{clip}.wav")
+    serial = AsdSettings(parallel=False)  # stages one after another: the asr stage's CPU is its own
     with tempfile.TemporaryDirectory() as tmp:
-        plain: list = []
-        serial = AsdSettings(parallel=False)  # stages one after another: the asr stage's CPU is its own
-        pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "plain"), asd=serial), Progress([plain.append]))
+        def plain_job() -> tuple[float, float]:
+            events: list = []
+            pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "plain"), asd=serial), Progress([events.append]))
+            return asr(events)
+
+        if plain_first:
+            plain = plain_job()
         events: list = []
         t0 = time.process_time()
         analysis = pipeline.analyze(Job(input=path, folder=str(Path(tmp) / "job"), target_language=target,
@@ -89,7 +102,13 @@ def one(clip: str, target: str) -> tuple[float, float, float, float, float, int]
             through = [replace(s, parts=(e,)) for s, e in zip(sentences, english, strict=True)]
             translate_sentences(second.backend, "en", target, through, cache, audio)
             t3 = time.process_time()
-    return asr_cpu(plain), asr_cpu(events), t2 - t1, t3 - t2, t3 - t0, len(sentences)
+        if not plain_first:
+            plain = plain_job()
+    tokenizer = load_model(AsrOptions().model).hf_tokenizer
+    with_target = asr(events)
+    return {"asr plain": plain[0], "asr": with_target[0], "beam plain": plain[1], "beam": with_target[1],
+            "leg1": t2 - t1, "leg2": t3 - t2, "job": t3 - t0, "sentences": len(sentences),
+            "tokens": sum(len(tokenizer.encode(" " + h.text).ids) for h in analysis.english)}
 
 
 def chrf(hypothesis: str, reference: str, order: int = 6, beta: float = 2.0) -> float:
@@ -154,6 +173,7 @@ def main() -> None:
     ap.add_argument("--to", default="pt")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quality", action="store_true", help="the English pivot against references")
+    ap.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names (default: all five)")
     args = ap.parse_args()
     from sceneglot.speech.asr import AsrOptions, load_model
 
@@ -162,21 +182,27 @@ def main() -> None:
         quality(args.repeat)
         return
     one(CLIPS[0], args.to)  # warm every model once
-    print(f"| clip | sentences | asr stage CPU s, no target | asr stage CPU s, --to {args.to} | X->en leg CPU s | "
-          f"en->{args.to} leg CPU s | job CPU s | pivot share of the job |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    shares, medians = [], []
-    for clip in CLIPS:
-        runs = [one(clip, args.to) for _ in range(args.repeat)]
-        share = [(with_target - plain + leg1) / job for plain, with_target, leg1, _, job, _ in runs]
+    print(f"| clip | sentences | English tokens | asr stage CPU s, no target / --to {args.to} | "
+          f"its beam search CPU s, no target / --to {args.to} | X->en leg CPU s | job CPU s | "
+          "pivot share per run (beam search + leg) | median | from the asr stages' difference |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    shares, medians, stage_shares = [], [], []
+    for clip in args.clips.split(","):
+        runs = [one(clip, args.to, plain_first=k % 2 == 0) for k in range(args.repeat)]  # order alternates
+        share = [(r["beam"] - r["beam plain"] + r["leg1"]) / r["job"] for r in runs]
+        by_stage = [(r["asr"] - r["asr plain"] + r["leg1"]) / r["job"] for r in runs]
         shares += share
+        stage_shares += by_stage
         medians.append(statistics.median(share))
-        cols = [statistics.median(r[k] for r in runs) for k in range(5)]
-        print(f"| {clip} | {runs[0][5]} | {cols[0]:.2f} | {cols[1]:.2f} | {cols[2]:.2f} | {cols[3]:.2f} | "
-              f"{cols[4]:.1f} | {' / '.join(f'{100 * s:.1f} %' for s in share)} |", flush=True)
-    print(f"\nmedian pivot share over {len(shares)} runs: {100 * statistics.median(shares):.1f} %; "
-          f"largest clip median: {100 * max(medians):.1f} %")
-
+        m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"| {clip} | {m['sentences']:.0f} | {m['tokens']:.0f} | {m['asr plain']:.2f} / {m['asr']:.2f} | "
+              f"{m['beam plain']:.2f} / {m['beam']:.2f} | {m['leg1']:.2f} | {m['job']:.1f} | "
+              f"{' / '.join(f'{100 * x:.1f}' for x in share)} % | {100 * medians[-1]:.1f} % | "
+              f"{100 * statistics.median(by_stage):.1f} % |", flush=True)
+    q = statistics.quantiles(shares, n=4) if len(shares) > 1 else [shares[0]] * 3
+    print(f"\nmedian pivot share over {len(shares)} runs: {100 * statistics.median(shares):.1f} % "
+          f"(quartiles {100 * q[0]:.1f}-{100 * q[2]:.1f} %); largest clip median: {100 * max(medians):.1f} %; "
+          f"from the asr stages' difference instead: median {100 * statistics.median(stage_shares):.1f} %")
 
 if __name__ == "__main__":
     main()

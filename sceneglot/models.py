@@ -470,18 +470,21 @@ class _Riding:
         return getattr(self._inner, name)
 
     def generate(self, features, prompts, **options):
-        ride = getattr(self._local, "ride", None)
-        if (ride is None or ride.done or len(prompts) != 1 or "sampling_temperature" in options
-                or features.device != "cpu" or features.shape[0] != 1):
-            return self._inner.generate(features, prompts, **options)
-        import ctranslate2
-        import numpy as np
+        from . import jobs
 
-        ride.done = True
-        window = np.asarray(features)
-        both = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate([window, window])))
-        first, ride.result = self._inner.generate(both, [prompts[0], ride.prompt], **options)
-        return [first]
+        with jobs.part("beam search"):  # the decoder's share of a stage (benchmarks/translate_pivot.py)
+            ride = getattr(self._local, "ride", None)
+            if (ride is None or ride.done or len(prompts) != 1 or "sampling_temperature" in options
+                    or features.device != "cpu" or features.shape[0] != 1):
+                return self._inner.generate(features, prompts, **options)
+            import ctranslate2
+            import numpy as np
+
+            ride.done = True
+            window = np.asarray(features)
+            both = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate([window, window])))
+            first, ride.result = self._inner.generate(both, [prompts[0], ride.prompt], **options)
+            return [first]
 
 
 @cache

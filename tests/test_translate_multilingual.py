@@ -85,14 +85,17 @@ def test_the_asr_pass_decodes_the_pivot_english_a_job_needs(tmp_path):
     it as stage data in the job folder (no per-process memo: a re-run, another process or a Ray task finds it
     there); the translation's first leg is that English, every segment translated, the route recorded."""
     from sceneglot import pipeline
-    from sceneglot.jobs import Job, JobFolder
+    from sceneglot.jobs import Job, JobFolder, Progress
 
     job = Job(input=str(MULTI / "deyu.wav"), folder=str(tmp_path / "job"), target_language="pt",
               translation_cache=str(tmp_path / "c.sqlite"))
     needs = pipeline._whisper_pivot(job)
     assert needs("de") and needs("ja") and not needs("en") and not needs("pt")
     assert pipeline._whisper_pivot(Job(input=job.input, folder=job.folder)) is None  # no target: no English
-    analysis = pipeline.analyze(job)
+    events: list = []
+    analysis = pipeline.analyze(job, Progress([events.append]))
+    end = next(e for e in events if e.stage == "asr" and e.message == "done")
+    assert 0 < end.parts["beam search"][1] < end.cpu  # the decoder's CPU, which benchmarks/translate_pivot.py reads
     heard = analysis.english
     assert heard and all(h.language == "de" and 0 <= h.start < h.end <= analysis.scene.media.duration + 0.5
                          for h in heard)
