@@ -17,7 +17,9 @@ did not cover are decoded from their own audio). The share is taken from the bea
 (the stage's part "beam search", models._Riding.generate): the English changes nothing else in the
 stage (same encoder output, language detection and word alignment; a test holds the transcript equal),
 and a difference of two ~2 s beam searches carries far less of the machine's noise than one of two
-~7 s stages (that column is printed too). The pairs alternate which job runs first. A direct backend would do the
+~7 s stages (that column is printed too). The pairs alternate which job runs first. The last columns
+put the same pivot cost against `sceneglot translate CLIP --to pt` run as a user runs it (its own
+process: start-up and model loads, which the share above leaves out, included). A direct backend would do the
 second leg's work alone. Fresh job folders and translation caches every run.
 On a shared machine wall seconds carry other jobs' load, so the share is taken
 from this process's CPU seconds (all its threads), which other processes
@@ -111,6 +113,21 @@ def one(clip: str, target: str, plain_first: bool = True) -> dict[str, float]:
             "tokens": sum(len(tokenizer.encode(" " + h.text).ids) for h in analysis.english)}
 
 
+def cli_job(clip: str, target: str) -> float:
+    """CPU seconds of `sceneglot translate CLIP --to TARGET` as a user runs it: its own process, start-up and
+    model loads included (fresh job folder and translation cache)."""
+    import resource
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([sys.executable, "-m", "sceneglot", "translate", str(MULTI / f"{clip}.wav"), "--to", target,
+                        "--artifacts", str(Path(tmp) / "job"), "--cache", str(Path(tmp) / "c.sqlite"),
+                        "--progress", "none"], check=True, cwd=ROOT, capture_output=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
 def chrf(hypothesis: str, reference: str, order: int = 6, beta: float = 2.0) -> float:
     """chrF (Popovic 2015): character n-gram F-beta, n = 1..6, precision and recall averaged over n; 0..100."""
     hyp, ref = (" ".join(t.lower().split()) for t in (hypothesis, reference))
@@ -173,6 +190,7 @@ def main() -> None:
     ap.add_argument("--to", default="pt")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quality", action="store_true", help="the English pivot against references")
+    ap.add_argument("--cli-repeat", type=int, default=1, help="runs of the CLI job per clip (0: none)")
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names (default: all five)")
     args = ap.parse_args()
     from sceneglot.speech.asr import AsrOptions, load_model
@@ -184,9 +202,10 @@ def main() -> None:
     one(CLIPS[0], args.to)  # warm every model once
     print(f"| clip | sentences | English tokens | asr stage CPU s, no target / --to {args.to} | "
           f"its beam search CPU s, no target / --to {args.to} | X->en leg CPU s | job CPU s | "
-          "pivot share per run (beam search + leg) | median | from the asr stages' difference |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    shares, medians, stage_shares = [], [], []
+          "pivot share per run (beam search + leg) | median | from the asr stages' difference | "
+          "CLI job CPU s | median pivot / CLI job |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    shares, medians, stage_shares, cli_shares = [], [], [], []
     for clip in args.clips.split(","):
         runs = [one(clip, args.to, plain_first=k % 2 == 0) for k in range(args.repeat)]  # order alternates
         share = [(r["beam"] - r["beam plain"] + r["leg1"]) / r["job"] for r in runs]
@@ -195,14 +214,18 @@ def main() -> None:
         stage_shares += by_stage
         medians.append(statistics.median(share))
         m = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        cli = statistics.median(cli_job(clip, args.to) for _ in range(args.cli_repeat)) if args.cli_repeat else 0.0
+        pivot = statistics.median(r["beam"] - r["beam plain"] + r["leg1"] for r in runs)
+        cli_shares.append(pivot / cli if cli else float("nan"))
         print(f"| {clip} | {m['sentences']:.0f} | {m['tokens']:.0f} | {m['asr plain']:.2f} / {m['asr']:.2f} | "
               f"{m['beam plain']:.2f} / {m['beam']:.2f} | {m['leg1']:.2f} | {m['job']:.1f} | "
               f"{' / '.join(f'{100 * x:.1f}' for x in share)} % | {100 * medians[-1]:.1f} % | "
-              f"{100 * statistics.median(by_stage):.1f} % |", flush=True)
+              f"{100 * statistics.median(by_stage):.1f} % | {cli:.1f} | {100 * cli_shares[-1]:.1f} % |", flush=True)
     q = statistics.quantiles(shares, n=4) if len(shares) > 1 else [shares[0]] * 3
     print(f"\nmedian pivot share over {len(shares)} runs: {100 * statistics.median(shares):.1f} % "
           f"(quartiles {100 * q[0]:.1f}-{100 * q[2]:.1f} %); largest clip median: {100 * max(medians):.1f} %; "
-          f"from the asr stages' difference instead: median {100 * statistics.median(stage_shares):.1f} %")
+          f"from the asr stages' difference instead: median {100 * statistics.median(stage_shares):.1f} %; "
+          f"of the CLI job (start-up and model loads included): largest {100 * max(cli_shares):.1f} %")
 
 if __name__ == "__main__":
     main()
