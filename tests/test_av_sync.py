@@ -58,3 +58,29 @@ def test_too_short_a_turn_or_too_short_a_soundtrack_gives_no_score(clip):
     still = sync.motion_sync(np.zeros(50), energy, 1)
     assert still.z == 0.0 and still.null == 0
     assert sync.combined(None, still) is None
+
+
+@pytest.fixture(scope="module")
+def encoded(clip) -> tuple[dict[str, np.ndarray], np.ndarray, object]:
+    """Light-ASD's visual features of the left and right faces over the man's turn, and the audio features."""
+    crops: dict[str, list[np.ndarray]] = {k: [] for k in BOXES}
+    for frame in media.iter_frames(TWOSHOT, fps=features.FPS, end=SPEECH[1] / features.FPS, grey=True):
+        for k, (x0, y0, x1, y1) in BOXES.items():
+            crops[k].append(features.crop_face(frame.image, (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) / 2))
+    net = sync.load_network()
+    visual = {k: sync.visual_features(np.stack(v), net) for k, v in crops.items()}
+    return visual, sync.audio_features(features.mfcc(media.read_audio(TWOSHOT)), net), net
+
+
+@pytest.mark.slow
+def test_light_asd_encoders_and_visual_head_follow_the_speaker(clip, encoded):
+    _, energy = clip
+    visual, sound, net = encoded
+    a, b = SPEECH
+    assert sound.shape == (199, 128) and visual["left"].shape[1] == 128  # the last frame lacks 4 whole MFCC rows
+    speaker = sync.embedding_sync(visual["left"][a:b], sound, a)
+    silent = sync.embedding_sync(visual["right"][a:b], sound, a)
+    assert speaker.z > silent.z + 1.0  # measured 2.2 against 0.2
+    talk = {k: sync.motion_sync(sync.lip_activity(v[a:b], net), energy, a) for k, v in visual.items()}
+    assert talk["left"].z > talk["right"].z + 1.0  # measured 2.5 against 0.9
+    assert sync.combined(speaker, talk["left"]) > sync.combined(silent, talk["right"]) + 1.0  # measured 3.3 against 0.8

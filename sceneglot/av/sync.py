@@ -14,18 +14,22 @@ z = (r - mean(null)) / std(null) says how unusual the fit is for this face, with
 deciding what a "good" correlation is. A face mouthing its own muted recording under another
 voice fits the heard sound no better than shifted sound: z around 0.
 
-Two measurements of a face, one audio side each:
+Three measurements of a face, one audio side each:
 - `motion_sync`: vertical optical flow spread in the mouth region of the Light-ASD crops (the
   grey 112x112 squares av.asd / av.crops cut; head motion removed by subtracting the region's
   mean flow) against log speech-band energy (300-3000 Hz) per 40 ms video frame.
 - `embedding_sync`: Light-ASD's own visual and audio encoder features (128 per frame each,
   centred: the audio's over the soundtrack span given, the face's over the turn), their mean
   per-frame cosine; the network sums these before its GRU, which then ignores most of their sync.
-`combined` pools the two z-scores (Stouffer: sum / sqrt(n)).
+- `lip_activity` + `motion_sync`: Light-ASD's visual-only head (how much the lips look like talking,
+  frame by frame) against the same speech-band energy.
+`combined` pools z-scores (Stouffer: sum / sqrt(n)).
 
-Measured (benchmarks/sync.py; the method was chosen on cut2, twoshot, cut4 and their re-edits,
-dialogue and dialogue-recut held out): see that benchmark's table. The evidence is weak on
-2-3 s turns (speakers' z 0.5-2.5): a tie-breaker between faces, not a detector on its own.
+Measured by benchmarks/sync.py (features chosen on cut2, twoshot, cut4 and their re-edits; dialogue and
+dialogue-recut held out): the speaking face leads in 6 of 8 held-out two-face turns (flow, encoder
+cosine), AUC speaking vs silent faces 0.65-0.76, against 4 of 8 for the lag-0 patch-difference x loudness
+correlation av.attribute uses; the visual head scores 0.98 on the selection scenes and 0.66 held out.
+Weak on 2-3 s turns (speakers' z 0.5-2.5): evidence to weigh between faces, not a detector on its own.
 """
 
 from __future__ import annotations
@@ -192,6 +196,16 @@ def visual_features(crops: np.ndarray, net) -> np.ndarray:
     with torch.no_grad():
         video = torch.from_numpy(np.asarray(crops, np.float32))[None]
         return net.model.visualEncoder(((video / 255.0 - network.MEAN) / network.STD).unsqueeze(1))[0].numpy()
+
+
+def lip_activity(visual: np.ndarray, net) -> np.ndarray:
+    """Light-ASD's visual-only head (`lossV`, trained beside the network, unused by its scores) on visual
+    features (T, 128) -> (T,) logit of "these lips are talking"; `motion_sync` correlates it with the energy."""
+    import torch
+
+    with torch.no_grad():
+        logits = net.lossV.FC(torch.from_numpy(np.asarray(visual, np.float32))).numpy()
+    return (logits[:, 1] - logits[:, 0]).astype(np.float64)
 
 
 def audio_features(mfcc: np.ndarray, net) -> np.ndarray:
