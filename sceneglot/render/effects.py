@@ -15,6 +15,7 @@ import hashlib
 import struct
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .layout import Cue
 
@@ -31,6 +32,12 @@ class Timeline:
 
 def clusters(text: str) -> list[str]:
     """Split into base characters each followed by its combining marks (and Indic viramas' partners)."""
+    return list(_clusters(text))
+
+
+@lru_cache(maxsize=4096)
+def _clusters(text: str) -> tuple[str, ...]:
+    """clusters(), kept: every frame of a cue splits the same few lines (typed prefixes, scramble states)."""
     out: list[str] = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -38,21 +45,28 @@ def clusters(text: str) -> list[str]:
             out[-1] += ch
         else:
             out.append(ch)
-    return out
+    return tuple(out)
 
 
 def timeline(cue: Cue) -> Timeline:
     """Split the cue's time: typing <= 45% of it, a short hold, decoding <= 25% (<= 0.9 s)."""
-    d = max(0.0, cue.end - cue.start)
-    n = sum(len(clusters(s)) for s in cue.lines)
-    typed = cue.start + min(0.45 * d, max(0.2, n / TYPE_CPS))
-    if not cue.translation or cue.translation.strip() == cue.text.strip():
+    return _timeline(cue.start, cue.end, tuple(cue.lines), cue.text, cue.translation)
+
+
+@lru_cache(maxsize=1024)
+def _timeline(start: float, end: float, lines: tuple[str, ...], text: str, translation: str | None) -> Timeline:
+    """timeline() of a cue with these fields (asked for on every frame the cue is on)."""
+    d = max(0.0, end - start)
+    n = sum(len(_clusters(s)) for s in lines)
+    typed = start + min(0.45 * d, max(0.2, n / TYPE_CPS))
+    if not translation or translation.strip() == text.strip():
         return Timeline(typed, typed, typed)
     hold = min(0.5, 0.12 * d)
     dec = min(0.9, 0.25 * d)
     return Timeline(typed, typed + hold, typed + hold + dec)
 
 
+@lru_cache(maxsize=65536)
 def _unit(start: float, *ints: int) -> float:
     """A deterministic pseudo-random number in [0, 1): the same frame always looks the same.
 
@@ -72,11 +86,11 @@ def visible_lines(cue: Cue, t: float, fps: float = 25.0) -> tuple[list[str], str
     src = cue.lines
     if t < tl.typed:
         frac = (t - cue.start) / max(1e-6, tl.typed - cue.start)
-        total = sum(len(clusters(s)) for s in src)
+        total = sum(len(_clusters(s)) for s in src)
         left = max(0, min(total, round(frac * total)))
         out = []
         for line in src:
-            cl = clusters(line)
+            cl = _clusters(line)
             take = min(len(cl), left)
             out.append("".join(cl[:take]))
             left -= take
@@ -94,13 +108,13 @@ def visible_lines(cue: Cue, t: float, fps: float = 25.0) -> tuple[list[str], str
 def _decode(cue: Cue, t: float, tl: Timeline, fps: float) -> list[str]:
     tgt = cue.target_lines or []
     n = max(len(cue.lines), len(tgt))
-    pool = [c for c in clusters("".join(tgt)) if not c.isspace()] or ["#"]
+    pool = [c for c in _clusters("".join(tgt)) if not c.isspace()] or ["#"]
     span = tl.decoded - tl.decode_start
     tick = int(t * min(fps, 12.0))  # glyphs change 12 times a second (and each state is drawn once)
     out = []
     for k in range(n):
-        a = clusters(cue.lines[k]) if k < len(cue.lines) else []
-        b = clusters(tgt[k]) if k < len(tgt) else []
+        a = _clusters(cue.lines[k]) if k < len(cue.lines) else ()
+        b = _clusters(tgt[k]) if k < len(tgt) else ()
         width = max(len(a), len(b))
         chars = []
         for j in range(width):
