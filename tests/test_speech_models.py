@@ -11,7 +11,7 @@ from sceneglot import cli, scene
 from sceneglot.media import read_audio
 from sceneglot.speech import asr, campplus, diarize, fbank, transcribe_scene
 from sceneglot.speech.metrics import der, read_rttm, wer
-from tests.media_fixtures import DIAR_WAV, JFK, english_polish_clip, write_wav
+from tests.media_fixtures import DIAR_WAV, EVAL, JFK, english_polish_clip, write_wav
 from tests.tools import need
 
 pytestmark = pytest.mark.slow
@@ -47,6 +47,37 @@ def test_diarization_sample_two_speakers():
     old = diarize(audio, method="embedding")  # one speaker per moment: measured 16.3 %
     assert {t.speaker for t in old} == {"S0", "S1"}
     assert der(ref, old) <= 0.25
+
+
+def test_language_detection_hears_a_chunk_on_its_own_frames():
+    """A chunk's language is heard on its own frames padded to models.LANGUAGE_FRAMES, not on a 30 s window
+    (an encoder pass a sixth of the size for a 3 s chunk), and still comes out right; a chunk longer than
+    that is heard whole."""
+    from sceneglot import models
+
+    model = asr.load_model(asr.AsrOptions().model)
+    seen = []
+    real = model.model
+
+    class Spy:  # records the encoder input's length, then runs the real encoder on it
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def encode(self, features, **kw):
+            seen.append(features.shape[-1])
+            return real.encode(features, **kw)
+
+    audio = read_audio(EVAL / "speech" / "multilingual" / "deyu.wav")
+    model.model = Spy()
+    try:
+        short = model.detect_language(audio[16000:4 * 16000])
+        jfk = read_audio(JFK)  # 11 s
+        whole = model.detect_language(jfk)
+    finally:
+        model.model = real
+    assert short[0] == "de" and short[1] > 0.9 and whole[0] == "en"
+    frames = model.feature_extractor(jfk).shape[-1] - 1  # transcribe()'s frames of it
+    assert seen[:2] == [models.LANGUAGE_FRAMES, frames] and 1050 < frames < 1150 and frames > models.LANGUAGE_FRAMES
 
 
 def test_english_polish_alternation_keeps_both_languages(tmp_path):
