@@ -150,8 +150,16 @@ def scene_figures(folder: Path) -> tuple[float, float]:
 def ray_cluster(workers: int, env: dict[str, str]):
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 200 << 20,
-                                                            "include_dashboard": False, "env_vars": env})
+    head = {"num_cpus": 1, "object_store_memory": 200 << 20, "include_dashboard": False, "env_vars": env}
+    for attempt in range(3):  # Ray gives a raylet 30 s to register; on a loaded machine that can pass
+        try:
+            cluster = Cluster(initialize_head=True, head_node_args=head)
+            break
+        except Exception as exc:
+            if attempt == 2:
+                raise
+            print(f"Ray head did not start ({exc}); trying again", file=sys.stderr)
+            time.sleep(10)
     for _ in range(workers - 1):
         cluster.add_node(num_cpus=1, object_store_memory=200 << 20, env_vars=env)
     cluster.wait_for_nodes()
