@@ -1,6 +1,6 @@
 """What the pivot through English costs: its share of a whole job on each multilingual clip (9 s of speech).
 
-    python benchmarks/translate_pivot.py [--to pt] [--repeat 3] [--clips a,b]   # the share table (~3 min idle)
+    python benchmarks/translate_pivot.py [--to pt] [--repeat 4] [--clips a,b]   # the share table (~8 min idle)
     python benchmarks/translate_pivot.py --quality [--repeat 3]     # the English against references (~2 min)
 
 A job here is what `sceneglot translate CLIP --to pt` runs: the analysis
@@ -188,7 +188,7 @@ def quality(repeat: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--to", default="pt")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=4, help="pairs per clip (even: as many in each order)")
     ap.add_argument("--quality", action="store_true", help="the English pivot against references")
     ap.add_argument("--cli-repeat", type=int, default=1, help="runs of the CLI job per clip (0: none)")
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names (default: all five)")
