@@ -36,8 +36,7 @@ SEG_STEP = 0.5  # s between 10 s segmentation chunks: each instant is judged by 
 SPEECH_THRESHOLD = 0.35  # mean P(anyone speaks) over the chunks covering a frame
 OVERLAP_THRESHOLD = 0.4  # mean P(two speak at once)
 SEG_THRESHOLD = 0.3  # average-linkage cosine distance at which two speakers stay apart
-MIN_CLEAN = 0.8  # s of solo speech a local speaker needs to help find the speakers (tune: DER flat 31.8-31.9 %
-# from 0.65 to 1.0, the count right on 4 of 5 from 0.65 to 0.9, 3 of 5 at 1.0; 34.2 % at 0.5): 0.8, the middle
+MIN_CLEAN = 1.0  # s of solo speech a local speaker needs to help find the speakers
 MIN_SPEAKER = 1.0  # s of solo speech a speaker needs in all (less: folded into the nearest)
 MIN_TOGETHER = 0.5  # s each of n local speakers talk in one chunk to prove n speakers (tune: flat 0.3-0.75)
 MIN_FRAMES = 5  # CAM++ frames (20 ms) a local speaker needs for any embedding
