@@ -209,28 +209,6 @@ def test_aggregate_keeps_overlap_across_chunks_and_merges_split_speakers():
     assert merged[:400, 0].all() and not merged[400:].any()
 
 
-def test_aggregate_gives_speech_no_chunk_votes_for_to_the_likeliest_speaker():
-    """Mean P(speech) over the chunks says speech where every chunk's most likely class is silence:
-    the speaker with the higher soft P(active) takes it; where an unassigned voice is the one the
-    network hears, nobody is added."""
-    act = np.zeros((1, 589, 3), bool)
-    act[0, 0:100, 0] = 1
-    act[0, 300:400, 1] = 1
-    act[0, 500:550, 2] = 1  # a voice with no speaker (too short to embed)
-    soft = np.zeros((1, 589, 3), np.uint8)
-    soft[0, 100:200, 0] = 60  # A a bit likely, B less: argmax silence, P(speech) over threshold
-    soft[0, 100:200, 1] = 40
-    soft[0, 200:300, 1] = 90  # then B
-    speech = np.zeros(593, np.float32)
-    speech[:400] = 0.45
-    speech[500:550] = 0.9
-    seg = Segmented([0], act, speech, np.zeros(593, np.float32), [], 160000, soft=soft)
-    active = aggregate(seg, {(0, 0): 0, (0, 1): 1}, 2)
-    assert active[0:200, 0].all() and not active[0:200, 1].any()
-    assert active[200:400, 1].all() and not active[200:400, 0].any()
-    assert not active[400:].any()
-
-
 def test_exclusive_view_gives_each_instant_one_speaker():
     turns = [SpeakerTurn(0.0, 5.0, "S0"), SpeakerTurn(2.0, 2.3, "S1"), SpeakerTurn(4.5, 8.0, "S1"),
              SpeakerTurn(9.0, 10.0, "S0")]

@@ -188,7 +188,6 @@ class Segmented:
     local: list[LocalSpeaker]
     n_samples: int
     voices: VoiceFrames | None = None  # the CAM++ frame features, when analyse was asked to keep them
-    soft: np.ndarray | None = None  # (chunks, 589, 3) uint8: each local speaker's P(active) x 255 (its classes summed)
 
 
 def _diarize_segmentation(audio: np.ndarray, num_speakers, min_speakers, max_speakers, seg_step: float,
@@ -232,7 +231,6 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
     total = int(np.ceil(n / segmentation.FRAME_STEP))
     speech, overlap, cover = (np.zeros(total, np.float32) for _ in range(3))
     activity = np.zeros((len(starts), 589, 3), bool)
-    soft = np.zeros((len(starts), 589, 3), np.uint8)
     local: list[LocalSpeaker] = []
     kept: list[tuple[np.ndarray, np.ndarray]] = []
     block = int(BLOCK * sr)
@@ -257,7 +255,6 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
             overlap[gi] += pr[li, 4:].sum(1)
             cover[gi] += 1
             activity[c] = segmentation.powerset_to_speakers(pr) > 0
-            soft[c] = np.rint(255 * np.clip(pr @ segmentation.TABLE, 0, 1))
             local += _local_speakers(int(c), starts[c] / sr, activity[c], frames, ftimes)
     seen = cover > 0
     speech[seen] /= cover[seen]
@@ -266,7 +263,7 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
     if keep_voices:
         voices = VoiceFrames(np.concatenate([t for t, _ in kept]) if kept else np.zeros(0),
                              np.concatenate([f for _, f in kept]) if kept else np.zeros((0, 512), np.float16))
-    return Segmented(starts, activity, speech, overlap, local, n, voices, soft)
+    return Segmented(starts, activity, speech, overlap, local, n, voices)
 
 
 def _local_speakers(c: int, t0: float, act: np.ndarray, frames: np.ndarray, ftimes: np.ndarray
@@ -364,17 +361,9 @@ def aggregate(seg: Segmented, assign: dict[tuple[int, int], int], k: int) -> np.
     network's soft per-speaker probabilities); the frame speaks if the chunks' mean
     P(speech) passes SPEECH_THRESHOLD, with two speakers if their mean P(overlap) passes
     OVERLAP_THRESHOLD, and keeps that many best-scoring speakers: so overlapped speech yields
-    overlapping turns and every stretch the network hears goes to somebody.
-
-    Where the count says speech but no chunk's most likely class has anyone talking (the mean
-    P(speech) passes SPEECH_THRESHOLD, which is under 0.5, while every chunk's argmax is silence), the
-    speakers are ranked by their mean soft P(active) instead, so the count is not dropped for want of
-    a hard vote (AMI tune 32.0 -> 31.9 %, held out 20.7 -> 19.9 %, sample 6.5 -> 6.8 %). A frame where a
-    local voice that got no speaker (too short to embed) is the one heard still adds nobody."""
+    overlapping turns and every stretch the network hears goes to somebody."""
     total = len(seg.speech)
-    hard = np.zeros((total, k), np.float32)
-    soft = np.zeros((total, k), np.float32)
-    heard = np.zeros(total, np.float32)  # hard votes of every local voice, assigned or not
+    score = np.zeros((total, k), np.float32)
     cover = np.zeros(total, np.float32)
     for c, s0 in enumerate(seg.starts):
         li, gi = _global_index(s0, seg.activity.shape[1], seg.n_samples)
@@ -382,18 +371,13 @@ def aggregate(seg: Segmented, assign: dict[tuple[int, int], int], k: int) -> np.
         li, gi = li[keep], gi[keep]
         cover[gi] += 1
         m = seg.activity[c][li].astype(np.float32)
-        heard[gi] += m.sum(1)
-        p = seg.soft[c][li].astype(np.float32) / 255 if seg.soft is not None else np.zeros_like(m)
         chunk = np.zeros((len(gi), k), np.float32)
-        chunk_soft = np.zeros((len(gi), k), np.float32)
         for j in range(m.shape[1]):
             g = assign.get((c, j))
             if g is not None:
                 chunk[:, g] = np.maximum(chunk[:, g], m[:, j])
-                chunk_soft[:, g] = np.maximum(chunk_soft[:, g], p[:, j])
-        hard[gi] += chunk
-        soft[gi] += chunk_soft
-    score = np.where((heard == 0)[:, None], soft, hard) / np.maximum(cover, 1)[:, None]
+        score[gi] += chunk
+    score /= np.maximum(cover, 1)[:, None]
     count = speaker_count(seg)
     order = np.argsort(-score, axis=1, kind="stable")
     active = np.zeros_like(score, bool)

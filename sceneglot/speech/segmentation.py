@@ -33,7 +33,7 @@ FRAME_STEP = 270  # samples between output frames (stride 10 x three max-pools o
 FRAME_SPAN = 991  # samples in one output frame's receptive field
 # Powerset classes -> the set of local speakers active (3 speakers, at most 2 at once).
 POWERSET = ((), (0,), (1,), (2,), (0, 1), (0, 2), (1, 2))
-TABLE = np.array([[float(j in spk) for j in range(3)] for spk in POWERSET], np.float32)
+_TABLE = np.array([[float(j in spk) for j in range(3)] for spk in POWERSET], np.float32)
 
 
 class SincFilterbank(nn.Module):
@@ -172,7 +172,7 @@ def frame_times(n: int) -> np.ndarray:
 
 def powerset_to_speakers(logp: np.ndarray) -> np.ndarray:
     """(..., 7) powerset (log-)probabilities -> (..., 3) 0/1 activity of each local speaker (argmax class)."""
-    return TABLE[logp.argmax(-1)]
+    return _TABLE[logp.argmax(-1)]
 
 
 def chunk_starts(n_samples: int, step: int) -> list[int]:
