@@ -81,7 +81,7 @@ def test_thread_count_can_change_between_encoder_calls(real_inputs, monkeypatch)
     moving = asd.Engine("onnxruntime", threads=threads)
     loads = []
     real_load = moving._load
-    moving._load = lambda path, n: loads.append(n) or real_load(path, n)  # counts sessions made, calls through
+    moving._load = lambda path, n, **kw: loads.append(n) or real_load(path, n, **kw)  # counts sessions, calls through
     feats = moving.encode(audio, video)
     assert len(asked) == 3 and loads == [1, 0]  # a new session when the count changes, then it is kept ...
     assert moving._encoder_threads == 0  # ... and only that one is held (each keeps its own activation arena)
