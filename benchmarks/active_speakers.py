@@ -47,8 +47,7 @@ from sceneglot.av.score import person_map, truth_face, turn_at  # noqa: E402
 from sceneglot.jobs import AsdSettings, Job  # noqa: E402
 from sceneglot.pipeline import analyze  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
-from sceneglot.speech import transcribe_scene  # noqa: E402
-from sceneglot.speech.pipeline import transcribe_with_turns  # noqa: E402
+from sceneglot.speech.pipeline import transcribe_scene, transcribe_with_turns  # noqa: E402
 from sceneglot.vision import analyze_faces  # noqa: E402
 
 FPS = 25

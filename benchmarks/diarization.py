@@ -115,7 +115,8 @@ def _limits(uri: str, seg) -> tuple[float, float, float, object]:
 
 def _memory(seconds: int, queue) -> None:
     from sceneglot.media import read_audio
-    from sceneglot.speech import campplus, diarize, segmentation
+    from sceneglot.speech import campplus, segmentation
+    from sceneglot.speech.diarize import diarize
 
     audio = np.concatenate([read_audio(AMI / f"trn0{i}.wav") for i in range(10)])[:seconds * 16000]
     segmentation.load()

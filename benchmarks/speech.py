@@ -41,7 +41,8 @@ def _audio(name: str) -> np.ndarray:
 
 
 def _stage(kind: str, name: str, queue) -> None:
-    from sceneglot.speech import asr, campplus, diarize, segmentation
+    from sceneglot.speech import asr, campplus, segmentation
+    from sceneglot.speech.diarize import diarize
 
     audio = _audio(name)
     t0 = time.perf_counter()

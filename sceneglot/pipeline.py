@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import os
 import shutil
 import threading
@@ -474,11 +473,6 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
                          dict[str, dict[str, list[list[float]]]])
 
     if job.asd.parallel:
-        # The speech package's __init__ imports diarize (and torch). Imported here, before a second thread
-        # exists: otherwise a vision-side import of any speech module (the kept voices, phrases) can take
-        # the package's module lock while the speech thread holds diarize's, and Python raises
-        # _DeadlockError in one of them (seen in CI: a job failed at its asd stage).
-        importlib.import_module("sceneglot.speech")
         # A daemon thread, not a pool: a cancelled or failed job returns at once and the
         # speech thread stops at its next step (or with the process), keeping what it cached.
         worker = threading.Thread(target=jobs.in_thread(speech_worker), name="sceneglot-speech", daemon=True)

@@ -9,8 +9,10 @@ from scipy.signal import resample_poly
 
 from sceneglot import cli, scene
 from sceneglot.media import read_audio
-from sceneglot.speech import asr, campplus, diarize, fbank, transcribe_scene
+from sceneglot.speech import asr, campplus, fbank
+from sceneglot.speech.diarize import diarize
 from sceneglot.speech.metrics import der, read_rttm, wer
+from sceneglot.speech.pipeline import transcribe_scene
 from tests.media_fixtures import DIAR_WAV, EVAL, JFK, english_polish_clip, write_wav
 from tests.tools import need
 

@@ -10,7 +10,8 @@ import torch
 
 from sceneglot import models
 from sceneglot.media import read_audio
-from sceneglot.speech import diarize, segmentation
+from sceneglot.speech import segmentation
+from sceneglot.speech.diarize import diarize
 from sceneglot.speech.metrics import read_rttm
 from tests.media_fixtures import DIAR_WAV, TWOSHOT
 

@@ -16,7 +16,7 @@ import pytest
 from media_fixtures import EVAL, audio_streams_file, english_polish_clip
 
 from sceneglot import scene as scene_io
-from sceneglot.speech import transcribe_scene
+from sceneglot.speech.pipeline import transcribe_scene
 from sceneglot.translate import translate_scene
 
 MULTI = EVAL / "speech" / "multilingual"

@@ -6,7 +6,6 @@ lengths make a short file behave as a long one would.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 
 import numpy as np
@@ -14,10 +13,8 @@ import pytest
 
 from sceneglot import media, windows
 from sceneglot.soundtrack import Soundtrack
-from sceneglot.speech import asr, vad
+from sceneglot.speech import asr, diarize, vad
 from tests.media_fixtures import CUT2, DIAR_WAV
-
-diarize = importlib.import_module("sceneglot.speech.diarize")  # the package re-exports the function
 
 
 @pytest.fixture(scope="module")
