@@ -13,6 +13,9 @@ many talk: speech/overlap thresholds in speech/diarize.py) leaves with every spe
 (on its 16.9 ms frame grid; "3+" is the part where the reference has more than the network's two);
 "named" is the full pipeline's DER when each chunk's local speakers are named from the reference
 (Hungarian on frame overlap) instead of by clustering: what perfect clustering would reach.
+"heard" is how many reference speakers the network tells apart at all: those that some chunk's local
+speaker, matched by that Hungarian step, follows for at least HEARD s (a count no clustering of
+these local speakers can honestly exceed; "ceiling" sums the files where it equals the true count).
 
 RTF = diarization seconds / audio seconds with the models loaded; "cpu" is process CPU time (the
 method runs torch on one thread, so on an idle 2-core machine wall time ~ CPU time). The memory rows
@@ -40,6 +43,7 @@ EVAL = ROOT.parent / "shared" / "eval" / "diarization"
 AMI = EVAL / "ami"
 TUNE = ("trn00", "trn02", "trn04", "trn06", "trn08")
 HELD_OUT = ("trn01", "trn03", "trn05", "trn07", "trn09")
+HEARD = 0.25  # s a local speaker must follow a reference speaker for the network to have heard them
 
 
 def _files() -> list[tuple[str, Path]]:
@@ -85,12 +89,13 @@ def _reference_frames(seg, ref) -> np.ndarray:
     return out
 
 
-def _limits(uri: str, seg) -> tuple[float, float, float, object]:
+def _limits(uri: str, seg) -> tuple[float, float, float, object, int]:
     """(count floor miss, its 3+ part, count floor false alarm) as fractions of reference speaker time on
-    the frame grid, and the DerParts of the pipeline with each chunk's local speakers named from the
-    reference."""
+    the frame grid, the DerParts of the pipeline with each chunk's local speakers named from the
+    reference, and how many reference speakers some local speaker follows for at least HEARD s."""
     from scipy.optimize import linear_sum_assignment
 
+    from sceneglot.speech import segmentation
     from sceneglot.speech.diarize import _global_index, activity_turns, aggregate, speaker_count
     from sceneglot.speech.metrics import der_parts
 
@@ -101,6 +106,7 @@ def _limits(uri: str, seg) -> tuple[float, float, float, object]:
     floor = (np.maximum(r - h, 0).sum() / total, np.maximum(r - 2, 0).sum() / total,
              np.maximum(h - r, 0).sum() / total)
     assign = {}
+    heard = np.zeros(truth.shape[1])
     for c, s0 in enumerate(seg.starts):
         li, gi = _global_index(s0, seg.activity.shape[1], seg.n_samples)
         keep = gi < len(truth)
@@ -109,8 +115,9 @@ def _limits(uri: str, seg) -> tuple[float, float, float, object]:
         for j, g in zip(*linear_sum_assignment(-agree), strict=True):
             if act[:, j].any():
                 assign[(c, int(j))] = int(g)
+                heard[g] = max(heard[g], agree[j, g] * segmentation.FRAME_STEP / segmentation.SAMPLE_RATE)
     named = activity_turns(aggregate(seg, assign, truth.shape[1]), seg.n_samples)
-    return (*floor, der_parts(ref, named, uem))
+    return (*floor, der_parts(ref, named, uem), int((heard >= HEARD).sum()))
 
 
 def _memory(seconds: int, queue) -> None:
@@ -157,17 +164,18 @@ def _quality() -> None:
         rows.append(item)
     proc.join()
     print(f"{'file':8} {'split':8} {'DER %':>6} {'miss %':>6} {'FA %':>6} {'conf %':>6} {'spk found/true':>14} "
-          f"{'floor %':>7} {'(3+ %)':>6} {'named %':>7} {'audio s':>7} {'RTF':>6} {'RTF cpu':>7}")
+          f"{'heard':>5} {'floor %':>7} {'(3+ %)':>6} {'named %':>7} {'audio s':>7} {'RTF':>6} {'RTF cpu':>7}")
     pools: dict[str, list] = {}
-    right = 0
+    right = ceiling = 0
     wall = cpu = dur = 0.0
-    for uri, turns, w, c, d, f_miss, f_cap, f_fa, named in rows:
+    for uri, turns, w, c, d, f_miss, f_cap, f_fa, named, heard in rows:
         ref, uem = _reference(uri)
         p = der_parts(ref, turns, uem)
         found, true = len({t.speaker for t in turns}), len({t.speaker for t in ref})
         split = "tune" if uri in TUNE or uri == "sample" else "held out"
         if uri != "sample":
             right += found == true
+            ceiling += heard == true
             for name in ("AMI all", f"AMI {split}"):
                 pool = pools.setdefault(name, [None, None, 0.0, 0.0, 0.0])
                 pool[0] = p if pool[0] is None else pool[0] + p
@@ -177,14 +185,15 @@ def _quality() -> None:
         wall, cpu, dur = wall + w, cpu + c, dur + d
         print(f"{uri:8} {split:8} {100 * p.der:6.1f} {100 * p.miss / p.total:6.1f} "
               f"{100 * p.false_alarm / p.total:6.1f} {100 * p.confusion / p.total:6.1f} {f'{found}/{true}':>14} "
-              f"{100 * (f_miss + f_fa):7.1f} {100 * f_cap:6.1f} {100 * named.der:7.1f} "
+              f"{heard:5d} {100 * (f_miss + f_fa):7.1f} {100 * f_cap:6.1f} {100 * named.der:7.1f} "
               f"{d:7.1f} {w / d:6.3f} {c / d:7.3f}")
     for name in ("AMI tune", "AMI held out", "AMI all"):
         p, named, f_miss, f_cap, f_fa = pools[name]
         print(f"{name:17} {100 * p.der:6.1f} {100 * p.miss / p.total:6.1f} {100 * p.false_alarm / p.total:6.1f} "
-              f"{100 * p.confusion / p.total:6.1f} {'':14} {100 * (f_miss + f_fa) / p.total:7.1f} "
+              f"{100 * p.confusion / p.total:6.1f} {'':14} {'':5} {100 * (f_miss + f_fa) / p.total:7.1f} "
               f"{100 * f_cap / p.total:6.1f} {100 * named.der:7.1f}")
-    print(f"speaker count right on {right}/10 AMI excerpts; RTF over all files {wall / dur:.3f} wall, "
+    print(f"speaker count right on {right}/10 AMI excerpts (every speaker heard on {ceiling}/10); "
+          f"RTF over all files {wall / dur:.3f} wall, "
           f"{cpu / dur:.3f} CPU (one thread); cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
 
 
