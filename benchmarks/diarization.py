@@ -15,7 +15,9 @@ many talk: speech/overlap thresholds in speech/diarize.py) leaves with every spe
 (Hungarian on frame overlap) instead of by clustering: what perfect clustering would reach.
 "heard" is how many reference speakers the network tells apart at all: those that some chunk's local
 speaker, matched by that Hungarian step, follows for at least HEARD s (a count no clustering of
-these local speakers can honestly exceed; "ceiling" sums the files where it equals the true count).
+these local speakers can honestly exceed; the last line sums the files where it equals the true count).
+The "best thresholds" line scans the two count thresholds on a 0.05 grid for the lowest pooled floor
+over the ten excerpts, chosen with their reference: how low any setting of those two could go.
 
 RTF = diarization seconds / audio seconds with the models loaded; "cpu" is process CPU time (the
 method runs torch on one thread, so on an idle 2-core machine wall time ~ CPU time). The memory rows
@@ -89,10 +91,11 @@ def _reference_frames(seg, ref) -> np.ndarray:
     return out
 
 
-def _limits(uri: str, seg) -> tuple[float, float, float, object, int]:
+def _limits(uri: str, seg) -> tuple[float, float, float, object, int, tuple]:
     """(count floor miss, its 3+ part, count floor false alarm) as fractions of reference speaker time on
     the frame grid, the DerParts of the pipeline with each chunk's local speakers named from the
-    reference, and how many reference speakers some local speaker follows for at least HEARD s."""
+    reference, how many reference speakers some local speaker follows for at least HEARD s, and
+    (reference speakers per frame, mean P(speech), mean P(overlap)) for the threshold scan."""
     from scipy.optimize import linear_sum_assignment
 
     from sceneglot.speech import segmentation
@@ -117,7 +120,19 @@ def _limits(uri: str, seg) -> tuple[float, float, float, object, int]:
                 assign[(c, int(j))] = int(g)
                 heard[g] = max(heard[g], agree[j, g] * segmentation.FRAME_STEP / segmentation.SAMPLE_RATE)
     named = activity_turns(aggregate(seg, assign, truth.shape[1]), seg.n_samples)
-    return (*floor, der_parts(ref, named, uem), int((heard >= HEARD).sum()))
+    return (*floor, der_parts(ref, named, uem), int((heard >= HEARD).sum()), (r, seg.speech, seg.overlap))
+
+
+def _best_thresholds(frames: list[tuple]) -> tuple[float, float, float]:
+    """(lowest pooled count floor, its speech threshold, its overlap threshold) over a 0.05 grid."""
+    grid = np.round(np.arange(0.05, 0.96, 0.05), 2)
+    total = sum(r.sum() for r, _, _ in frames)
+    best = (np.inf, 0.0, 0.0)
+    for ts in grid:
+        for to in grid:
+            err = sum(np.abs(r - (sp > ts) * (1 + (ov > to))).sum() for r, sp, ov in frames)
+            best = min(best, (err / total, float(ts), float(to)))
+    return best
 
 
 def _memory(seconds: int, queue) -> None:
@@ -168,7 +183,8 @@ def _quality() -> None:
     pools: dict[str, list] = {}
     right = ceiling = 0
     wall = cpu = dur = 0.0
-    for uri, turns, w, c, d, f_miss, f_cap, f_fa, named, heard in rows:
+    frames = []
+    for uri, turns, w, c, d, f_miss, f_cap, f_fa, named, heard, counts in rows:
         ref, uem = _reference(uri)
         p = der_parts(ref, turns, uem)
         found, true = len({t.speaker for t in turns}), len({t.speaker for t in ref})
@@ -176,6 +192,7 @@ def _quality() -> None:
         if uri != "sample":
             right += found == true
             ceiling += heard == true
+            frames.append(counts)
             for name in ("AMI all", f"AMI {split}"):
                 pool = pools.setdefault(name, [None, None, 0.0, 0.0, 0.0])
                 pool[0] = p if pool[0] is None else pool[0] + p
@@ -192,6 +209,9 @@ def _quality() -> None:
         print(f"{name:17} {100 * p.der:6.1f} {100 * p.miss / p.total:6.1f} {100 * p.false_alarm / p.total:6.1f} "
               f"{100 * p.confusion / p.total:6.1f} {'':14} {'':5} {100 * (f_miss + f_fa) / p.total:7.1f} "
               f"{100 * f_cap / p.total:6.1f} {100 * named.der:7.1f}")
+    floor, ts, to = _best_thresholds(frames)
+    print(f"best thresholds (chosen on all ten with their reference): count floor {100 * floor:.1f} % at "
+          f"P(speech) > {ts:.2f}, P(overlap) > {to:.2f}")
     print(f"speaker count right on {right}/10 AMI excerpts (every speaker heard on {ceiling}/10); "
           f"RTF over all files {wall / dur:.3f} wall, "
           f"{cpu / dur:.3f} CPU (one thread); cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
