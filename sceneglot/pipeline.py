@@ -319,15 +319,103 @@ def run_faces(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Exe
 
 def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
               threads: Callable[[], int | None] | None = None,
-              crops: Any = None) -> dict[str, dict[str, list[list[float]]]]:
-    """Raw Light-ASD scores per track and the mouth motion of the same crops (for the attribution)."""
-    from .av import active_speakers
+              crops: Any = None) -> dict[str, Any]:
+    """Raw Light-ASD scores per track and the mouth motion of the same crops (for the attribution), and
+    under "encoded" Light-ASD's own encoder rows (av.sync.Encoded: each track's visual rows, the whole
+    soundtrack's audio rows; None for the lip-motion fallback or without faces and sound), which the
+    pipeline keeps in the job folder beside the stage's cache."""
+    from .av import LIGHT_ASD, active_speakers, asd
+    from .av.sync import Encoded
 
     needs_audio = info.has_audio and info.has_video and tracks
+    sound = soundtrack(audio) if needs_audio else None
+    visual: dict[str, Any] = {}
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                            threads=threads, info=info, audio=soundtrack(audio) if needs_audio else None,
-                            crops=crops)
-    return {"scores": found.scores, "motion": found.motion}
+                            threads=threads, info=info, audio=sound, crops=crops, visual=visual)
+    encoded = None
+    if needs_audio and found.method == LIGHT_ASD:
+        with jobs.part("soundtrack encoder"):
+            rows = asd.soundtrack_audio(asd.Engine(job.asd.engine, job.asd.model), sound)
+        encoded = Encoded(rows, visual)
+    return {"scores": found.scores, "motion": found.motion, "encoded": encoded}
+
+
+ENCODED = "stage-asd-encoded.npz"  # the key the asd stage's encoder rows are kept for, and each track's rows
+ENCODED_VISUAL = "stage-asd-visual.npy"  # every track's visual encoder rows, one after another (float16)
+ENCODED_AUDIO = "stage-asd-audio.npy"  # the soundtrack's audio encoder rows, one per 25-fps frame (float16)
+
+
+def _store_encoded(folder: JobFolder, key: str, encoded: Any) -> None:
+    """Keep the asd stage's encoder rows in the job folder (~256 bytes a frame each: ~23 MiB an hour of
+    soundtrack, as much per hour of each face). The key file goes first and comes back last, so a key found
+    there always names the rows beside it."""
+    import numpy as np
+
+    folder.path(ENCODED).unlink(missing_ok=True)
+    if encoded is None:
+        return
+    ids = list(encoded.visual)
+    counts = [len(encoded.visual[i][1]) for i in ids]
+    with atomic_path(folder.path(ENCODED_VISUAL)) as tmp, tmp.open("wb") as fh:
+        np.save(fh, np.concatenate([np.asarray(encoded.visual[i][1], np.float16) for i in ids])
+                if ids else np.zeros((0, 128), np.float16))
+    with atomic_path(folder.path(ENCODED_AUDIO)) as tmp, tmp.open("wb") as fh:
+        np.save(fh, np.asarray(encoded.audio, np.float16))
+    with atomic_path(folder.path(ENCODED)) as tmp, tmp.open("wb") as fh:
+        np.savez(fh, key=np.array(key), ids=np.array(ids, dtype=str), firsts=np.array([encoded.visual[i][0]
+                 for i in ids], np.int64), counts=np.array(counts, np.int64))
+
+
+def _load_encoded(folder: JobFolder, key: str) -> Any:
+    """The asd stage's kept encoder rows for this key (av.sync.Encoded, memory-mapped: the pages a turn
+    touches are read, nothing is held), or None."""
+    import numpy as np
+
+    from .av.sync import Encoded
+
+    try:
+        with np.load(folder.path(ENCODED)) as saved:
+            if str(saved["key"]) != key:
+                return None
+            ids, firsts, counts = [str(i) for i in saved["ids"]], saved["firsts"], saved["counts"]
+        visual = np.load(folder.path(ENCODED_VISUAL), mmap_mode="r")
+        sound = np.load(folder.path(ENCODED_AUDIO), mmap_mode="r")
+    except (OSError, ValueError, KeyError):
+        return None
+    if visual.shape[1:] != (128,) or sound.shape[1:] != (128,) or len(visual) != int(np.sum(counts)):
+        return None
+    ends = np.cumsum(counts)
+    return Encoded(sound, {i: (int(f), visual[e - c:e]) for i, f, c, e in zip(ids, firsts, counts, ends, strict=True)})
+
+
+def run_asd(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress, audio: Callable[[], Any],
+            tracks: list[Any], executor: Executor = local, threads: Callable[[], int | None] | None = None,
+            crops: Any = None) -> tuple[dict[str, dict[str, list[list[float]]]], Any]:
+    """The asd stage, cached: its scores and mouth motion, and Light-ASD's encoder rows (av.sync.Encoded,
+    memory-mapped from the job folder; None for the lip-motion fallback or without faces and sound).
+
+    The rows are kept beside the stage's cache under the same key: a cache whose rows are missing or
+    were kept for other settings (or one from before rows were kept) does not serve, the stage runs again.
+    """
+    from .av import LIGHT_ASD, tracks_key
+    from .av import method as asd_method
+    from .av.features import CROP_MOUTH
+
+    which, _ = asd_method(job.asd.model)
+    asd_key = {"method": which, "model": job.asd.model if which == LIGHT_ASD else None,
+               "audio_stream": info.audio_stream,  # ASD listens too: another stream is another result
+               "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH]}
+    key = folder.key("asd", asd_key)
+    wants_rows = which == LIGHT_ASD and info.has_audio and info.has_video and bool(tracks)
+
+    def compute() -> dict[str, dict[str, list[list[float]]]]:
+        found = executor("asd", asd_stage, job, info, audio, tracks, threads, crops)
+        _store_encoded(folder, key, found.pop("encoded", None))
+        return found
+
+    scores = run_stage(progress, folder, "asd", asd_key, compute, dict[str, dict[str, list[list[float]]]],
+                       serves=lambda _: not wants_rows or _load_encoded(folder, key) is not None)
+    return scores, _load_encoded(folder, key) if wants_rows else None
 
 
 def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
@@ -454,23 +542,15 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         try:
             faces = run_stage(progress, folder, "faces", asdict(job.faces),
                               lambda: run_faces(job, info, audio, executor, crops), FacesResult, frames)
-            return faces, asd_scores(faces, crops, here)
+            scores, outcome["encoded"] = asd_scores(faces, crops, here)  # encoded: av.sync.Encoded | None
+            return faces, scores
         finally:
             if crops is not None:
                 crops.close()
 
     def asd_scores(faces, crops, here):
-        tracks = faces.tracks
         threads = asd_threads if job.asd.parallel and here else None
-        from .av import tracks_key
-        from .av.features import CROP_MOUTH
-
-        asd_key = {"method": which, "model": job.asd.model if which == "light-asd" else None,
-                   "audio_stream": info.audio_stream,  # ASD listens too: another stream is another result
-                   "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH]}
-        return run_stage(progress, folder, "asd", asd_key,
-                         lambda: executor("asd", asd_stage, job, info, audio, tracks, threads, crops),
-                         dict[str, dict[str, list[list[float]]]])
+        return run_asd(job, info, folder, progress, audio, faces.tracks, executor, threads, crops)
 
     if job.asd.parallel:
         # A daemon thread, not a pool: a cancelled or failed job returns at once and the

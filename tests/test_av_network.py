@@ -14,7 +14,7 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(SHARED / "models"))
 import torch  # pinned in requirements.txt: missing, this module fails (it is never skipped)
 
 from sceneglot import media, models
-from sceneglot.av import asd, features, network
+from sceneglot.av import asd, features, network, sync
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +87,36 @@ def test_thread_count_can_change_between_encoder_calls(real_inputs, monkeypatch)
     assert moving._encoder_threads == 0  # ... and only that one is held (each keeps its own activation arena)
     fixed = asd.Engine("onnxruntime", threads=2).encode(audio, video)
     assert np.abs(feats - fixed).max() < 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", asd.ENGINES)
+def test_exported_encoder_rows_equal_the_torch_encoders(real_inputs, kind):
+    """The visual rows (a second output of the encoder graph) and the audio encoder alone (its own graph)
+    give what av.sync's torch reference computes, on real crops and twoshot's whole soundtrack."""
+    audio, video = real_inputs
+    net = network.load(models.file("light-asd"))
+    engine = asd.Engine(kind)
+    fused, visual = engine.encoders(audio, video)
+    assert np.abs(visual - sync.visual_features(video, net)).max() < 1e-3
+    assert np.abs(fused - engine.window(audio, video)).max() == 0
+    mfcc = features.mfcc(media.read_audio(TWOSHOT))
+    want = sync.audio_features(mfcc, net)
+    got = engine.audio_rows(mfcc)
+    assert got.shape == want.shape == (len(mfcc) // 4, 128) and np.abs(want).max() > 1.0
+    assert np.abs(got - want).max() < 1e-3
+
+
+@pytest.mark.slow
+def test_soundtrack_audio_in_chunks_equals_one_pass(monkeypatch):
+    """AUDIO_CHUNK frames per call with CONTEXT frames either side equal one call over twoshot's soundtrack."""
+    sound = media.read_audio(TWOSHOT)
+    engine = asd.Engine("onnxruntime")
+    whole = engine.audio_rows(features.mfcc(sound))
+    assert len(whole) == asd.soundtrack_frames(len(sound)) == 199
+    for chunk in (37, 50):  # edges at odd and even frames: the stride-2 pools must line up either way
+        monkeypatch.setattr(asd, "AUDIO_CHUNK", chunk)
+        chunked = asd.soundtrack_audio(engine, sound, out=np.zeros((len(whole), 128), np.float32))
+        assert np.abs(chunked - whole).max() < 1e-4
+    kept = asd.soundtrack_audio(engine, sound)  # float16 by default: ~1e-3 of rows up to ~10
+    assert kept.dtype == np.float16 and np.abs(kept - whole).max() < 1e-2

@@ -65,14 +65,16 @@ def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
 def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", model_name: str = LIGHT_ASD,
                     threads: Threads = None, times: dict[str, float] | None = None,
                     info: MediaInfo | None = None, audio: np.ndarray | None = None,
-                    crops: FaceCrops | None = None) -> ActiveSpeakers:
+                    crops: FaceCrops | None = None,
+                    visual: dict[str, tuple[int, np.ndarray]] | None = None) -> ActiveSpeakers:
     """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
 
     `threads`: onnxruntime threads for Light-ASD, a number or a function of the moment
     (see asd.Engine; None: all cores). `times` collects per-step seconds (see
     asd.score_tracks). `info` and `audio` (16 kHz mono float32): the probe and soundtrack
     when the caller already has them. `crops`: the face regions the faces pass kept (av.crops),
-    so Light-ASD decodes no video for the tracks found there.
+    so Light-ASD decodes no video for the tracks found there. `visual`: receives Light-ASD's visual
+    encoder rows per track (asd.score_tracks; left empty by the lip-motion fallback).
     """
     if engine not in ENGINES:
         from ..errors import InputError
@@ -94,7 +96,7 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
         from . import asd
 
         scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
-                                  times=times, motion=motion, crops=crops)
+                                  times=times, motion=motion, crops=crops, visual=visual)
     else:
         from . import lipmotion
 

@@ -68,6 +68,7 @@ class Engine:
         self._encoder_threads: int | None = None
         self._encoder_run: Callable | None = None
         self._backend = self._load(self.paths["backend"], 1)
+        self._audio: Callable | None = None  # the audio encoder alone (soundtrack_audio), loaded when first asked
 
     def _encoder(self) -> Callable:
         n = self.threads() if callable(self.threads) else self.threads
@@ -76,35 +77,57 @@ class Engine:
         n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
         if n != self._encoder_threads or self._encoder_run is None:
             self._encoder_run = None  # the old session's memory goes before the new one's comes
-            self._encoder_run = self._load(self._encoder_path, n, arena=False)
+            self._encoder_run = self._load(self._encoder_path, n, arena=False, outputs=2)
             self._encoder_threads = n
         return self._encoder_run
 
-    def _load(self, path, threads: int, arena: bool = True):
+    def _load(self, path, threads: int, arena: bool = True, outputs: int = 1):
+        """A function feeds -> the graph's first output, or a list of its first `outputs` outputs."""
         if self.kind == "onnxruntime":
             from .. import models
 
             session = models.onnx_session(path, threads, arena)  # CUDA when onnxruntime has it, else the CPU
-            return lambda feeds: session.run(None, feeds)[0]
+            if outputs == 1:
+                return lambda feeds: session.run(None, feeds)[0]
+            return lambda feeds: session.run(None, feeds)[:outputs]
         import cv2
 
         try:
             net = cv2.dnn.readNetFromONNX(str(path))
         except cv2.error as exc:
             raise BackendError(f"OpenCV cannot load {path}: {str(exc).strip().splitlines()[-1]}") from None
+        import onnx
+
+        names = [o.name for o in onnx.load(str(path), load_external_data=False).graph.output][:outputs]
 
         def run(feeds):
             for name, value in feeds.items():
                 net.setInput(value, name)
-            return net.forward()
+            return net.forward() if outputs == 1 else list(net.forward(names))
 
         return run
 
     def window(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
         """One encoder call: (4T, 13) MFCC + (T, 112, 112) crops -> (T, 128); the ends see zero padding."""
+        return self.encoders(audio, video)[0]
+
+    def encoders(self, audio: np.ndarray, video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One encoder call: (4T, 13) MFCC + (T, 112, 112) crops -> the encoders' sum (T, 128), the back
+        end's input, and the visual encoder's own rows (T, 128), for av.sync."""
         feeds = {"audio": np.ascontiguousarray(audio, np.float32)[None],
                  "video": np.ascontiguousarray(video, np.float32)[None]}
-        return self._encoder()(feeds).reshape(len(video), 128)
+        fused, visual = self._encoder()(feeds)
+        return fused.reshape(len(video), 128), visual.reshape(len(video), 128)
+
+    def audio_rows(self, mfcc: np.ndarray) -> np.ndarray:
+        """The audio encoder alone, one call: (4N, 13) MFCC -> (N, 128); the ends see zero padding."""
+        if self._audio is None:
+            self._audio = self._load(self.paths["audio"], 1, arena=False)
+        rows = len(mfcc) // features.STEPS_PER_FRAME * features.STEPS_PER_FRAME
+        if rows == 0:
+            return np.zeros((0, 128), np.float32)
+        x = np.ascontiguousarray(mfcc[:rows], np.float32)[None]
+        return self._audio({"audio": x}).reshape(-1, 128)
 
     def encode(self, audio: np.ndarray, video: np.ndarray) -> np.ndarray:
         """(4T, 13) MFCC + (T, 112, 112) crops -> (T, 128), equal to one pass over the whole track."""
@@ -130,15 +153,18 @@ class FeatureStream:
     result equal to one pass over the whole track while at most CHUNK + 2 * CONTEXT
     crops are held: a track an hour long keeps 128 floats per frame, not its crops.
     `audio` is the track's MFCC rows from its first frame; crops past its end are ignored.
+    `visual`: also keep the visual encoder's own rows (float16), `visual_rows()` once finished.
     """
 
-    def __init__(self, engine: Engine, audio: np.ndarray, times: dict[str, float] | None = None) -> None:
+    def __init__(self, engine: Engine, audio: np.ndarray, times: dict[str, float] | None = None,
+                 visual: bool = False) -> None:
         self.engine, self.audio, self.times = engine, audio, times
         self.limit = len(audio) // features.STEPS_PER_FRAME  # frames the soundtrack covers
         self.crops: list[np.ndarray] = []  # crops[i] is frame base + i
         self.base = 0
         self.done = 0  # frames encoded so far
         self.parts: list[np.ndarray] = []
+        self.visual: list[np.ndarray] | None = [] if visual else None
 
     @property
     def frames(self) -> int:
@@ -157,13 +183,22 @@ class FeatureStream:
             self._encode(min(self.done + CHUNK, self.frames))
         return np.concatenate(self.parts) if self.parts else np.zeros((0, 128), np.float32)
 
+    def visual_rows(self) -> np.ndarray:
+        """(T, 128) float16 visual encoder rows of the frames finish() encoded."""
+        parts = self.visual or []
+        return np.concatenate(parts) if parts else np.zeros((0, 128), np.float16)
+
     def _encode(self, end: int) -> None:
         t = time.perf_counter()
         step = features.STEPS_PER_FRAME
         lo, hi = max(0, self.done - CONTEXT), min(self.frames, end + CONTEXT)
         video = np.stack(self.crops[lo - self.base:hi - self.base])
         with part("encoder"):
-            out = self.engine.window(self.audio[lo * step:hi * step], video)
+            if self.visual is None:
+                out = self.engine.window(self.audio[lo * step:hi * step], video)
+            else:
+                out, visual = self.engine.encoders(self.audio[lo * step:hi * step], video)
+                self.visual.append(visual[self.done - lo:end - lo].astype(np.float16))
         self.parts.append(out[self.done - lo:end - lo])
         self.done = end
         drop = max(0, end - CONTEXT - self.base)  # the next chunk's left context starts at end - CONTEXT
@@ -171,6 +206,41 @@ class FeatureStream:
         self.base += drop
         if self.times is not None:
             self.times["encoder"] = self.times.get("encoder", 0.0) + time.perf_counter() - t
+
+
+# Frames of soundtrack per audio encoder call (soundtrack_audio): 30 s, the MFCC's own block (features.BLOCK_ROWS).
+AUDIO_CHUNK = features.BLOCK_ROWS // features.STEPS_PER_FRAME
+
+
+def soundtrack_frames(n_samples: int) -> int:
+    """How many 25-fps audio encoder rows a soundtrack of `n_samples` has (whole 4-row MFCC groups)."""
+    return features.mfcc_rows(n_samples) // features.STEPS_PER_FRAME
+
+
+def soundtrack_audio(engine: Engine, audio, out: np.ndarray | None = None,
+                     times: dict[str, float] | None = None) -> np.ndarray:
+    """Light-ASD's audio encoder over the whole soundtrack: (N, 128) float16, row k = 25-fps frame k.
+
+    AUDIO_CHUNK frames per call with CONTEXT frames of real MFCC either side (the audio encoder reaches
+    4.25 frames; chunk edges fall on frame boundaries, so its two stride-2 pools line up): equal to one
+    call over the whole soundtrack, while only a chunk's MFCC and activations are held. `audio`: 16 kHz
+    mono (an array or a soundtrack.Soundtrack); `out`: where the rows go (e.g. a memory-mapped file).
+    """
+    t = time.perf_counter()
+    total = soundtrack_frames(len(audio))
+    out = np.zeros((total, 128), np.float16) if out is None else out
+    step_ = features.STEPS_PER_FRAME
+    for k in range(0, total, AUDIO_CHUNK):
+        step(0)  # a cancelled job stops here (the frames' progress is the stage's)
+        end = min(total, k + AUDIO_CHUNK)
+        lo, hi = max(0, k - CONTEXT), min(total, end + CONTEXT)
+        with part("mfcc"):
+            rows = features.mfcc(audio, lo * step_, (hi - lo) * step_)
+        with part("audio encoder"):
+            out[k:end] = engine.audio_rows(rows)[k - lo:end - lo]
+    if times is not None:
+        times["audio encoder"] = times.get("audio encoder", 0.0) + time.perf_counter() - t
+    return out
 
 
 def windowed(engine: Engine, feats: np.ndarray, times: dict[str, float] | None = None) -> np.ndarray:
@@ -226,7 +296,8 @@ class _Pending:
 def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: Engine | str = "onnxruntime",
                  times: dict[str, float] | None = None,
                  motion: dict[str, list[list[float]]] | None = None,
-                 crops: FaceCrops | None = None) -> dict[str, list[list[float]]]:
+                 crops: FaceCrops | None = None,
+                 visual: dict[str, tuple[int, np.ndarray]] | None = None) -> dict[str, list[list[float]]]:
     """Light-ASD scores per track: `{track_id: [[t, score], ...]}` at 25 fps, score > 0 meaning speaking.
 
     `audio` is the whole soundtrack, 16 kHz mono float32 (media.read_audio).
@@ -236,6 +307,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     (features.crop_mouth): the attribution stage correlates it with loudness.
     `crops`: the grey face regions the faces pass kept (av.crops): tracks found there are cut
     from them and the video is decoded only for the others (none, when the faces pass ran now).
+    `visual`, when given, receives per track `(first 25-fps frame, (T, 128) float16 rows)`: the visual
+    encoder's own features of the same crops (a second output of the same encoder calls), for av.sync.
     """
     tracks = list(tracks)
     times = {} if times is None else times
@@ -256,7 +329,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             first = round(geo.times[0] * features.FPS)
             with part("mfcc"):  # the track's own span (float32, ~200 bytes a frame), not the whole soundtrack's
                 rows = features.mfcc(audio, first * features.STEPS_PER_FRAME, len(geo.times) * features.STEPS_PER_FRAME)
-            pending.append(_Pending(tr, geo, first, FeatureStream(runner, rows, times),
+            pending.append(_Pending(tr, geo, first, FeatureStream(runner, rows, times, visual=visual is not None),
                                     motion=[] if motion is not None else None))
     add("mfcc", t)
     results: dict[str, list[list[float]]] = {tr.id: [] for tr in tracks}
@@ -267,6 +340,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
 
     def finish(p: _Pending) -> None:
         encoded = p.stream.finish()
+        if visual is not None:
+            visual[p.track.id] = (p.first, p.stream.visual_rows())
         times["face_frames"] = times.get("face_frames", 0) + len(encoded)
         scores = windowed(runner, encoded, times)
         if 0 < len(scores) < len(p.geo.times) <= len(scores) + 2:

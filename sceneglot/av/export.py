@@ -16,16 +16,18 @@ from ..errors import ModelError
 from ..files import atomic_path
 
 OPSET = 17
-PARTS = ("encoder", "encoder2d", "backend")
-VERSION = 2  # bump when the exported graphs change, so stale exports are not reused
+PARTS = ("encoder", "encoder2d", "backend", "audio")
+VERSION = 3  # bump when the exported graphs change, so stale exports are not reused (3: visual rows, audio part)
 
 
 def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:
     """The exported graphs for `model_name` ({"encoder": ..., "backend": ...}), exporting them first if needed.
 
-    encoder: audio (1, 4T, 13) MFCC + video (1, T, 112, 112) grey -> features (1, T, 128)
+    encoder: audio (1, 4T, 13) MFCC + video (1, T, 112, 112) grey -> features (1, T, 128), the two
+      encoders' sum, and visual (1, T, 128), the visual encoder's own rows (a second output: no extra work)
     encoder2d: the same function with 2-D convolutions (faster in onnxruntime; OpenCV cannot load it)
-    backend: features (1, T, 128) -> logits (T, 2); column 1 is the speaking score.
+    backend: features (1, T, 128) -> logits (T, 2); column 1 is the speaking score
+    audio: audio (1, 4N, 13) MFCC -> audio (1, N, 128), the audio encoder alone (the soundtrack's rows).
     File names carry the weights' sha256, so other weights never reuse a stale export.
     """
     models.cache_dir("onnx")
@@ -58,13 +60,17 @@ def export(weights: Path, targets: dict[str, Path]) -> None:
     audio = torch.randn(1, 4 * frames, 13)
     video = torch.rand(1, frames, 112, 112) * 255
     feats = torch.randn(1, frames, 128)
+    encoder_axes = {"audio": {1: "audio_steps"}, "video": {1: "frames"}, "features": {1: "frames"},
+                    "visual": {1: "frames"}}
     jobs = {
-        "encoder": (network.Encoders(net), (audio, video), ["audio", "video"], ["features"],
-                    {"audio": {1: "audio_steps"}, "video": {1: "frames"}, "features": {1: "frames"}}),
-        "encoder2d": (network.Encoders2D(net), (audio, video), ["audio", "video"], ["features"],
-                      {"audio": {1: "audio_steps"}, "video": {1: "frames"}, "features": {1: "frames"}}),
+        "encoder": (network.Encoders(net), (audio, video), ["audio", "video"], ["features", "visual"],
+                    encoder_axes),
+        "encoder2d": (network.Encoders2D(net), (audio, video), ["audio", "video"], ["features", "visual"],
+                      encoder_axes),
         "backend": (network.Backend(net), (feats,), ["features"], ["logits"],
                     {"features": {1: "frames"}, "logits": {0: "frames"}}),
+        "audio": (network.AudioFeatures(net), (audio,), ["audio"], ["audio_features"],
+                  {"audio": {1: "audio_steps"}, "audio_features": {1: "frames"}}),
     }
     for part, (module, args, inputs, outputs, axes) in jobs.items():
         with atomic_path(targets[part]) as tmp, contextlib.redirect_stdout(io.StringIO()), \

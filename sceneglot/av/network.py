@@ -154,10 +154,13 @@ class LightASD(nn.Module):
 
 
 class Encoders(nn.Module):
-    """The per-frame front ends of LightASD, summed: (1, 4T, 13) + (1, T, 112, 112) -> (1, T, 128).
+    """The per-frame front ends of LightASD: (1, 4T, 13) + (1, T, 112, 112) -> their sum (1, T, 128)
+    and the visual encoder's own rows (1, T, 128).
 
     Exported apart from the back end so a track's heavy convolutions run once
-    while the GRU back end is re-run over each scoring window.
+    while the GRU back end is re-run over each scoring window. The visual rows
+    are a second output of the same graph (no extra work): av.sync compares them
+    with the audio encoder's rows of the soundtrack (`AudioFeatures`).
     """
 
     def __init__(self, net: LightASD) -> None:
@@ -169,7 +172,19 @@ class Encoders(nn.Module):
         m = self.net.model
         a = m.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
         v = m.visualEncoder(((video / 255.0 - MEAN) / STD).unsqueeze(1))
-        return a + v
+        return a + v, v
+
+
+class AudioFeatures(nn.Module):
+    """LightASD's audio encoder alone: (1, 4N, 13) MFCC -> (1, N, 128), one row per 25-fps frame."""
+
+    def __init__(self, net: LightASD) -> None:
+        super().__init__()
+        self.net = net
+        self.eval()
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.net.model.audioEncoder(audio.unsqueeze(1).transpose(2, 3))
 
 
 def _folded(weight: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,7 +239,8 @@ class Encoders2D(Encoders):
         x = ((video[0] / 255.0 - MEAN) / STD).unsqueeze(1)  # (T, 1, 112, 112): batch 1, frames as the batch
         x = _block_2d(v.block1, x, pooled=True)
         x = _block_2d(v.block2, x, pooled=True)
-        return a + _block_2d(v.block3, x, pooled=False)  # (1, T, 128)
+        visual = _block_2d(v.block3, x, pooled=False)  # (1, T, 128)
+        return a + visual, visual
 
 
 class Backend(nn.Module):

@@ -167,10 +167,40 @@ def embedding_sync(visual: np.ndarray, audio: np.ndarray, start: int) -> Sync | 
     a /= np.linalg.norm(a, axis=1, keepdims=True) + 1e-9
     ext = np.concatenate([a, a[: n - 1]])
     # per position p: mean over frames i of <v_i, a_{p+i}>, summed over the n diagonals
-    dots = ext @ v.T  # (total + n - 1, n): dots[j, i] = <a_j, v_i>
-    idx = np.arange(total)[:, None] + np.arange(n)[None, :]
-    per_position = dots[idx, np.arange(n)[None, :]].mean(axis=1)
-    return _sync(per_position, start)
+    dots = np.ascontiguousarray(ext @ v.T)  # (total + n - 1, n): dots[j, i] = <a_j, v_i>
+    # dots[p + i, i] sits at flat offset p * n + i * (n + 1): a strided view of those diagonals, no gather
+    size = dots.itemsize
+    diagonals = np.lib.stride_tricks.as_strided(dots, (total, n), (n * size, (n + 1) * size), writeable=False)
+    return _sync(diagonals.mean(axis=1), start)
+
+
+# Frames of soundtrack either side of a turn that Encoded.sync hands embedding_sync: every null shift
+# (up to SHIFT_SPAN) at every lag (up to LAG) then reads real sound, not sound wrapped round the span.
+REACH = SHIFT_SPAN + LAG
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Light-ASD's own encoder rows that the asd stage keeps (pipeline: float16, read memory-mapped from the
+    job folder, so nothing here grows with the input): `audio` (N, 128), row k the soundtrack's 25-fps frame
+    k (audio encoder over the whole soundtrack); `visual`, per track id, (first frame, (T, 128) rows), row i
+    the track's frame first + i (visual encoder over the track's crops, as its scores were computed)."""
+
+    audio: np.ndarray
+    visual: dict[str, tuple[int, np.ndarray]]
+
+    def sync(self, track_id: str, lo: int, hi: int) -> Sync | None:
+        """embedding_sync of track `track_id` over 25-fps frames lo..hi (hi excluded) against the soundtrack
+        within REACH frames of them (all of it for a short input). None: the track is unknown, on screen
+        for under MIN_FRAMES of the span, or the soundtrack is too short for a null."""
+        if track_id not in self.visual:
+            return None
+        first, rows = self.visual[track_id]
+        lo, hi = max(lo, first), min(hi, first + len(rows), len(self.audio))
+        if hi - lo < MIN_FRAMES:
+            return None
+        a0, a1 = max(0, lo - REACH), min(len(self.audio), hi + REACH)
+        return embedding_sync(rows[lo - first:hi - first], self.audio[a0:a1], lo - a0)
 
 
 def combined(*scores: Sync | None) -> float | None:
