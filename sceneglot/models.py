@@ -470,10 +470,15 @@ class _Riding:
         return getattr(self._inner, name)
 
     def generate(self, features, prompts, **options):
+        if not getattr(self._local, "riding", False):  # not a transcription's decode: the translator's, say
+            return self._inner.generate(features, prompts, **options)
         from . import jobs
 
-        with jobs.part("beam search"):  # the decoder's share of a stage (benchmarks/translate_pivot.py)
-            ride = getattr(self._local, "ride", None)
+        # A transcription's decodes (its beam search, with the English riding in it, and any temperature
+        # fallback) are the stage's part "beam search", with a target or without: the pivot's cost is the
+        # difference (benchmarks/translate_pivot.py), the decoder's share of ASR (benchmarks/job.py).
+        with jobs.part("beam search"):
+            ride = self._local.ride
             if (ride is None or ride.done or len(prompts) != 1 or "sampling_temperature" in options
                     or features.device != "cpu" or features.shape[0] != 1):
                 return self._inner.generate(features, prompts, **options)
@@ -554,13 +559,14 @@ def _keeping_whisper(base: type) -> type:
         @contextlib.contextmanager
         def riding(self, prompt: list[int] | None):
             """Inside the block, the first beam search on one CPU window (the transcription's) also decodes
-            `prompt` in its batch: the Ride's result, None where that did not happen (CUDA; no prompt)."""
+            `prompt` in its batch: the Ride's result, None where that did not happen (CUDA; no prompt).
+            The block's decodes, and only they, are timed as the stage's part "beam search"."""
             ride = Ride(prompt) if prompt else None
-            self._kept.ride = ride
+            self._kept.ride, self._kept.riding = ride, True
             try:
                 yield ride
             finally:
-                self._kept.ride = None
+                self._kept.ride, self._kept.riding = None, False
 
     return KeepingWhisper
 

@@ -82,6 +82,32 @@ def test_language_detection_hears_a_chunk_on_its_own_frames():
     assert seen[:2] == [models.LANGUAGE_FRAMES, frames] and 1050 < frames < 1150 and frames > models.LANGUAGE_FRAMES
 
 
+def test_only_a_transcriptions_decodes_are_the_stages_beam_search():
+    """The part "beam search" (what benchmarks/translate_pivot.py and job.py read) times the decodes inside
+    a transcription's riding block, with or without English riding, and no other Whisper decode."""
+    from sceneglot.jobs import Progress
+
+    model = asr.load_model(asr.AsrOptions().model)
+    audio = read_audio(EVAL / "speech" / "multilingual" / "eluosi.wav")
+
+    def parts(riding: bool, english: bool) -> dict:
+        events: list = []
+        with Progress([events.append]).stage("asr"):
+            with model.keeping_encodings() as encoded:
+                if riding:
+                    with model.riding(asr.english_prompt(model, "ru") if english else None):
+                        list(model.transcribe(audio, language="ru", beam_size=5, vad_filter=False)[0])
+                else:
+                    list(model.transcribe(audio, language="ru", beam_size=5, vad_filter=False)[0])
+            # an English decode of its own on that window, outside the block: never part of it
+            assert asr.english_lines(model, encoded[0], "ru", 0.0, len(audio) / 16000, beam_size=1)
+        return events[-1].parts
+
+    assert "beam search" not in parts(riding=False, english=False)
+    plain, riding = parts(riding=True, english=False), parts(riding=True, english=True)
+    assert plain["beam search"][1] > 0 and riding["beam search"][1] > 0
+
+
 def test_english_polish_alternation_keeps_both_languages(tmp_path):
     need("espeak-ng", "it speaks the English/Polish test lines")
     path = english_polish_clip(tmp_path)
