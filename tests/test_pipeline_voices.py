@@ -35,3 +35,19 @@ def test_voice_features_without_their_key_file_are_not_used(tmp_path):
     np.save(folder.path(pipeline.VOICE_FEATURES), np.zeros((7, 512), np.float16))
     np.savez(folder.path(pipeline.VOICES), key=np.array("key-a"), times=np.arange(50.0))
     assert pipeline._load_voices(folder, "key-a") is None  # times and features disagree
+
+
+def test_diarization_spools_its_frame_features_to_disk_and_ray_can_carry_them():
+    import pickle
+
+    from sceneglot.speech.diarize import _FrameSpool
+
+    rows = _frames(300).features
+    spool = _FrameSpool()
+    for a in range(0, 300, 70):  # one block at a time, as diarization computes them
+        spool.write(rows[a:a + 70].astype(np.float32))
+    kept = spool.frames()
+    del spool  # the map outlives the spool's file object
+    assert isinstance(kept, np.memmap) and kept.shape == (300, 512) and np.array_equal(kept, rows)
+    assert np.array_equal(pickle.loads(pickle.dumps(kept)), rows)  # a Ray task's result is pickled
+    assert _FrameSpool().frames().shape == (0, 512)

@@ -232,7 +232,8 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
     speech, overlap, cover = (np.zeros(total, np.float32) for _ in range(3))
     activity = np.zeros((len(starts), 589, 3), bool)
     local: list[LocalSpeaker] = []
-    kept: list[tuple[np.ndarray, np.ndarray]] = []
+    kept_times: list[np.ndarray] = []
+    spool = _FrameSpool() if keep_voices else None  # the frame features go to disk as they come
     block = int(BLOCK * sr)
     chunk_ids = np.arange(len(starts))
     for b0 in range(0, max(starts) + 1, block):
@@ -246,7 +247,8 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
         ftimes = b0 / sr + HOP * np.arange(len(frames)) + 0.0125
         if keep_voices:
             own = ftimes < (b0 + block) / sr if b0 + block <= max(starts) else np.ones(len(ftimes), bool)
-            kept.append((ftimes[own], frames[own].astype(np.float16)))
+            kept_times.append(ftimes[own])
+            spool.write(frames[own])
         for c, pr in zip(ids, prob, strict=True):
             li, gi = _global_index(starts[c], pr.shape[0], n)
             keep = gi < total
@@ -261,9 +263,30 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
     overlap[seen] /= cover[seen]
     voices = None
     if keep_voices:
-        voices = VoiceFrames(np.concatenate([t for t, _ in kept]) if kept else np.zeros(0),
-                             np.concatenate([f for _, f in kept]) if kept else np.zeros((0, 512), np.float16))
+        voices = VoiceFrames(np.concatenate(kept_times) if kept_times else np.zeros(0), spool.frames())
     return Segmented(starts, activity, speech, overlap, local, n, voices)
+
+
+class _FrameSpool:
+    """CAM++ frame features (float16, 512 a row) appended to an unlinked scratch file and handed back
+    memory-mapped: an hour's 184 MiB is neither held while diarization runs nor concatenated at its end."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        self._fh = tempfile.TemporaryFile(prefix="sceneglot-voices-")  # noqa: SIM115 (the map keeps it open)
+        self._rows = 0
+
+    def write(self, frames: np.ndarray) -> None:
+        self._fh.write(np.ascontiguousarray(frames, np.float16).tobytes())
+        self._rows += len(frames)
+
+    def frames(self) -> np.ndarray:
+        self._fh.flush()
+        if self._rows == 0:
+            self._fh.close()
+            return np.zeros((0, 512), np.float16)
+        return np.memmap(self._fh, np.float16, "r", shape=(self._rows, 512))
 
 
 def _local_speakers(c: int, t0: float, act: np.ndarray, frames: np.ndarray, ftimes: np.ndarray
