@@ -10,6 +10,7 @@ window on the cluster, joined here, equal the local windowed run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from tests.media_fixtures import CUT2, SHARED, TWOSHOT
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_MODULES = ("onnxruntime", "ctranslate2", "faster_whisper")  # torch and cv2 come with record types
+JOB_TIMEOUT = 2400.0  # s for one job: ~250 s for both jobs at load 10, and a loaded CI machine is slower
 
 
 def _node_env() -> dict[str, str]:
@@ -36,8 +38,13 @@ def _node_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """Two nodes, one CPU and a small object store each; shut down whatever happens."""
+def cluster(monkeypatch_module):
+    """Two nodes, one CPU and a small object store each; shut down whatever happens.
+
+    Ray's workers run at nice 0 like the drivers and the local runs they are compared with: at Ray's
+    default nice 15 a loaded machine gives them a few percent of a core (measured ~5 % at load 18),
+    and the jobs then ran out of their time limit, not out of anything the tests check."""
+    monkeypatch_module.setenv("RAY_worker_niceness", "0")  # read by the raylets Cluster starts
     env = _node_env()
     store = 80 << 20
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": store,
@@ -82,11 +89,36 @@ def _analyze(folder: Path, *extra: str, env: dict[str, str] | None = None, src: 
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
-def _finish(proc: subprocess.Popen) -> tuple[str, list[str]]:
-    out, err = proc.communicate(timeout=1500)
-    assert proc.returncode == 0, err[-3000:]
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def _finish(proc: subprocess.Popen, timeout: float = JOB_TIMEOUT) -> tuple[str, list[str]]:
+    """The job's stderr and the model modules its driver imported; a failure names its cause: the error
+    lines (not the progress events around them) or, on a timeout, the stage each event last reached."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"the job ran past {timeout:.0f} s (load {os.getloadavg()[0]:.1f}); last events: "
+                    f"{_last_events(err)}", pytrace=False)
+    said = "\n".join(line for line in err.splitlines() if not line.startswith("{"))
+    assert proc.returncode == 0, f"exit {proc.returncode}: {said[-3000:]}\nlast events: {_last_events(err)}"
     found = re.search(r"MODULES (\[.*\])", out)
     return err, json.loads(found.group(1)) if found else None
+
+
+def _last_events(err: str) -> dict[str, str]:
+    last: dict[str, str] = {}
+    for line in err.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                e = json.loads(line)
+                last[e.get("stage", "?")] = f"{e.get('message') or ''} {e.get('done', '')}/{e.get('total', '')}"
+    return last
 
 
 def test_two_jobs_share_the_cluster_and_equal_local_runs(cluster, tmp_path):
