@@ -196,7 +196,7 @@ def _stage_task(fn: Callable[..., Any], job_data: dict[str, Any], info_data: dic
     path = local_input(job.input, key, refs)
     job.input = str(path)
     info = MediaInfo(**{**info_data, "path": str(path)})
-    return fn(job, info, lazy_audio(path, info), *args)
+    return fn(job, info, lazy_audio(path, info, seek=True), *args)  # a window's task seeks to its audio
 
 
 __all__ = ["GPU_STAGES", "RayExecutor", "connect", "local_input", "wait", "wait_all"]

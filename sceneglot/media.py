@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import struct
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import av
@@ -331,10 +333,140 @@ def iter_audio(
             yield np.concatenate(pending).astype(np.float32, copy=False)
 
 
+PROBE_FRAMES = 48  # decoded frames whose timestamps tell whether a stream's count samples exactly (~1 s)
+
+
+def _exact(src: av.audio.stream.AudioStream, first: list[av.AudioFrame]) -> bool:
+    """Whether the stream's timestamps count samples: time base 1/rate (as MP4, WAV, FLAC, Ogg write) and its
+    first frames each starting where the last ended. Not where they were remuxed from a millisecond time
+    base: those wobble by up to half a millisecond and are not gaps."""
+    rate = src.codec_context.sample_rate
+    if not rate or src.time_base != Fraction(1, rate) or any(f.pts is None for f in first):
+        return False
+    return all(b.pts == a.pts + a.samples for a, b in pairwise(first))
+
+
+def _cut(frame: av.AudioFrame, drop: int) -> av.AudioFrame:
+    """`frame` without its first `drop` samples, its pts moved on by as many."""
+    if drop <= 0:
+        return frame
+    data = frame.to_ndarray()
+    data = data[:, drop:] if frame.format.is_planar else data[:, drop * len(frame.layout.channels):]
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=frame.format.name, layout=frame.layout.name)
+    out.sample_rate, out.time_base = frame.sample_rate, frame.time_base
+    out.pts = frame.pts + round(drop / frame.sample_rate / frame.time_base) if frame.time_base else None
+    return out
+
+
 def read_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, stream: int | None = None) -> np.ndarray:
     """The whole soundtrack as mono float32 in [-1, 1] (16 kHz: ~230 MB per hour)."""
     chunks = list(iter_audio(path, sample_rate, stream=stream))
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+PREROLL = 0.5  # s decoded and dropped after a seek (codec state: AAC's overlap, MP3's reservoir, Opus' pre-skip)
+
+
+class _NoSeek(Exception):
+    """The stream cannot be read from a seek exactly like the whole decode: decode from the start instead."""
+
+
+def read_audio_span(path: str | os.PathLike, start: float, end: float | None, sample_rate: int = SAMPLE_RATE,
+                    stream: int | None = None) -> np.ndarray:
+    """Samples `round(start * rate)` to `round(end * rate)` (`end` None: to the end) of what `read_audio`
+    gives, decoded from a seek near `start` instead of from the file's start.
+
+    Why: a task that needs one window of a long input (an ASR window on a Ray node) decodes only
+    that window. The resampler's phase follows its first input sample, so it is started on an input
+    sample where the whole decode's output grid falls (a multiple of rate / gcd(rate, 16000) after
+    the stream's first sample, the first decoded frame cut there), PREROLL s before `start` so the
+    codec and the resampler have settled, and the whole decode's leading pad or trim is applied by
+    number: where the frames run on without a gap from the stream's start, the samples are the whole
+    decode's, bit for bit where the codec's output depends only on the packets decoded (PCM, FLAC,
+    MP3, Opus, AAC without noise substitution; FFmpeg's AAC encoder writes PNS, whose noise generator
+    runs through the whole stream). Decoded from the start instead where timestamps do not count
+    samples (a remux from a millisecond time base), a gap or overlap lies in the span, the seek
+    lands late or a packet does not decode. Not seen from a seek: a gap earlier in the stream (a
+    splice, lost packets), after which the whole decode, which counts samples, closing gaps over
+    10 ms and keeping overlaps, is off the timestamps by what it did not close, and the seek is on them.
+    """
+    a = max(0, round(start * sample_rate))
+    b = None if end is None else max(a, round(end * sample_rate))
+    if a > 2 * PREROLL * sample_rate:
+        with contextlib.suppress(_NoSeek):
+            return _seeked_span(path, a, b, sample_rate, audio_stream(path, stream))
+    parts, at = [], 0
+    for chunk in iter_audio(path, sample_rate, stream=stream):
+        lo, hi = max(a - at, 0), len(chunk) if b is None else min(len(chunk), b - at)
+        if hi > lo:
+            parts.append(chunk[lo:hi])
+        at += len(chunk)
+        if b is not None and at >= b:
+            break
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _start(container: av.container.InputContainer, src: av.audio.stream.AudioStream) -> int:
+    """The pts of the stream's first decoded frame (where the whole decode's resampler starts), when its
+    timestamps count samples (_exact); else _NoSeek."""
+    first: list[av.AudioFrame] = []
+    try:
+        for packet in container.demux(src):
+            first += packet.decode()
+            if len(first) >= PROBE_FRAMES:
+                break
+    except av.error.FFmpegError:
+        raise _NoSeek from None
+    if not first or not _exact(src, first[:PROBE_FRAMES]):
+        raise _NoSeek
+    return first[0].pts
+
+
+def _seeked_span(path: str | os.PathLike, a: int, b: int | None, sample_rate: int, index: int) -> np.ndarray:
+    with _open(path) as container:
+        src = container.streams.audio[index]
+        rate = src.codec_context.sample_rate
+        origin = _origin(container)
+        p0 = _start(container, src)  # _NoSeek unless the whole decode's grid can be found by number
+        lead = round((float(p0 * src.time_base) - origin) * sample_rate)  # what iter_audio pads (+) or trims (-)
+        period = rate // math.gcd(rate, sample_rate)  # input samples that make a whole number of output samples
+        settle = round(PREROLL * rate)
+        feed = ((a - lead) * rate // sample_rate - settle) // period * period  # first input sample resampled
+        if feed <= settle:
+            raise _NoSeek
+        at = lead + feed // period * (sample_rate // math.gcd(rate, sample_rate))  # its output's whole-decode index
+        container.seek(p0 + feed - settle, stream=src, backward=True)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        parts: list[np.ndarray] = []
+        have, started = 0, False
+
+        def decoded() -> Iterator[av.AudioFrame]:
+            for packet in container.demux(src):
+                yield from packet.decode()  # a packet that does not decode: the whole decode's care (_NoSeek)
+
+        expect = None
+        try:
+            for frame in decoded():
+                if frame.pts is None or frame.sample_rate != rate or expect not in (None, frame.pts):
+                    raise _NoSeek  # a gap or overlap here: the whole decode's count and the timestamps part
+                expect = frame.pts + frame.samples
+                if not started and frame.pts - p0 > feed - settle // 2:
+                    raise _NoSeek  # the seek landed too late for the codec to settle
+                if frame.pts - p0 + frame.samples <= feed:
+                    started = True
+                    continue  # the codec settling
+                started = True
+                for out in resampler.resample(_cut(frame, feed - (frame.pts - p0))):  # the first one cut at `feed`
+                    parts.append(out.to_ndarray().reshape(-1))
+                    have += len(parts[-1])
+                if b is not None and at + have >= b:
+                    break
+            else:
+                parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
+        except av.error.FFmpegError:
+            raise _NoSeek from None
+    got = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return got[a - at:None if b is None else b - at].astype(np.float32, copy=False)
 
 
 # 8-bit YUV layouts whose first plane is the full-size luma.

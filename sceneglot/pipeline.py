@@ -83,11 +83,13 @@ class _Audio:
 
     `audio()` is the whole soundtrack as an array, read afresh for the stage that asks (a copy it drops
     when it ends: nothing keeps one for the job's lifetime); `audio.track()` is the soundtrack.Soundtrack
-    itself, which the speech stages read a window or block at a time.
+    itself, which the speech stages read a window or block at a time. `audio.spans()` is what reads a
+    few spans: the same Soundtrack, or with `seek` (a Ray task, which has no scratch file to share)
+    a soundtrack.Spans that seeks to each span, so an ASR window's task decodes only its window.
     """
 
-    def __init__(self, path: Path, info: MediaInfo, progress: Progress) -> None:
-        self.path, self.info, self.progress = path, info, progress
+    def __init__(self, path: Path, info: MediaInfo, progress: Progress, seek: bool = False) -> None:
+        self.path, self.info, self.progress, self.seek = path, info, progress, seek
         self._lock = threading.Lock()
         self._track = None
 
@@ -99,6 +101,13 @@ class _Audio:
                 with self.progress.stage("audio", round(self.info.duration, 3)):
                     self._track = Soundtrack(self.path, self.info.audio_stream, step=jobs.step)
             return self._track
+
+    def spans(self):
+        if not self.seek:
+            return self.track()
+        from .soundtrack import Spans
+
+        return Spans(self.path, self.info.audio_stream, self.info.duration)
 
     def __call__(self):
         return self.track().array()
@@ -121,9 +130,11 @@ def _diarization_settings(job: Job) -> dict[str, Any]:
     return {"num": s.num_speakers, "min": s.min_speakers, "max": s.max_speakers, "audio_stream": s.audio_stream}
 
 
-def lazy_audio(path: str | os.PathLike, info: MediaInfo, progress: Progress | None = None) -> Callable[[], Any]:
-    """The soundtrack as a function: decoded on the first call, shared by the stages that ask."""
-    return _Audio(Path(path), info, progress or Progress())
+def lazy_audio(path: str | os.PathLike, info: MediaInfo, progress: Progress | None = None,
+               seek: bool = False) -> Callable[[], Any]:
+    """The soundtrack as a function: decoded on the first call, shared by the stages that ask
+    (`seek`: spans are read by seeking, see _Audio.spans)."""
+    return _Audio(Path(path), info, progress or Progress(), seek)
 
 
 def local(stage: str, fn: Callable[..., T], job: Job, info: MediaInfo, audio: Callable[[], Any], *args: Any) -> T:
@@ -173,7 +184,7 @@ def asr_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], k: int
     from . import windows
     from .speech import asr
 
-    track = audio.track()
+    track = audio.spans() if hasattr(audio, "spans") else audio.track()
     w = windows.speech_window(track, k, count)
     total = round(info.duration, 3)
 

@@ -84,4 +84,44 @@ class Soundtrack:
         self.close()
 
 
-__all__ = ["RATE", "Soundtrack"]
+class Spans:
+    """The soundtrack read span by span straight from the input (media.read_audio_span: a seek near
+    each span's start), for a task that needs a few minutes of a long input and decodes nothing else
+    (an ASR window on a Ray node). Sliced and read like a Soundtrack, with the same samples; its
+    length is found, once, by decoding the last few seconds."""
+
+    TAIL = 5.0  # s before the probed end where the length is looked for
+
+    def __init__(self, path: str | os.PathLike, stream: int | None, duration: float) -> None:
+        self.path, self.stream, self._probed = path, stream, duration
+        self._n: int | None = None
+
+    def __len__(self) -> int:
+        if self._n is None:
+            from . import media
+
+            start = max(0.0, self._probed - self.TAIL)
+            self._n = round(start * RATE) + len(media.read_audio_span(self.path, start, None, RATE, self.stream))
+        return self._n
+
+    @property
+    def duration(self) -> float:
+        return len(self) / RATE
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        from . import media
+
+        if not isinstance(key, slice) or key.step not in (None, 1) or (key.start or 0) < 0 \
+                or (key.stop is not None and key.stop < 0):
+            raise TypeError("Spans are read in contiguous spans from the start: track[a:b], a, b >= 0")
+        a = key.start or 0
+        got = media.read_audio_span(self.path, a / RATE, None if key.stop is None else key.stop / RATE, RATE,
+                                    self.stream)
+        return got  # clipped at the end, as an array's slice is
+
+    def read(self, start: float, end: float) -> np.ndarray:
+        """Samples from `start` to `end` seconds."""
+        return self[max(0, round(start * RATE)):max(0, round(end * RATE))]
+
+
+__all__ = ["RATE", "Soundtrack", "Spans"]
