@@ -11,8 +11,13 @@ speech runs beside faces and active speakers, so the stage peaks are the process
 share); `--sequential` runs speech before vision, so each stage's peak above its start is its own. Also:
 scene.json's load time. Under load, compare ratios, not seconds.
 
+A Ray length is run locally and on Ray back to back on the same input, the order alternating with
+`--repeat` (local then Ray, Ray then local, ...), with the cluster up for both, so whatever else the
+machine is doing falls on both alike; the ratio is taken per pair.
+
     python benchmarks/long.py                                # 1, 10, 60 minutes + 10 minutes on Ray
     python benchmarks/long.py --minutes 1 2 --ray-minutes    # quick: 1 and 2 minutes, no Ray (~5 min idle)
+    python benchmarks/long.py --minutes --ray-minutes 2 --repeat 2   # the Ray ratio: 2 pairs on 2 minutes
     python benchmarks/long.py --minutes 60 --budget 1200     # the hour, stopped after 20 min: peak RSS so far
                                                              # and the input minutes each stage got through
 """
@@ -23,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,6 +64,7 @@ def run(src: Path, folder: Path, extra: list[str], env: dict[str, str] | None = 
 
             timer = threading.Timer(budget, proc.terminate)
             timer.start()
+        load0 = os.getloadavg()[0]
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         if timer:
@@ -71,7 +78,8 @@ def run(src: Path, folder: Path, extra: list[str], env: dict[str, str] | None = 
             raise SystemExit(f"analyze failed on {src}:\n{err.read()[-2000:]}")
     report = lines[-1] if lines else {}
     return {"wall": seconds, "rss": usage.ru_maxrss / 1024, "stages": report.get("stages", {}),
-            "stopped": stopped, "progress": report.get("progress", {})}
+            "stopped": stopped, "progress": report.get("progress", {}),
+            "load": (round(load0, 1), round(os.getloadavg()[0], 1))}
 
 
 def child(src: str, folder: str, ray: str | None, sequential: bool) -> None:
@@ -124,6 +132,13 @@ def child(src: str, folder: str, ray: str | None, sequential: bool) -> None:
                 last = time.perf_counter()
             time.sleep(0.02)
 
+    def stop(*_) -> None:  # --budget ran out: the figures up to now, not those of up to 10 s ago
+        # Unlocked: this runs on the main thread, which may hold the lock in listen().
+        print(json.dumps({"peak": round(state["peak"]), "stages": state["stages"],
+                          "progress": state["progress"]}), flush=True)
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
     threading.Thread(target=sample, daemon=True).start()
     executor = None
     if ray:
@@ -173,6 +188,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=int, nargs="*", default=[1, 10, 60])
     ap.add_argument("--ray-minutes", type=int, nargs="*", default=[10], help="lengths also run on Ray (2 workers)")
+    ap.add_argument("--repeat", type=int, default=1, help="local/Ray pairs per Ray length (order alternating)")
     ap.add_argument("--budget", type=float, help="stop each job after this many seconds (report what it reached)")
     ap.add_argument("--sequential", action="store_true", help="speech before vision: each stage's own peak")
     ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "sceneglot-long"))
@@ -195,16 +211,29 @@ def main() -> None:
         rows.append((minutes, where, got, size, load))
         print(minutes, where, json.dumps(got), flush=True, file=sys.stderr)
 
-    for minutes in args.minutes:
-        one(minutes, "local", [])
-    if args.ray_minutes:
-        env = {"PYTHONPATH": str(ROOT), "SCENEGLOT_MODEL_PATH": os.environ["SCENEGLOT_MODEL_PATH"],
-               "SCENEGLOT_QUIET": "1"}
-        cluster = ray_cluster(2, env)
-        try:
-            for minutes in args.ray_minutes:
-                one(minutes, "ray, 2 workers", ["--ray", cluster.address])
-        finally:
+    pairs: list[tuple[int, int, str, dict, dict]] = []
+    cluster = None
+    try:
+        if args.ray_minutes:
+            env = {"PYTHONPATH": str(ROOT), "SCENEGLOT_MODEL_PATH": os.environ["SCENEGLOT_MODEL_PATH"],
+                   "SCENEGLOT_QUIET": "1"}
+            cluster = ray_cluster(2, env)
+        for minutes in args.minutes:
+            if minutes not in args.ray_minutes:
+                one(minutes, "local", [])
+        for minutes in args.ray_minutes:
+            for r in range(max(1, args.repeat)):
+                order = [("local", []), ("ray, 2 workers", ["--ray", cluster.address])]
+                if r % 2:
+                    order.reverse()  # the other one first: a load that rises or falls hits both alike
+                got = {}
+                for where, flags in order:
+                    one(minutes, where, flags)
+                    got[where] = rows[-1][2]
+                pairs.append((minutes, r + 1, " then ".join(w.split(",")[0] for w, _ in order),
+                              got["local"], got["ray, 2 workers"]))
+    finally:
+        if cluster is not None:
             cluster.shutdown()
     print(f"load: {os.getloadavg()[0]:.1f} (1-min load average at the end), {os.cpu_count()} cores")
     print("| input | where | wall s | s per input min | peak RSS MiB | scene.json MiB | scene.json load s |")
@@ -215,6 +244,20 @@ def main() -> None:
         else:
             print(f"| {minutes} min | {where} | {got['wall']:.0f} | {got['wall'] / minutes:.1f} | {got['rss']:.0f} "
                   f"| {size:.2f} | {load:.2f} |")
+    if pairs:
+        print("\nRay against local on the same input, back to back (the 1-min load average at each run's start "
+              "and end)")
+        print("| input | pair | order | local s | Ray s | Ray / local | load local | load Ray |")
+        print("| --- | ---: | --- | ---: | ---: | ---: | --- | --- |")
+        for minutes, r, order, here, there in pairs:
+            ratio = "-" if here["stopped"] or there["stopped"] else f"{there['wall'] / here['wall']:.2f}x"
+            print(f"| {minutes} min | {r} | {order} | {here['wall']:.0f} | {there['wall']:.0f} | {ratio} "
+                  f"| {here['load'][0]}-{here['load'][1]} | {there['load'][0]}-{there['load'][1]} |")
+        done = [there["wall"] / here["wall"] for _, _, _, here, there in pairs
+                if not here["stopped"] and not there["stopped"]]
+        if done:
+            print(f"Ray / local over {len(done)} pair(s): mean {sum(done) / len(done):.2f}x, "
+                  f"range {min(done):.2f}-{max(done):.2f}x")
     print("\nper stage: RSS MiB at its start -> peak while it ran (the process's), wall s; stopped jobs: input reached")
     print("| input | where | " + " | ".join(STAGES) + " |")
     print("| --- | --- |" + " ---: |" * len(STAGES))
@@ -227,6 +270,8 @@ def main() -> None:
                 cells.append(f"{row[0]}->{row[1]}, {row[3]:.0f} s")
             elif row and reach:
                 cells.append(f"{row[0]}->{row[1]}, at {reach[0]:.0f}/{reach[1]:.0f}")
+            elif row:
+                cells.append(f"{row[0]}->{row[1]}, running")
             else:
                 cells.append("-")
         print(f"| {minutes} min | {where} | " + " | ".join(cells) + " |")
