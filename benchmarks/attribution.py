@@ -60,7 +60,9 @@ from sceneglot.vision import analyze_faces  # noqa: E402
 SCENES = ["cut2", "twoshot", "cut4", "dialogue"]
 # The grid: the lead a face needs over the others to count as seen speaking (logits), the voice distance
 # under which two turns are one speaker, the one above which one person's turns stay two voices.
-GRID = {"margin": [2.0, 1.0, 3.0], "voice": [0.6, 0.5, 0.7], "clear": [0.8, 0.7, 0.9]}  # defaults first
+# and the lead in standard deviations a face's lip-sound sync needs over the others' (one-sided 5, 10, 1 %).
+GRID = {"margin": [2.0, 1.0, 3.0], "voice": [0.6, 0.5, 0.7], "clear": [0.8, 0.7, 0.9],
+        "sync": [1.645, 1.282, 2.326]}  # defaults first
 
 
 def stages(name: str, folder: Path | None, path: Path | None = None, truth: dict | None = None) -> dict:
@@ -74,7 +76,7 @@ def stages(name: str, folder: Path | None, path: Path | None = None, truth: dict
     if cache and cache.is_file():
         saved = pickle.loads(cache.read_bytes())
         if saved.get("key") == key:
-            return _job(path, truth, saved)
+            return _job(path, truth, {**saved, "folder": folder})
     info = media.probe(path)
     audio = media.read_audio(path)
     t = time.perf_counter()
@@ -88,7 +90,7 @@ def stages(name: str, folder: Path | None, path: Path | None = None, truth: dict
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_bytes(pickle.dumps(saved))
-    job = _job(path, truth, saved)
+    job = _job(path, truth, {**saved, "folder": folder})
     job["fresh"] = True
     return job
 
@@ -101,13 +103,55 @@ def _job(path: Path, truth: dict, saved: dict) -> dict:
                   speakers=speech.speakers, persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
     audio = media.read_audio(path)
     return {"scene": scene, "turns": saved["turns"], "motion": asd.motion, "audio": audio, "voices": saved["voices"],
-            "stages_s": saved["stages_s"], "fresh": False, "truth": truth}
+            "stages_s": saved["stages_s"], "fresh": False, "truth": truth,
+            "sync_of": encoder_sync(path, faces.tracks, audio, saved.get("folder"))}
+
+
+def encoder_sync(path: Path, tracks: list, audio, folder: Path | None):
+    """A turns.SyncOf from Light-ASD's visual and audio encoder features apart (torch network, as
+    benchmarks/sync.py computes them, on the crops av.asd cuts), kept in FOLDER/encoders.npz."""
+    import numpy as np
+
+    from sceneglot.av import features, sync
+
+    cache = folder / "encoders.npz" if folder else None
+    if cache and cache.is_file():
+        kept = dict(np.load(cache))
+    else:
+        net = sync.load_network()
+        kept = {"audio": sync.audio_features(features.mfcc(audio), net)}
+        geos = {tr.id: features.geometry(tr.boxes, tr.start, tr.end) for tr in tracks}
+        geos = {k: g for k, g in geos.items() if len(g.times)}
+        crops: dict[str, list] = {k: [] for k in geos}
+        firsts = {k: round(g.times[0] * features.FPS) for k, g in geos.items()}
+        end = max((g.times[-1] for g in geos.values()), default=0.0) + 0.5 / features.FPS
+        for frame in media.iter_frames(path, fps=features.FPS, end=end, grey=True):
+            for k, g in geos.items():
+                i = frame.index - firsts[k]
+                if 0 <= i < len(g.times):
+                    crops[k].append(features.crop_face(frame.image, g.x[i], g.y[i], g.s[i]))
+        for k, c in crops.items():
+            if c:
+                kept[f"visual-{k}"] = sync.visual_features(np.stack(c), net)
+                kept[f"first-{k}"] = np.array(firsts[k])
+        if cache:
+            np.savez(cache, **kept)
+
+    def sync_of(track: str, lo: int, hi: int):
+        if f"visual-{track}" not in kept:
+            return None
+        first = int(kept[f"first-{track}"])
+        return sync.embedding_sync(kept[f"visual-{track}"][max(lo - first, 0):hi - first], kept["audio"],
+                                   max(lo, first))
+
+    return sync_of
 
 
 def run(job: dict, settings: AttributionSettings) -> tuple[score.Score, float]:
     scene = copy.deepcopy(job["scene"])
     t = time.perf_counter()
-    av_attribute.attribute(scene, job["audio"], job["turns"], job["motion"], settings, voices=job["voices"])
+    av_attribute.attribute(scene, job["audio"], job["turns"], job["motion"], settings, voices=job["voices"],
+                           sync_of=job["sync_of"])
     return score.score(scene, job["truth"]), time.perf_counter() - t
 
 
@@ -132,24 +176,18 @@ def shipped(name: str) -> tuple[float, float]:
 
 def explain(name: str, job: dict, settings: AttributionSettings) -> None:
     """Per short turn: its span and why it starts there, the voice cluster, the decision (speaker, face,
-    evidence), each visible face's mean raw logit and lip sync (mouth motion x loudness, with its standard
-    error), and the truth there (who is heard, which visible face speaks). Faces are named by the truth."""
-    from sceneglot.av import lipmotion
-    from sceneglot.av import turns as turns_mod
-    from sceneglot.av.features import FPS
-
+    evidence), each visible face's mean raw logit and lip-sound sync z (sync.py, against shifted sound),
+    and the truth there (who is heard, which visible face speaks). Faces are named by the truth."""
     scene, audio = copy.deepcopy(job["scene"]), job["audio"]
-    result = av_attribute.diarize_av(job["turns"], scene, audio, job["motion"], settings, job["voices"])
+    result = av_attribute.diarize_av(job["turns"], scene, audio, job["motion"], settings, job["voices"],
+                                     job["sync_of"])
     names = score.person_map(scene, job["truth"])
-    mouths = turns_mod.person_series(scene.tracks, job["motion"] or {})
-    loud = lipmotion.voice_activity(audio, int(len(audio) / turns_mod.SAMPLE_RATE * FPS) + 1)
-    print(f"\n{name}: per turn (cut: why it starts there; faces: raw logit, sync +- se)")
+    print(f"\n{name}: per turn (cut: why it starts there; faces: raw logit, sync z)")
     for r in result.turns:
         t = r.turn
         faces = []
         for p, v in sorted(t.faces.items()):
-            found = av_attribute.sync(turns_mod.frames_of(t), mouths.get(p), loud)
-            lips = "" if found is None else f" sync {found.value:+.2f}+-{found.se:.2f}"
+            lips = f" z {t.sync[p]:+.1f}" if p in t.sync else ""
             faces.append(f"{names.get(p, p)} {v:+.1f}{lips}")
         u = score.turn_at(job["truth"], (t.start + t.end) / 2) or {"speaker": None, "on_screen": []}
         speaking = [o["person"] for o in u["on_screen"] if o["speaking"]] or ["nobody on screen"]
@@ -203,7 +241,7 @@ def main() -> None:
         top = sum(objective(table[n][best][0]) for n in on)
         ties = sum(abs(sum(objective(table[n][i][0]) for n in on) - top) < 1e-9 for i in range(len(points)))
         p = points[best]
-        return best, (f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} ({', '.join(on)}; "
+        return best, (f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} sync {p.sync:g} ({', '.join(on)}; "
                       f"{ties} of {len(points)} grid points tie)")
 
     held_out = {}

@@ -70,9 +70,14 @@ class Segment:
     pivot: str | None = None  # the English a two-leg translation went through; None when direct
     route: str | None = None  # how the translation was made, e.g. "whisper:de>en + bergamot:en>pt"
     # What decided the attribution: "asd" (Light-ASD saw the face speaking, or every visible face
-    # silent), "voice" (the voice matched a speaker known from elsewhere), "co-occurrence" (the face
-    # was on screen while the voice was heard, tied one to one, lip sync breaking ties); None: not attributed.
+    # silent), "sync" (the face's lips followed this sound clearly better than the other faces', where
+    # Light-ASD's lead was weak), "voice" (the voice matched a speaker known from elsewhere),
+    # "co-occurrence" (the face was on screen while the voice was heard, tied one to one on lip sync);
+    # None: not attributed.
     evidence: str | None = None
+    # How well the attributed face's lips follow the phrase's sound: a z against the same lips with the
+    # sound shifted 1-15 s (av.sync, pooled over the phrase's turns); None: no face, or too short to tell.
+    sync: float | None = None
     translation_edited: bool = False  # set by hand (found by `render`): `translate` keeps it
 
 

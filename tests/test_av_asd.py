@@ -101,28 +101,73 @@ def test_attribution_fuses_scores_to_90_percent_frame_accuracy(scored_and_motion
 @pytest.mark.slow
 def test_a_face_seen_with_two_voices_keeps_the_one_its_lips_follow(scored_and_motion):
     """The man's lips move through his own speech and, muted, through hers: Light-ASD sees him saying both.
-    Of the two, his mouth motion follows the loudness of his own (attribute.own_voice), by more than the
-    noise, so the muted recording's voice is not his even where its logit is the higher one (a re-edit
-    with another voice over his shot: +5.3 there, +4.4 on his own speech)."""
+    Of the two, his mouth motion follows the sound of his own (attribute.own_voice on sync.py's z, from the
+    motion ASD measured on its crops), by more than chance, so the muted recording's voice is not his even
+    where its logit is the higher one (a re-edit with another voice over his shot: +5.3 there, +4.4 on his
+    own speech)."""
     from sceneglot.av import turns as turns_mod
     from sceneglot.av.turns import Turn
 
     tracks, motion = scored_and_motion
     audio = media.read_audio(TWOSHOT)
-    mouths = turns_mod.person_series(tracks, motion)
-    loud = lipmotion.voice_activity(audio, 200)
+    scored = [Track(t.id, t.start, t.end, t.boxes, t.person, asd=[list(r) for r in t.speaking]) for t in tracks]
     logit = {round(t * 25): s for t, s in tracks[0].speaking}
 
     def turn(a: float, b: float, shift: float = 0.0) -> Turn:
         mean = float(np.mean([logit[k] for k in turns_mod.frames_of(Turn(a, b, "")) if k in logit]))
-        return Turn(a, b, "", faces={"PL": mean + shift})
+        return Turn(a, b, "", faces={"PL": mean + shift, "PR": -1.0})
 
     own, hers = [turn(0.07, 3.94)], [turn(4.34, 8.0)]  # the audio diarization's turns of his and her voice
     assert min(own[0].faces["PL"], hers[0].faces["PL"]) > 2.0  # seen speaking in both
-    assert attribute.own_voice("PL", {0: own, 1: hers}, mouths, loud) == 0
     louder = [turn(4.34, 8.0, shift=own[0].faces["PL"] - hers[0].faces["PL"] + 0.9)]
-    assert attribute.own_voice("PL", {0: own, 1: louder}, mouths, loud) == 0
-    assert attribute.own_voice("PL", {0: own, 1: louder}, {}, loud) == 1  # no lips to follow: the logit decides
+    unmeasured = [Turn(t.start, t.end, "", faces=dict(t.faces)) for t in own + louder]
+    turns_mod.add_sync(own + hers + louder, scored, turns_mod.motion_sync_of(motion, audio))
+    assert own[0].sync["PL"] > hers[0].sync["PL"] + 2 ** 0.5  # measured z 2.3 against -0.8
+    assert attribute.own_voice("PL", {0: own, 1: hers}) == 0
+    assert attribute.own_voice("PL", {0: own, 1: louder}) == 0
+    assert attribute.own_voice("PL", {0: unmeasured[:1], 1: unmeasured[1:]}) == 1  # no sync: the logit decides
+
+
+@pytest.fixture(scope="module")
+def encoded(scored_and_motion):
+    """A turns.SyncOf from Light-ASD's visual and audio encoder features apart, on the fixed tracks' crops."""
+    from sceneglot.av import features, sync
+
+    tracks, _ = scored_and_motion
+    geo = {t.id: features.geometry(t.boxes, t.start, t.end) for t in tracks}
+    crops: dict[str, list[np.ndarray]] = {t.id: [] for t in tracks}
+    for frame in media.iter_frames(TWOSHOT, fps=features.FPS, grey=True):
+        for tid, g in geo.items():
+            if frame.index < len(g.times):
+                i = frame.index
+                crops[tid].append(features.crop_face(frame.image, g.x[i], g.y[i], g.s[i]))
+    net = sync.load_network()
+    visual = {tid: sync.visual_features(np.stack(c), net) for tid, c in crops.items()}
+    sound = sync.audio_features(features.mfcc(media.read_audio(TWOSHOT)), net)
+    return lambda tid, lo, hi: sync.embedding_sync(visual[tid][lo:hi], sound, lo)
+
+
+@pytest.mark.slow
+def test_where_light_asd_leads_the_wrong_face_weakly_the_lips_following_the_sound_decide(scored_and_motion, encoded):
+    """Her first 2 s: the man's muted lips score +4.8 with Light-ASD, hers +3.7 (a lead under the 2.0 margin,
+    the wrong way). Light-ASD's own encoders say whose lips follow this sound: hers, by more than chance
+    (sync.py's z, 2.2 against -1.2), so she is seen speaking, on that evidence."""
+    from sceneglot.av import turns as turns_mod
+    from sceneglot.av.attribute import SYNC, AttributionSettings, seen_as
+    from sceneglot.av.turns import Turn
+
+    tracks, _ = scored_and_motion
+    scored = [Track(t.id, t.start, t.end, t.boxes, t.person, asd=[list(r) for r in t.speaking]) for t in tracks]
+    piece = Turn(4.34, 6.17, "")
+    turns_mod.add_face_evidence([piece], turns_mod.face_scores(scored))
+    assert 0 < piece.faces["PL"] - piece.faces["PR"] < AttributionSettings().margin
+    assert attribute.seen(piece, AttributionSettings(sync=float("inf"))) is None  # Light-ASD alone: undecided
+    turns_mod.add_sync([piece], scored, encoded)
+    assert seen_as(piece, AttributionSettings()) == ("PR", SYNC)
+    his = Turn(2.0, 3.94, "")  # his own speech, strongly seen by Light-ASD: the sync does not contradict it
+    turns_mod.add_face_evidence([his], turns_mod.face_scores(scored))
+    turns_mod.add_sync([his], scored, encoded)
+    assert seen_as(his, AttributionSettings())[0] == "PL"
 
 
 def test_fallback_is_chosen_and_labelled_without_weights(tmp_path, monkeypatch):

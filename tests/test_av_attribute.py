@@ -40,7 +40,7 @@ def test_one_person_recorded_twice_stays_one_speaker_unless_voices_clearly_diffe
     c = Turn(5, 7, "S1", _voice(far), {"PA": 3.0})
     labels = att.cluster_turns([a, c], S)
     assert labels == [0, 1]
-    owners = att._owners([a, c], labels, S, {}, np.zeros(200))
+    owners = att._owners([a, c], labels, S)
     # voices that clearly differ on one face: the face keeps the one it is seen saying most strongly; the
     # other is heard from off screen (lips moving to a muted recording, a looped silent face: GRID +3.7)
     assert owners[0][0] == "PA" and owners[1][0] is None
@@ -156,7 +156,7 @@ def test_a_change_inside_a_turn_goes_to_the_word_gap_where_the_sound_changes():
 def test_a_few_frames_seen_speaking_at_a_cut_do_not_decide_who_owns_a_voice():
     blip = Turn(2.42, 2.48, "S1", None, {"PA": 4.4, "PB": 2.0})  # 60 ms at a cut: no voice of its own
     long = Turn(2.48, 4.0, "S1", _voice(0), {"PA": 4.0, "PB": 4.5})  # nobody clearly ahead
-    owners = att._owners([blip, long], [0, 0], S, {}, np.zeros(200))
+    owners = att._owners([blip, long], [0, 0], S)
     assert owners[0][0] == "PB"  # from the long turn's faces (PB ahead), not the blip's "seen" PA
 
 

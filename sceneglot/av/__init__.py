@@ -39,6 +39,7 @@ class AttributionSettings:
     silent: float = 0.0  # every visible face below this: nobody on screen speaks
     voice: float = 0.6  # cosine distance under which two voices are one speaker
     clear: float = 0.8  # cosine distance above which one person's voices clearly differ (two speakers)
+    sync: float = 1.645  # standard deviations a face's lip-sound sync must lead the others' by to count (5 %)
 
 
 @dataclass

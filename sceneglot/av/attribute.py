@@ -3,9 +3,13 @@
 Speakers are decided from voices and faces together, on short turns (see
 `turns.py`). A turn is *seen* as person P's when P's raw Light-ASD logit over
 it is above `speak` and at least `margin` above the other visible faces' (a
-face alone on screen: `margin` above `speak`, the network's boundary); it is
-*silent* when faces are visible and every logit is below `silent`. Turns are
-then clustered by voice (average-linkage cosine distance) under constraints:
+face alone on screen: `margin` above `speak`, the network's boundary), unless
+another face's lips follow the turn's sound clearly better; where no face leads
+by `margin`, a face whose lips follow the sound `sync` standard deviations
+better than the others' (lip-sound sync, `sync.py`: a z against the same lips
+with the sound shifted) is seen speaking. A turn is *silent* when faces are
+visible and every logit is below `silent`. Turns are then clustered by voice
+(average-linkage cosine distance) under constraints:
 
 - cannot-link: turns seen as different persons; a turn seen as P and a silent
   turn during which P is visible (P does not speak there, so that voice is not P's);
@@ -14,12 +18,12 @@ then clustered by voice (average-linkage cosine distance) under constraints:
 - other turns join by voice up to `voice`.
 
 A cluster with seen turns belongs to that person; of several such clusters
-(voices that clearly differ) the face keeps the one its lips follow (mouth
-motion against loudness, when that separates them beyond the noise; else the
-one it is seen saying most strongly), the others are heard from off screen.
-The rest are matched one to one to persons who own no cluster yet, on the
-face evidence summed over their time (a face that is on screen, not silent,
-and ahead of the others); what stays unmatched is heard from off screen.
+(voices that clearly differ) the face keeps the one its lips follow (pooled
+lip-sound sync, when that separates them beyond chance; else the one it is
+seen saying most strongly), the others are heard from off screen. The rest are
+matched one to one to persons who own no cluster yet, on how far each face's
+lips follow the cluster's speech ahead of the other faces' (Light-ASD's lead
+where no sync is measured); what stays unmatched is heard from off screen.
 Every person is one speaker id, on screen or off; each off-screen cluster is
 another. A turn's phrase goes to the speaker's face only while that face is
 visible and not silent, so reverse shots and voice-overs get no face.
@@ -36,7 +40,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..scene import Scene, Segment, Speaker, Track, Word
-from . import AttributionSettings, lipmotion
+from . import AttributionSettings
 from . import turns as turns_mod
 from .features import FPS
 from .turns import Turn
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Attribution", "AttributionSettings", "Sync", "TurnResult", "attribute", "diarize_av", "fuse_phrases"]
 
-ASD, VOICE, COOCCURRENCE = "asd", "voice", "co-occurrence"
+ASD, VOICE, COOCCURRENCE, SYNC = "asd", "voice", "co-occurrence", "sync"
 MAX_PAUSE = 1.0  # s: a pause this short between two turns of one person is still that person speaking
 
 
@@ -68,22 +72,57 @@ class Attribution:
     method: str = "audio-visual"  # or "audio" (no faces: the audio diarization unchanged)
 
 
+def _phi(x: float) -> float:
+    """The standard normal distribution function."""
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(x, 30.0), -30.0)))
 
 
-def seen(t: Turn, s: AttributionSettings) -> str | None:
-    """The person seen speaking during the turn, if any is clearly."""
-    if not t.faces:
+def _sync_lead(t: Turn, person: str) -> float | None:
+    """How far `person`'s lips follow the turn's sound ahead of the best other visible face's, in units of
+    that difference's standard deviation under chance (each z is unit-variance there; a face alone on
+    screen is compared with chance itself, z 0). None: no z for that person or for a visible rival."""
+    if person not in t.sync:
         return None
+    rivals = [p for p in t.faces if p != person]
+    if not rivals:
+        return t.sync[person]
+    if any(p not in t.sync for p in rivals):
+        return None
+    return (t.sync[person] - max(t.sync[p] for p in rivals)) / math.sqrt(2.0)
+
+
+def seen_as(t: Turn, s: AttributionSettings) -> tuple[str | None, str | None]:
+    """(the person seen speaking during the turn, if any is clearly; ASD or SYNC: what showed it).
+
+    Light-ASD's lead decides unless another visible face's lips follow the sound better by more than
+    `sync` standard deviations (lips moving to a muted recording score as high as a speaker's); where its
+    lead is under `margin`, the face whose lips follow the sound by that much, if the network does not
+    score it silent, is seen speaking."""
+    if not t.faces:
+        return None, None
     ranked = sorted(((v, p) for p, v in t.faces.items()), reverse=True)
     best, person = ranked[0]
     # the lead is over the next face, or for a face alone on screen over the network's own boundary: a lone
     # silent face scores +1 to +2 while another voice talks (GRID, benchmarks/avsr.py), a speaking one +4
     runner_up = ranked[1][0] if len(ranked) > 1 else s.speak
-    if best < s.speak or best - runner_up < s.margin:
-        return None
-    return person
+    if best >= s.speak and best - runner_up >= s.margin:
+        if any((lead := _sync_lead(t, q)) is not None and lead > s.sync for q in t.faces if q != person):
+            return None, None  # another face's lips follow this sound clearly better: undecided
+        return person, ASD
+    leads = {p: lead for p in t.faces if (lead := _sync_lead(t, p)) is not None}
+    follow = max(leads, key=leads.get, default=None)
+    if follow is not None and leads[follow] > s.sync and t.faces[follow] >= s.speak:
+        return follow, SYNC
+    return None, None
+
+
+def seen(t: Turn, s: AttributionSettings) -> str | None:
+    """The person seen speaking during the turn, if any is clearly (seen_as)."""
+    return seen_as(t, s)[0]
 
 
 def silent(t: Turn, s: AttributionSettings) -> bool:
@@ -179,7 +218,7 @@ def _attach_short(items: list[Turn], labels: list[int], s: AttributionSettings) 
 
 
 class Sync(NamedTuple):
-    """How well a face's lips follow the sound heard over some frames: a measure and its standard error
+    """How well a face's lips follow the sound heard over some turns: a measure and its standard error
     when the lips have nothing to do with the sound (decisions compare two faces or two voices by
     their difference against sqrt(se1^2 + se2^2))."""
 
@@ -187,31 +226,18 @@ class Sync(NamedTuple):
     se: float
 
 
-def _lag1(x: np.ndarray) -> float:
-    x = x - x.mean()
-    return float((x[1:] * x[:-1]).sum() / max(float((x * x).sum()), 1e-12))
-
-
-def sync(frames: np.ndarray, motion: dict[int, float] | None, loudness: np.ndarray) -> Sync | None:
-    """The correlation over `frames` of a face's mouth motion with the loudness heard: lips in sync
-    with the sound correlate, lips moving to another (muted) recording do not. None: too little to tell."""
-    if motion is None:
+def sync(person: str, items: list[Turn]) -> Sync | None:
+    """`person`'s lip-sound sync over the turns (sync.py's z per turn, against the same lips with the sound
+    shifted), pooled: sum(w z) / sqrt(sum(w^2)) with w the square root of each turn's length (Liptak's
+    weighted Stouffer), itself unit-variance under chance. None: no turn with a z for that face."""
+    found = [(math.sqrt(t.duration), t.sync[person]) for t in items if person in t.sync]
+    if not found:
         return None
-    pairs = [(motion[k], loudness[k]) for k in frames if k in motion and 0 <= k < len(loudness)]
-    if len(pairs) < FPS:
-        return None
-    m, v = np.asarray(pairs).T
-    if m.std() < 1e-6 or v.std() < 1e-6:
-        return None
-    # the Pearson correlation; its standard error 1 / sqrt(n) over the effective number of independent
-    # frames: both series are smooth, so neighbouring frames repeat each other (Bartlett's n (1 - a b) /
-    # (1 + a b), a and b their lag-1 autocorrelations)
-    ab = max(_lag1(m) * _lag1(v), 0.0)
-    return Sync(float(np.corrcoef(m, v)[0, 1]), math.sqrt((1.0 + ab) / ((1.0 - ab) * len(m))))
+    w = np.array([x for x, _ in found])
+    return Sync(float(w @ np.array([z for _, z in found]) / math.sqrt(float(w @ w))), 1.0)
 
 
-def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[int, float]],
-              loudness: np.ndarray) -> int:
+def own_voice(person: str, spans: dict[int, list[Turn]]) -> int:
     """Of several clearly different voices (clusters -> the turns it is seen saying each) one face is seen
     saying, the one that is its own: the voice its lips follow best (sync), when that lead over the next
     voice is more than the standard error of that difference; else the voice it is seen saying most
@@ -221,8 +247,7 @@ def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[
     strength, follow = {}, {}
     for c, mine in spans.items():
         strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
-        frames = np.concatenate([turns_mod.frames_of(t) for t in mine]) if mine else np.zeros(0, int)
-        found = sync(frames, motion.get(person), loudness)
+        found = sync(person, mine)
         if found is not None:
             follow[c] = found
     ranked = sorted(follow, key=lambda c: -follow[c].value)
@@ -233,14 +258,13 @@ def own_voice(person: str, spans: dict[int, list[Turn]], motion: dict[str, dict[
     return max(spans, key=lambda c: strength[c])
 
 
-def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion: dict[str, dict[int, float]],
-            loudness: np.ndarray) -> dict[int, tuple[str | None, str, float]]:
+def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dict[int, tuple[str | None, str, float]]:
     """Cluster -> (person, how it was decided, confidence).
 
     Clusters with turns seen speaking (among the turns with a voice) belong to that person. The others
-    are matched one to one to the persons who own none, maximising the lead of that person's lip sync
-    (else raw ASD) over the other faces during the cluster's speech; a pair is possible only where the
-    face is on screen for most of that speech, never seen silent during it, and not behind another
+    are matched one to one to the persons who own none, maximising the lead of that person's pooled lip
+    sync (else raw ASD) over the other faces during the cluster's speech; a pair is possible only where
+    the face is on screen for most of that speech, never seen silent during it, and not behind another
     face's sync by more than the standard error of that difference."""
     clusters = sorted(set(labels))
     owner: dict[int, tuple[str | None, str, float]] = {}
@@ -255,7 +279,9 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
         if votes:
             person = max(votes, key=votes.get)
             heard = sum(t.duration for t, lab in zip(items, labels, strict=True) if lab == c)
-            owner[c] = (person, ASD, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
+            how = ASD if any(seen_as(t, s) == (person, ASD) for t, lab in zip(items, labels, strict=True)
+                             if lab == c and t.voice is not None) else SYNC
+            owner[c] = (person, how, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
     # Voices that clearly differ (they stayed apart under must-link) seen on one face are not all that
     # person's: the face is seen saying one of them, and lips moving to a muted recording fool Light-ASD
     # as well. The face keeps its own voice (own_voice); the others are heard from off screen.
@@ -264,7 +290,7 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
         if len(held) > 1:
             spans = {c: [t for t, lab in zip(items, labels, strict=True) if lab == c and t.voice is not None
                          and seen(t, s) == person] for c in held}
-            keep = own_voice(person, spans, motion, loudness)
+            keep = own_voice(person, spans)
             for c in held:
                 if c != keep:
                     del owner[c]
@@ -282,11 +308,9 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
                 shown = sum(t.duration for t in on)
                 if shown < turns_mod.VISIBLE * heard or any(t.faces[p] < s.silent for t in on):
                     continue  # mostly off screen, or seen silent while this voice speaks: not p's voice
-                frames = np.concatenate([turns_mod.frames_of(t) for t in on])
-                mine_sync = sync(frames, motion.get(p), loudness)
+                mine_sync = sync(p, on)
                 if mine_sync is not None:
-                    others = [x for q in everyone if q != p and (x := sync(frames, motion.get(q), loudness))
-                              is not None]
+                    others = [x for q in everyone if q != p and (x := sync(q, on)) is not None]
                     rival = max(others, key=lambda x: x.value, default=Sync(0.0, mine_sync.se))
                     lead = mine_sync.value - rival.value
                     if lead < -math.hypot(mine_sync.se, rival.se):
@@ -308,10 +332,11 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings, motion
 def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
                motion: dict[str, list[list[float]]] | None = None,
                settings: AttributionSettings | None = None,
-               voices: VoiceFrames | None = None) -> Attribution:
-    """Speakers and faces per short turn, from the audio turns, the shots, the tracks' raw scores, their
-    mouth motion (asd.score_tracks) and the audio (`voices`: the CAM++ frame features the diarization
-    kept, speech.diarize.diarize_with_voices; None: one pass of their own over the turns)."""
+               voices: VoiceFrames | None = None, sync_of: turns_mod.SyncOf | None = None) -> Attribution:
+    """Speakers and faces per short turn, from the audio turns, the shots, the tracks' raw scores, the
+    audio (`voices`: the CAM++ frame features the diarization kept, speech.diarize.diarize_with_voices;
+    None: one pass of their own over the turns) and how each track's lips follow the sound (`sync_of`,
+    from Light-ASD's encoder features; None: from the mouth motion asd.score_tracks measured, `motion`)."""
     s = settings or AttributionSettings()
     faces = turns_mod.face_scores(scene.tracks)
     if not faces or not turns:
@@ -320,13 +345,15 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
     if not items:
         return _audio_only(turns)
     turns_mod.add_face_evidence(items, faces)
+    if sync_of is None and motion:
+        sync_of = turns_mod.motion_sync_of(motion, audio)
+    if sync_of is not None:
+        turns_mod.add_sync(items, scene.tracks, sync_of)
     if voices is None:
         voices = turns_mod.voice_frames(audio, min(t.start for t in items) - 0.1, max(t.end for t in items) + 0.1)
     turns_mod.add_voices(items, audio, voices)
     labels = _attach_short(items, cluster_turns(items, s), s)
-    mouths = turns_mod.person_series(scene.tracks, motion or {})
-    frames = int(len(audio) / turns_mod.SAMPLE_RATE * FPS) + 1
-    owner = _owners(items, labels, s, mouths, lipmotion.voice_activity(audio, frames))
+    owner = _owners(items, labels, s)
     # One speaker id per person (however many voice clusters it owns), one per off-screen cluster.
     first: dict[object, float] = {}
     for t, lab in zip(items, labels, strict=True):
@@ -337,13 +364,15 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
     for t, lab in zip(items, labels, strict=True):
         person, how, conf = owner[lab]
         r = TurnResult(t, lab, ids[person or ("off", lab)])
-        p = seen(t, s)
-        if p is not None and p == person:
+        p, shown = seen_as(t, s)
+        if p is not None and p == person and shown == ASD:
             others = [v for q, v in t.faces.items() if q != p]
             lead = t.faces[p] - max(others) if others else t.faces[p]
             r.person, r.evidence, r.confidence = p, ASD, _sigmoid(t.faces[p]) * _sigmoid(lead)
+        elif p is not None and p == person:  # its lips follow this sound: P(lead > 0) under the sync's noise
+            r.person, r.evidence, r.confidence = p, SYNC, _phi(_sync_lead(t, p))
         elif person is not None and person in t.faces and t.faces[person] >= s.silent:
-            r.person, r.evidence, r.confidence = person, VOICE if how == ASD else how, conf
+            r.person, r.evidence, r.confidence = person, VOICE if how in (ASD, SYNC) else how, conf
         else:  # the speaker's face is not on screen (or is seen silent): heard from off screen
             r.evidence = VOICE if person is not None or not t.faces else ASD
             r.confidence = conf if not t.faces else 1.0 - _sigmoid(max(t.faces.values()))
@@ -441,6 +470,10 @@ def apply(scene: Scene, result: Attribution, rules: PhraseRules | None = None) -
             seg.evidence = max(votes, key=votes.get)
             seg.person_confidence = round(sum(r.confidence * wt for r, wt in zip(rs, weight, strict=True))
                                           / sum(weight), 3)
+            if seg.person is not None:
+                heard = list({id(r.turn): r.turn for r in rs if r.person == seg.person}.values())
+                found = sync(seg.person, heard)
+                seg.sync = None if found is None else round(found.value, 2)
     used = {s.speaker for s in scene.segments}
     scene.speakers = [sp for sp in result.speakers if sp.id in used]
     fuse(scene.tracks, result)
@@ -480,11 +513,11 @@ def fuse_phrases(tracks: list[Track], segments: list[Segment]) -> None:
 def attribute(scene: Scene, audio: np.ndarray, turns: list[SpeakerTurn],
               motion: dict[str, list[list[float]]] | None = None,
               settings: AttributionSettings | None = None,
-              voices: VoiceFrames | None = None) -> Attribution:
+              voices: VoiceFrames | None = None, sync_of: turns_mod.SyncOf | None = None) -> Attribution:
     """The audio-visual stage after ASD: reads tracks[].asd (raw Light-ASD), fills speakers, phrases
     (split at every change of speaker or face, with person, evidence and confidence) and the fused
     tracks[].speaking. Audio-only or faceless input keeps the audio diarization unchanged."""
-    result = diarize_av(turns, scene, audio, motion, settings, voices)
+    result = diarize_av(turns, scene, audio, motion, settings, voices, sync_of)
     if result.method == "audio":
         for tr in scene.tracks:
             tr.speaking = [list(r) for r in tr.asd]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,11 @@ from .features import FPS
 
 if TYPE_CHECKING:
     from ..speech.diarize import SpeakerTurn, VoiceFrames
+    from .sync import Sync
+
+# How well a track's lips follow the soundtrack over 25-fps frames [lo, hi): (track id, lo, hi) -> sync.Sync
+# (a z against the same lips with the sound shifted 1-15 s) or None when the span is too short to tell.
+SyncOf = Callable[[str, int, int], "Sync | None"]
 
 SAMPLE_RATE = 16000
 MAX_TURN = 2.0  # s: longer turns are cut into equal pieces, each long enough for a voice embedding
@@ -41,6 +47,7 @@ class Turn:
     audio_speaker: str  # the audio diarization's label (fallback when the turn is too short to embed)
     voice: np.ndarray | None = None  # L2-normalised CAM++ embedding
     faces: dict[str, float] = field(default_factory=dict)  # visible person -> mean raw Light-ASD logit
+    sync: dict[str, float] = field(default_factory=dict)  # visible person -> z of its lips following the sound
     cut: str = "audio"  # why the turn starts here: "audio" (diarization), "shot", "face" or "length"
 
     @property
@@ -172,6 +179,53 @@ def add_face_evidence(turns: list[Turn], faces: dict[str, dict[int, float]]) -> 
             values = [seen[k] for k in frames if k in seen]
             if len(values) >= VISIBLE * len(frames):
                 t.faces[person] = float(np.mean(values))
+
+
+def add_sync(turns: list[Turn], tracks: list[Track], sync_of: SyncOf) -> None:
+    """Each turn's visible persons' lip-sound sync z (sync.py), on the person's track that covers most of the
+    turn; a person whose track covers too little of it for a z (under a second) gets none."""
+    spans: dict[str, list[tuple[str, int, int]]] = {}
+    for tr in tracks:
+        rows = tr.asd or tr.boxes
+        if tr.person is not None and rows:
+            spans.setdefault(tr.person, []).append((tr.id, round(rows[0][0] * FPS), round(rows[-1][0] * FPS) + 1))
+    for t in turns:
+        frames = _frames(t.start, t.end)
+        if not len(frames):
+            continue
+        lo, hi = int(frames[0]), int(frames[-1]) + 1
+        for person in t.faces:
+            cover = [(min(hi, b) - max(lo, a), tid, max(lo, a), min(hi, b)) for tid, a, b in spans.get(person, [])]
+            best = max(cover, default=None)
+            if best is not None and best[0] > 0:
+                found = sync_of(best[1], best[2], best[3])
+                if found is not None and found.null:
+                    t.sync[person] = float(found.z)
+
+
+def motion_sync_of(motion: dict[str, list[list[float]]], audio: np.ndarray) -> SyncOf:
+    """A SyncOf from the mouth motion ASD measured on its crops (`{track: [[t, motion], ...]}`) against the
+    speech-band energy of the soundtrack (sync.motion_sync): for scorers that keep no encoder features."""
+    from . import sync
+
+    energy = sync.speech_energy(audio)
+    series: dict[str, tuple[int, np.ndarray]] = {}
+    for tid, rows in motion.items():
+        if rows:
+            first = round(rows[0][0] * FPS)
+            values = np.zeros(round(rows[-1][0] * FPS) - first + 1)
+            for t, v in rows:
+                values[round(t * FPS) - first] = v
+            series[tid] = (first, values)
+
+    def sync_of(track: str, lo: int, hi: int) -> Sync | None:
+        if track not in series:
+            return None
+        first, values = series[track]
+        lo = max(lo, first + 1)  # a track's first frame has no motion yet
+        return sync.motion_sync(values[lo - first:hi - first], energy, lo) if hi > lo else None
+
+    return sync_of
 
 
 def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> VoiceFrames:
