@@ -108,43 +108,28 @@ def _job(path: Path, truth: dict, saved: dict) -> dict:
 
 
 def encoder_sync(path: Path, tracks: list, audio, folder: Path | None):
-    """A turns.SyncOf from Light-ASD's visual and audio encoder features apart (torch network, as
-    benchmarks/sync.py computes them, on the crops av.asd cuts), kept in FOLDER/encoders.npz."""
+    """The attribution's lip-sound sync (turns.SyncOf): av.sync.Encoded.sync on Light-ASD's encoder rows as the
+    asd stage keeps them (asd.score_tracks' visual rows per track, asd.soundtrack_audio's rows of the whole
+    soundtrack), computed for the cached tracks and kept in FOLDER/encoded.npz."""
     import numpy as np
 
-    from sceneglot.av import features, sync
+    from sceneglot.av import asd
+    from sceneglot.av.sync import Encoded
 
-    cache = folder / "encoders.npz" if folder else None
+    cache = folder / "encoded.npz" if folder else None
     if cache and cache.is_file():
-        kept = dict(np.load(cache))
-    else:
-        net = sync.load_network()
-        kept = {"audio": sync.audio_features(features.mfcc(audio), net)}
-        geos = {tr.id: features.geometry(tr.boxes, tr.start, tr.end) for tr in tracks}
-        geos = {k: g for k, g in geos.items() if len(g.times)}
-        crops: dict[str, list] = {k: [] for k in geos}
-        firsts = {k: round(g.times[0] * features.FPS) for k, g in geos.items()}
-        end = max((g.times[-1] for g in geos.values()), default=0.0) + 0.5 / features.FPS
-        for frame in media.iter_frames(path, fps=features.FPS, end=end, grey=True):
-            for k, g in geos.items():
-                i = frame.index - firsts[k]
-                if 0 <= i < len(g.times):
-                    crops[k].append(features.crop_face(frame.image, g.x[i], g.y[i], g.s[i]))
-        for k, c in crops.items():
-            if c:
-                kept[f"visual-{k}"] = sync.visual_features(np.stack(c), net)
-                kept[f"first-{k}"] = np.array(firsts[k])
-        if cache:
-            np.savez(cache, **kept)
-
-    def sync_of(track: str, lo: int, hi: int):
-        if f"visual-{track}" not in kept:
-            return None
-        first = int(kept[f"first-{track}"])
-        return sync.embedding_sync(kept[f"visual-{track}"][max(lo - first, 0):hi - first], kept["audio"],
-                                   max(lo, first))
-
-    return sync_of
+        kept = np.load(cache)
+        visual = {k[len("visual-"):]: (int(kept["first-" + k[len("visual-"):]]), kept[k])
+                  for k in kept.files if k.startswith("visual-")}
+        return Encoded(kept["audio"], visual).sync
+    engine = asd.Engine()
+    visual: dict = {}
+    asd.score_tracks(path, tracks, audio, engine=engine, visual=visual)
+    encoded = Encoded(asd.soundtrack_audio(engine, audio), visual)
+    if cache:
+        np.savez(cache, audio=encoded.audio, **{f"visual-{k}": v for k, (_, v) in visual.items()},
+                 **{f"first-{k}": np.array(f) for k, (f, _) in visual.items()})
+    return encoded.sync
 
 
 def run(job: dict, settings: AttributionSettings) -> tuple[score.Score, float]:

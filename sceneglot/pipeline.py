@@ -589,8 +589,9 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         for track in faces.tracks:
             track.asd = [list(row) for row in scores["scores"].get(track.id, [])]  # the network's own score
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
+        encoded = outcome.get("encoded")  # Light-ASD's encoder rows: whose lips follow the sound (None: mouth motion)
         attribute(scene, soundtrack(audio) if info.has_audio else np.zeros(0, np.float32), turns,
-                  scores["motion"], voices=voices)
+                  scores["motion"], voices=voices, sync_of=encoded.sync if encoded is not None else None)
     result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "", transcript.english,
                       transcript.with_english)
     folder.store("analysis", settings, result)

@@ -40,13 +40,20 @@ def _accuracy(tracks: list[Track]) -> float:
 
 
 @pytest.fixture(scope="module")
-def scored_and_motion() -> tuple[list[Track], dict[str, list[list[float]]]]:
+def scored_all() -> tuple[list[Track], dict[str, list[list[float]]], dict[str, tuple[int, np.ndarray]]]:
+    """Light-ASD on the fixed tracks: scores (as tracks[].speaking), mouth motion, visual encoder rows."""
     tracks = _face_tracks()
     motion: dict[str, list[list[float]]] = {}
-    scores = asd.score_tracks(TWOSHOT, tracks, media.read_audio(TWOSHOT), motion=motion)
+    visual: dict[str, tuple[int, np.ndarray]] = {}
+    scores = asd.score_tracks(TWOSHOT, tracks, media.read_audio(TWOSHOT), motion=motion, visual=visual)
     for tr in tracks:
         tr.speaking = scores[tr.id]
-    return tracks, motion
+    return tracks, motion, visual
+
+
+@pytest.fixture(scope="module")
+def scored_and_motion(scored_all) -> tuple[list[Track], dict[str, list[list[float]]]]:
+    return scored_all[0], scored_all[1]
 
 
 @pytest.fixture(scope="module")
@@ -129,29 +136,19 @@ def test_a_face_seen_with_two_voices_keeps_the_one_its_lips_follow(scored_and_mo
 
 
 @pytest.fixture(scope="module")
-def encoded(scored_and_motion):
-    """A turns.SyncOf from Light-ASD's visual and audio encoder features apart, on the fixed tracks' crops."""
-    from sceneglot.av import features, sync
+def encoded(scored_all):
+    """A turns.SyncOf as the pipeline's: av.sync.Encoded.sync on the visual rows ASD kept for the fixed tracks
+    and the audio encoder's rows of the whole soundtrack."""
+    from sceneglot.av.sync import Encoded
 
-    tracks, _ = scored_and_motion
-    geo = {t.id: features.geometry(t.boxes, t.start, t.end) for t in tracks}
-    crops: dict[str, list[np.ndarray]] = {t.id: [] for t in tracks}
-    for frame in media.iter_frames(TWOSHOT, fps=features.FPS, grey=True):
-        for tid, g in geo.items():
-            if frame.index < len(g.times):
-                i = frame.index
-                crops[tid].append(features.crop_face(frame.image, g.x[i], g.y[i], g.s[i]))
-    net = sync.load_network()
-    visual = {tid: sync.visual_features(np.stack(c), net) for tid, c in crops.items()}
-    sound = sync.audio_features(features.mfcc(media.read_audio(TWOSHOT)), net)
-    return lambda tid, lo, hi: sync.embedding_sync(visual[tid][lo:hi], sound, lo)
+    return Encoded(asd.soundtrack_audio(asd.Engine(), media.read_audio(TWOSHOT)), scored_all[2]).sync
 
 
 @pytest.mark.slow
 def test_where_light_asd_leads_the_wrong_face_weakly_the_lips_following_the_sound_decide(scored_and_motion, encoded):
-    """Her first 2 s: the man's muted lips score +4.8 with Light-ASD, hers +3.7 (a lead under the 2.0 margin,
-    the wrong way). Light-ASD's own encoders say whose lips follow this sound: hers, by more than chance
-    (sync.py's z, 2.2 against -1.2), so she is seen speaking, on that evidence."""
+    """Her first 2 s: the man's muted lips score +4.7 with Light-ASD, hers +3.5 (a lead under the 2.0 margin,
+    the wrong way). Light-ASD's own encoder rows, compared apart, say whose lips follow this sound: hers, by
+    more than chance (Encoded.sync's z, 2.2 against -1.2), so she is seen speaking, on that evidence."""
     from sceneglot.av import turns as turns_mod
     from sceneglot.av.attribute import SYNC, AttributionSettings, seen_as
     from sceneglot.av.turns import Turn
