@@ -90,6 +90,7 @@ class _WindowEngine:
 
 def test_feature_stream_equals_one_pass_holds_few_crops_and_stops_at_the_soundtrack(monkeypatch):
     monkeypatch.setattr(asd, "CHUNK", 20)
+    monkeypatch.setattr(asd, "WHOLE", 0)  # chunked whatever the track's length
     frames, rows = 130, 4 * 113 + 3  # the soundtrack ends inside frame 113
     rng = np.random.default_rng(0)
     video = rng.integers(0, 256, (frames, 112, 112)).astype(np.uint8)
@@ -105,6 +106,20 @@ def test_feature_stream_equals_one_pass_holds_few_crops_and_stops_at_the_soundtr
     assert got.shape == (113, 128) and np.abs(got - want).max() < 1e-9
     assert held <= asd.CHUNK + 2 * asd.CONTEXT
     assert max(engine.sizes[:-1]) <= asd.CHUNK + 2 * asd.CONTEXT
+
+
+def test_a_track_up_to_whole_frames_is_one_encoder_call_a_longer_one_is_chunked():
+    rng = np.random.default_rng(1)
+    for frames, calls in ((asd.WHOLE, 1), (asd.WHOLE + 1, -(-(asd.WHOLE + 1) // asd.CHUNK))):
+        video = rng.integers(0, 256, (frames, 112, 112)).astype(np.uint8)
+        audio = rng.normal(size=(4 * frames, 13)).astype(np.float32)
+        engine = _WindowEngine()
+        stream = asd.FeatureStream(engine, audio)
+        for crop in video:
+            stream.push(crop)
+        got = stream.finish()
+        assert len(engine.sizes) == calls and (calls > 1 or engine.sizes == [frames])
+        assert np.abs(got - _WindowEngine().window(audio, video)).max() < 1e-9
 
 
 def test_smooth_is_a_clipped_five_frame_mean():

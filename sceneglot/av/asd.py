@@ -35,6 +35,13 @@ SMOOTH = 2  # frames either side in the final moving mean
 # ones +330 MiB without the arena and +690 MiB with it, at about the same time per frame (19 vs 23 ms,
 # random crops, one thread, measured under load 8).
 CHUNK = 50
+# Tracks up to this many frames go through the encoders in one call, longer ones CHUNK at a time. Chunks
+# cost CPU: their context frames, and a thread pool woken per call (an 80-frame track, two cores: 1.06
+# CPU-s in chunks, 0.72 whole; one core: 0.68 vs 0.62), and most tracks are short (cut2's four: 76-83
+# frames). A call's peak grows ~1.9 MiB a frame (random crops, arena off, under load 16: 62 frames
+# +95-140 MiB, 100 +190-195, 150 +300, 250 +480): 100 frames (4 s) peaks as the 62-frame chunks were
+# measured to (+160-210 MiB above), so the stage's peak does not move.
+WHOLE = 100
 # Frames of real neighbours each side of a chunk. The visual encoder's time kernels reach ±2 frames in
 # each of its 3 blocks (±6); the audio encoder's reach ±17 MFCC rows (block 1 ±2, pool ±1, block 2 ±2
 # at 50 Hz, pool ±1, block 3 ±2 at 25 Hz), 4.25 frames. So each chunk's own frames see no padding.
@@ -147,7 +154,8 @@ class Engine:
 
 
 class FeatureStream:
-    """Encoder features of one track, computed CHUNK frames at a time as its crops arrive.
+    """Encoder features of one track, computed CHUNK frames at a time as its crops arrive (a track of at
+    most WHOLE frames in one call once it is all in).
 
     Each chunk is encoded with CONTEXT real frames either side, which makes the
     result equal to one pass over the whole track while at most CHUNK + 2 * CONTEXT
@@ -170,17 +178,22 @@ class FeatureStream:
     def frames(self) -> int:
         return self.base + len(self.crops)
 
+    @property
+    def chunk(self) -> int:
+        """Frames per encoder call: the whole track when it is no longer than WHOLE, else CHUNK."""
+        return self.limit if self.limit <= WHOLE else CHUNK
+
     def push(self, crop: np.ndarray) -> None:
         if self.frames >= self.limit:
             return
         self.crops.append(crop)
-        if self.frames >= self.done + CHUNK + CONTEXT:
-            self._encode(self.done + CHUNK)
+        if self.frames >= self.done + self.chunk + CONTEXT:
+            self._encode(self.done + self.chunk)
 
     def finish(self) -> np.ndarray:
         """(T, 128) features of every frame pushed (within the soundtrack)."""
         while self.done < self.frames:
-            self._encode(min(self.done + CHUNK, self.frames))
+            self._encode(min(self.done + max(1, self.chunk), self.frames))
         return np.concatenate(self.parts) if self.parts else np.zeros((0, 128), np.float32)
 
     def visual_rows(self) -> np.ndarray:
