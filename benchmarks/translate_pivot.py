@@ -1,7 +1,7 @@
 """What the pivot through English costs: its share of a whole job on each multilingual clip (9 s of speech).
 
     python benchmarks/translate_pivot.py [--to pt] [--repeat 4] [--clips a,b]   # the share table (~8 min idle)
-    python benchmarks/translate_pivot.py --quality [--repeat 3]     # the English against references (~2 min)
+    python benchmarks/translate_pivot.py --quality [--repeat 2]     # the English against references (~4 min idle)
 
 A job here is what `sceneglot translate CLIP --to pt` runs: the analysis
 (pipeline.analyze on a jobs.Job: speech, then faces/ASD, which find no video) and both
