@@ -523,6 +523,12 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
                 jobs.mark_cached()
         _debug_video(job, found.scene)
         return found
+    # The vision stages' modules (OpenCV: ~2 CPU-s) before the speech thread starts. Faces -> active speakers
+    # is the job's longest chain, and imports hold the GIL: started beside the speech thread's (torch ~3 CPU-s,
+    # faster-whisper), the faces stage began only once torch was in.
+    from .av.crops import FaceCrops
+    from .vision import FacesResult
+
     audio = _Audio(src, info, progress)
     speech_done = threading.Event()
     outcome: dict[str, Any] = {}
@@ -542,9 +548,6 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         return None if speech_done.is_set() else 1
 
     def vision_stages():
-        from .av.crops import FaceCrops
-        from .vision import FacesResult
-
         here = getattr(executor, "shares_cores", False)  # stages run in this process: they can share memory
         frames = info.frame_count or round(info.duration * info.fps) or None
         # One decode for faces and ASD: the faces pass keeps the grey face regions Light-ASD needs
