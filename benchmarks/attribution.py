@@ -23,6 +23,8 @@ scene out; ties keep the defaults), and the row shows the held-out scene under t
 voice-over from another recording over a shot; truth derived from the sources') and scores them with the
 settings chosen on all the shared scenes given: nothing is chosen on them.
 --explain prints, per scene, every turn's evidence and decision beside the truth (how a wrong one comes about).
+Last, per scene, the right face at each margin of the grid (the other settings at their defaults): how much a
+result rests on that one threshold.
 Load averages are printed: other jobs on the machine inflate wall times.
 """
 
@@ -49,7 +51,9 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "mode
 from sceneglot import __version__, media  # noqa: E402
 from sceneglot.av import active_speakers, score  # noqa: E402
 from sceneglot.av import attribute as av_attribute  # noqa: E402
+from sceneglot.av.asd import Engine, score_tracks, soundtrack_audio  # noqa: E402
 from sceneglot.av.attribute import AttributionSettings  # noqa: E402
+from sceneglot.av.sync import Encoded  # noqa: E402
 from sceneglot.jobs import fingerprint  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
 from sceneglot.speech import asr  # noqa: E402
@@ -84,9 +88,11 @@ def stages(name: str, folder: Path | None, path: Path | None = None, truth: dict
     turns, voices = diarize_with_voices(audio)
     speech, turns = assemble(info, segments, turns)
     faces = analyze_faces(path, info=info)
-    asd = active_speakers(path, faces.tracks, info=info, audio=audio)
+    visual: dict = {}
+    asd = active_speakers(path, faces.tracks, info=info, audio=audio, visual=visual)
+    rows = soundtrack_audio(Engine(), audio)  # the asd stage's encoder rows, as pipeline.asd_stage keeps them
     saved = {"key": key, "info": info, "speech": speech, "turns": turns, "faces": faces, "asd": asd,
-             "voices": voices, "stages_s": time.perf_counter() - t}
+             "voices": voices, "stages_s": time.perf_counter() - t, "encoded": Encoded(rows, visual)}
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_bytes(pickle.dumps(saved))
@@ -104,17 +110,15 @@ def _job(path: Path, truth: dict, saved: dict) -> dict:
     audio = media.read_audio(path)
     return {"scene": scene, "turns": saved["turns"], "motion": asd.motion, "audio": audio, "voices": saved["voices"],
             "stages_s": saved["stages_s"], "fresh": False, "truth": truth,
-            "sync_of": encoder_sync(path, faces.tracks, audio, saved.get("folder"))}
+            "sync_of": saved["encoded"].sync if "encoded" in saved else
+            encoder_sync(path, faces.tracks, audio, saved.get("folder"))}
 
 
 def encoder_sync(path: Path, tracks: list, audio, folder: Path | None):
     """The attribution's lip-sound sync (turns.SyncOf): av.sync.Encoded.sync on Light-ASD's encoder rows as the
     asd stage keeps them (asd.score_tracks' visual rows per track, asd.soundtrack_audio's rows of the whole
-    soundtrack), computed for the cached tracks and kept in FOLDER/encoded.npz."""
+    soundtrack), for a stage cache made before it kept them: computed for its tracks, kept in FOLDER/encoded.npz."""
     import numpy as np
-
-    from sceneglot.av import asd
-    from sceneglot.av.sync import Encoded
 
     cache = folder / "encoded.npz" if folder else None
     if cache and cache.is_file():
@@ -122,10 +126,10 @@ def encoder_sync(path: Path, tracks: list, audio, folder: Path | None):
         visual = {k[len("visual-"):]: (int(kept["first-" + k[len("visual-"):]]), kept[k])
                   for k in kept.files if k.startswith("visual-")}
         return Encoded(kept["audio"], visual).sync
-    engine = asd.Engine()
+    engine = Engine()
     visual: dict = {}
-    asd.score_tracks(path, tracks, audio, engine=engine, visual=visual)
-    encoded = Encoded(asd.soundtrack_audio(engine, audio), visual)
+    score_tracks(path, tracks, audio, engine=engine, visual=visual)
+    encoded = Encoded(soundtrack_audio(engine, audio), visual)
     if cache:
         np.savez(cache, audio=encoded.audio, **{f"visual-{k}": v for k, (_, v) in visual.items()},
                  **{f"first-{k}": np.array(f) for k, (f, _) in visual.items()})
@@ -244,6 +248,12 @@ def main() -> None:
             job = stages(name, args.unseen / name, path, truth)
             held_out[name] = (job, points[best])
             _row(name, job, *run(job, points[best]), "")
+    margins = sorted(GRID["margin"])
+    print(f"\nhow much rests on the margin: right face at margin {' / '.join(f'{m:g}' for m in margins)}, "
+          "the other settings at their defaults")
+    for name, (job, _) in held_out.items():
+        cells = " / ".join(f"{run(job, AttributionSettings(margin=m))[0].right_face:.1%}" for m in margins)
+        print(f"{name:<17} {cells}", flush=True)
     if args.explain:
         for name, (job, p) in held_out.items():
             explain(name, job, p)
