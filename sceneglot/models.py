@@ -601,11 +601,12 @@ def onnx_providers(available: list[str] | tuple[str, ...]) -> list[str]:
     return [CUDA_ONNX, CPU_ONNX] if CUDA_ONNX in available else [CPU_ONNX]
 
 
-def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = True):
+def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = True, pattern: bool | None = None):
     """An onnxruntime session on the best provider here (the active-speaker and AVSR models load through this).
 
     `arena=False`: no CPU memory arena and no memory pattern, so each run's activations are freed when it
     ends instead of staying in an arena that grows to the largest run seen (and rounds up to powers of two).
+    `pattern`: the memory pattern (planned buffers per input shape) apart from the arena; None: as `arena`.
     """
     import onnxruntime as ort
 
@@ -613,7 +614,7 @@ def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = 
     opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
     opts.enable_cpu_mem_arena = arena
-    opts.enable_mem_pattern = arena
+    opts.enable_mem_pattern = arena if pattern is None else pattern
     return ort.InferenceSession(str(model_path), opts, providers=onnx_providers(ort.get_available_providers()))
 
 

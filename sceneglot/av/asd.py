@@ -30,10 +30,13 @@ if TYPE_CHECKING:
 # the short windows more (the network is deterministic), so each length runs once with that weight.
 WINDOWS = {1: 3, 2: 3, 3: 2, 4: 1, 5: 1, 6: 1}
 SMOOTH = 2  # frames either side in the final moving mean
-# Frames per encoder call. Activations are ~3 MB a frame at their peak, and with onnxruntime's arena
-# off each call's are freed when it ends: 62-frame calls (50 + context) peaked +160-210 MiB, 162-frame
-# ones +330 MiB without the arena and +690 MiB with it, at about the same time per frame (19 vs 23 ms,
-# random crops, one thread, measured under load 8).
+# Frames per encoder call. Activations are ~2-3 MB a frame at their peak: 62-frame calls (50 + context)
+# peaked +160-210 MiB, 162-frame ones +330 MiB without onnxruntime's arena and +690 MiB with it (random
+# crops, one thread, under load 8). Calls are bounded (CHUNK, WHOLE), so the encoder session keeps its
+# arena (memory pattern off: shapes vary): it then holds what its largest call took, ~+285 MiB, as long
+# as the stage runs, the peak it reaches without the arena too, and saves the pages each call faulted in
+# afresh: tracks of 80, 83, 76, 100, 40, 1500 and 20 frames, two threads, 13.0 CPU-ms a frame with the
+# arena and 16.2 without, peak +286 vs +282-329 MiB (random crops, under load 16-20).
 CHUNK = 50
 # Tracks up to this many frames go through the encoders in one call, longer ones CHUNK at a time. Chunks
 # cost CPU: their context frames, and a thread pool woken per call (an 80-frame track, two cores: 1.06
@@ -71,7 +74,7 @@ class Engine:
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
         self._encoder_path = self.paths["encoder2d" if kind == "onnxruntime" else "encoder"]
         # One encoder session at a time, for the thread count last asked for (a replaced one is let go
-        # before the next loads); its activations are not kept in an arena between calls (see CHUNK).
+        # before the next loads); its arena holds the largest bounded call's activations (see CHUNK).
         self._encoder_threads: int | None = None
         self._encoder_run: Callable | None = None
         self._backend = self._load(self.paths["backend"], 1)
@@ -84,16 +87,16 @@ class Engine:
         n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
         if n != self._encoder_threads or self._encoder_run is None:
             self._encoder_run = None  # the old session's memory goes before the new one's comes
-            self._encoder_run = self._load(self._encoder_path, n, arena=False, outputs=2)
+            self._encoder_run = self._load(self._encoder_path, n, pattern=False, outputs=2)
             self._encoder_threads = n
         return self._encoder_run
 
-    def _load(self, path, threads: int, arena: bool = True, outputs: int = 1):
+    def _load(self, path, threads: int, arena: bool = True, outputs: int = 1, pattern: bool | None = None):
         """A function feeds -> the graph's first output, or a list of its first `outputs` outputs."""
         if self.kind == "onnxruntime":
             from .. import models
 
-            session = models.onnx_session(path, threads, arena)  # CUDA when onnxruntime has it, else the CPU
+            session = models.onnx_session(path, threads, arena, pattern)  # CUDA when onnxruntime has it, else the CPU
             if outputs == 1:
                 return lambda feeds: session.run(None, feeds)[0]
             return lambda feeds: session.run(None, feeds)[:outputs]
