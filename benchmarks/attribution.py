@@ -23,8 +23,8 @@ scene out; ties keep the defaults), and the row shows the held-out scene under t
 voice-over from another recording over a shot; truth derived from the sources') and scores them with the
 settings chosen on all the shared scenes given: nothing is chosen on them.
 --explain prints, per scene, every turn's evidence and decision beside the truth (how a wrong one comes about).
-Last, per scene, the right face at each margin of the grid (the other settings at their defaults): how much a
-result rests on that one threshold.
+Last, per scene, the right face at each margin and at each sync level of the grid (the other settings at their
+defaults): how much a result rests on that one threshold.
 Load averages are printed: other jobs on the machine inflate wall times.
 """
 
@@ -248,12 +248,13 @@ def main() -> None:
             job = stages(name, args.unseen / name, path, truth)
             held_out[name] = (job, points[best])
             _row(name, job, *run(job, points[best]), "")
-    margins = sorted(GRID["margin"])
-    print(f"\nhow much rests on the margin: right face at margin {' / '.join(f'{m:g}' for m in margins)}, "
-          "the other settings at their defaults")
-    for name, (job, _) in held_out.items():
-        cells = " / ".join(f"{run(job, AttributionSettings(margin=m))[0].right_face:.1%}" for m in margins)
-        print(f"{name:<17} {cells}", flush=True)
+    for knob in ("margin", "sync"):
+        values = sorted(GRID[knob])
+        print(f"\nhow much rests on one threshold: right face at {knob} {' / '.join(f'{v:g}' for v in values)}, "
+              "the other settings at their defaults")
+        for name, (job, _) in held_out.items():
+            cells = " / ".join(f"{run(job, AttributionSettings(**{knob: v}))[0].right_face:.1%}" for v in values)
+            print(f"{name:<17} {cells}", flush=True)
     if args.explain:
         for name, (job, p) in held_out.items():
             explain(name, job, p)
