@@ -381,20 +381,40 @@ def read_audio_span(path: str | os.PathLike, start: float, end: float | None, sa
     sample where the whole decode's output grid falls (a multiple of rate / gcd(rate, 16000) after
     the stream's first sample, the first decoded frame cut there), PREROLL s before `start` so the
     codec and the resampler have settled, and the whole decode's leading pad or trim is applied by
-    number: where the frames run on without a gap from the stream's start, the samples are the whole
-    decode's, bit for bit where the codec's output depends only on the packets decoded (PCM, FLAC,
-    MP3, Opus, AAC without noise substitution; FFmpeg's AAC encoder writes PNS, whose noise generator
-    runs through the whole stream). Decoded from the start instead where timestamps do not count
-    samples (a remux from a millisecond time base), a gap or overlap lies in the span, the seek
-    lands late or a packet does not decode. Not seen from a seek: a gap earlier in the stream (a
-    splice, lost packets), after which the whole decode, which counts samples, closing gaps over
-    10 ms and keeping overlaps, is off the timestamps by what it did not close, and the seek is on them.
+    number; from there samples are counted as the whole decode counts them. Where the stream has no
+    gap before the span, the samples are the whole decode's: bit for bit where the codec's output
+    depends only on the packets decoded (PCM, FLAC, MP3, Opus, AAC without noise substitution),
+    within PNS noise on FFmpeg's AAC (its noise generator runs through the whole stream). Decoded
+    from the start instead where timestamps do not count samples (a remux from a millisecond time
+    base), the span holds a gap over 10 ms (which the whole decode fills), a step lies where the
+    seek starts, the seek lands late or a packet does not decode. Not seen from a seek: a step
+    earlier in the stream (a splice), after which the whole decode, which counts samples and closes
+    only gaps over 10 ms, is off the timestamps by the steps it kept, and the seek is on them.
     """
+    got = seek_audio_span(path, start, end, sample_rate, stream)
+    if got is not None:
+        return got
+    a = max(0, round(start * sample_rate))
+    return _prefix_span(path, a, None if end is None else max(a, round(end * sample_rate)), sample_rate, stream)
+
+
+def seek_audio_span(path: str | os.PathLike, start: float, end: float | None, sample_rate: int = SAMPLE_RATE,
+                    stream: int | None = None) -> np.ndarray | None:
+    """read_audio_span's samples where a seek (or, for a span in the first second, a decode from the start
+    to its end) gives them; None where it would decode from the start to a later span instead."""
     a = max(0, round(start * sample_rate))
     b = None if end is None else max(a, round(end * sample_rate))
-    if a > 2 * PREROLL * sample_rate:
-        with contextlib.suppress(_NoSeek):
-            return _seeked_span(path, a, b, sample_rate, audio_stream(path, stream))
+    if a <= 2 * PREROLL * sample_rate:
+        return _prefix_span(path, a, b, sample_rate, stream)
+    try:
+        return _seeked_span(path, a, b, sample_rate, audio_stream(path, stream))
+    except _NoSeek:
+        return None
+
+
+def _prefix_span(path: str | os.PathLike, a: int, b: int | None, sample_rate: int, stream: int | None
+                 ) -> np.ndarray:
+    """Samples a to b of the whole decode, decoded from the start and stopped at b."""
     parts, at = [], 0
     for chunk in iter_audio(path, sample_rate, stream=stream):
         lo, hi = max(a - at, 0), len(chunk) if b is None else min(len(chunk), b - at)
@@ -444,12 +464,18 @@ def _seeked_span(path: str | os.PathLike, a: int, b: int | None, sample_rate: in
             for packet in container.demux(src):
                 yield from packet.decode()  # a packet that does not decode: the whole decode's care (_NoSeek)
 
-        expect = None
+        expect, steady = None, True
         try:
             for frame in decoded():
-                if frame.pts is None or frame.sample_rate != rate or expect not in (None, frame.pts):
-                    raise _NoSeek  # a gap or overlap here: the whole decode's count and the timestamps part
+                if frame.pts is None or frame.sample_rate != rate:
+                    raise _NoSeek
+                # From the settling frames to the one after the first fed, a step would put the start off
+                # the grid; after that the count goes on as the whole decode's does (a wobble or a step
+                # under 10 ms is not a gap there), except where it would fill a gap with silence.
+                if expect is not None and frame.pts != expect and (steady or frame.pts - expect > rate // 100):
+                    raise _NoSeek
                 expect = frame.pts + frame.samples
+                steady = steady and frame.pts - p0 <= feed
                 if not started and frame.pts - p0 > feed - settle // 2:
                     raise _NoSeek  # the seek landed too late for the codec to settle
                 if frame.pts - p0 + frame.samples <= feed:

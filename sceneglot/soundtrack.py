@@ -85,23 +85,35 @@ class Soundtrack:
 
 
 class Spans:
-    """The soundtrack read span by span straight from the input (media.read_audio_span: a seek near
+    """The soundtrack read span by span straight from the input (media.seek_audio_span: a seek near
     each span's start), for a task that needs a few minutes of a long input and decodes nothing else
     (an ASR window on a Ray node). Sliced and read like a Soundtrack, with the same samples; its
-    length is found, once, by decoding the last few seconds."""
+    length is found, once, by decoding the last few seconds. Where a span cannot be read from a seek
+    (a gap in it, timestamps that do not count samples) the task decodes the whole soundtrack once to
+    a Soundtrack and reads everything from it: never more decoding than that."""
 
     TAIL = 5.0  # s before the probed end where the length is looked for
 
     def __init__(self, path: str | os.PathLike, stream: int | None, duration: float) -> None:
         self.path, self.stream, self._probed = path, stream, duration
         self._n: int | None = None
+        self._whole: Soundtrack | None = None
+
+    def _span(self, a: int, b: int | None) -> np.ndarray:
+        from . import media
+
+        if self._whole is None:
+            got = media.seek_audio_span(self.path, a / RATE, None if b is None else b / RATE, RATE, self.stream)
+            if got is not None:
+                return got
+            self._whole = Soundtrack(self.path, self.stream)
+        return self._whole[a:b]
 
     def __len__(self) -> int:
         if self._n is None:
-            from . import media
-
-            start = max(0.0, self._probed - self.TAIL)
-            self._n = round(start * RATE) + len(media.read_audio_span(self.path, start, None, RATE, self.stream))
+            start = round(max(0.0, self._probed - self.TAIL) * RATE)
+            tail = self._span(start, None)
+            self._n = len(self._whole) if self._whole is not None else start + len(tail)
         return self._n
 
     @property
@@ -109,19 +121,18 @@ class Spans:
         return len(self) / RATE
 
     def __getitem__(self, key: slice) -> np.ndarray:
-        from . import media
-
         if not isinstance(key, slice) or key.step not in (None, 1) or (key.start or 0) < 0 \
                 or (key.stop is not None and key.stop < 0):
             raise TypeError("Spans are read in contiguous spans from the start: track[a:b], a, b >= 0")
-        a = key.start or 0
-        got = media.read_audio_span(self.path, a / RATE, None if key.stop is None else key.stop / RATE, RATE,
-                                    self.stream)
-        return got  # clipped at the end, as an array's slice is
+        return self._span(key.start or 0, key.stop)  # clipped at the end, as an array's slice is
 
     def read(self, start: float, end: float) -> np.ndarray:
         """Samples from `start` to `end` seconds."""
         return self[max(0, round(start * RATE)):max(0, round(end * RATE))]
+
+    def close(self) -> None:
+        if self._whole is not None:
+            self._whole.close()
 
 
 __all__ = ["RATE", "Soundtrack", "Spans"]

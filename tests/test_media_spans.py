@@ -5,9 +5,10 @@ perceptual noise substitution) and the frames run on without a gap, the samples 
 decode's, bit for bit. FFmpeg's AAC encoder writes PNS by default, whose noise comes from a
 generator that runs through the whole stream, so on the shared AAC clips only the noise bands can
 differ: the samples must still be at the same times (correlation peak at lag 0) and close. A
-stream-copied loop has splices (frames starting a few samples off where the last ended): a span
-over one is decoded from the start, exact; one after it is on the timestamps, where the whole
-decode, which counts samples, may have slipped by the step it kept: aligned, not exact.
+stream-copied loop has splices (frames starting a sample off where the last ended): a span over
+the first is counted through as the whole decode counts it, exact; one after it starts on the
+timestamps, where the whole decode, which counts samples, has slipped by the step it kept:
+aligned, not exact.
 """
 
 from __future__ import annotations
@@ -79,13 +80,14 @@ def test_a_span_is_the_whole_decodes_samples(plain):
     assert np.array_equal(media.read_audio_span(plain, tail, None), whole[round(tail * RATE):])
 
 
-def test_a_span_over_a_splice_is_exact_and_one_after_it_aligned(spliced, plain):
+def test_a_span_over_the_first_splice_is_exact_and_one_after_it_aligned(spliced, plain):
     assert _steps(spliced)  # the joins leave frames off where the last ended
     whole, join = media.read_audio(spliced), len(media.read_audio(plain)) / RATE
-    for s in (join - 1.0, 2 * join - 2.0):  # over a join: decoded from the start
-        got = media.read_audio_span(spliced, s, s + 3.0)
-        assert np.array_equal(got, whole[round(s * RATE):round((s + 3.0) * RATE)]), s
-    for s in (join + 4.0, 2 * join + 7.5):  # after one: the same sound, as far as the whole decode kept time
+    s = join - 1.0  # over the first join: its step counted through as the whole decode counts it
+    got = media.read_audio_span(spliced, s, s + 3.0)
+    assert np.array_equal(got, whole[round(s * RATE):round((s + 3.0) * RATE)])
+    for s in (join + 4.0, 2 * join - 2.0, 2 * join + 7.5):  # after one: the same sound, as far as the whole
+        # decode kept time
         kept = sum(abs(d) for d in _steps(spliced, s) if abs(d) <= 480)  # steps under 10 ms it does not close
         ref = whole[round(s * RATE):round((s + 2.0) * RATE)]
         got = media.read_audio_span(spliced, s, s + 2.0)
@@ -139,3 +141,16 @@ def test_a_ray_task_reads_spans_by_seeking_and_a_local_job_from_its_scratch_file
     assert isinstance(there.spans(), Spans) and there._track is None  # nothing decoded whole
     assert isinstance(here.spans(), Soundtrack) and here.spans() is here.track()
     assert np.array_equal(there.spans().read(20.0, 25.0), here.spans().read(20.0, 25.0))
+
+
+def test_a_span_over_a_gap_falls_back_to_one_whole_decode():
+    """dialogue.mp4's sound has two 64 ms gaps (at 5.12 and 10.36 s), which the whole decode fills with silence."""
+    path = EVAL / "scenes" / "dialogue.mp4"
+    assert any(d >= 3072 for d in _steps(path))
+    whole = media.read_audio(path)
+    assert media.seek_audio_span(path, 4.0, 7.0) is None  # a seek would not fill it as the whole decode does
+    assert np.array_equal(media.read_audio_span(path, 4.0, 7.0), whole[4 * RATE:7 * RATE])
+    spans = Spans(path, None, media.probe(path).duration)
+    assert np.array_equal(spans.read(2.0, 4.5), whole[2 * RATE:round(4.5 * RATE)]) and spans._whole is None
+    assert np.array_equal(spans.read(4.0, 7.0), whole[4 * RATE:7 * RATE]) and spans._whole is not None
+    assert len(spans) == len(whole)
