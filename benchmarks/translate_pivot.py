@@ -2,6 +2,16 @@
 
     python benchmarks/translate_pivot.py [--to pt] [--repeat 4] [--clips a,b]   # the share table (~8 min idle)
     python benchmarks/translate_pivot.py --quality [--repeat 2]     # the English against references (~4 min idle)
+    python benchmarks/translate_pivot.py --repeat 0 --seconds 20 --seconds-repeat 3   # the target as written
+
+--seconds S: the target as written ("<= 10 % to a job's time on a 20 s clip"), on an S s input of each clip's
+speech (two copies, 0.5 s apart, then silence: see looped), made in a temp folder. Per clip: the whole job as
+a user runs it, in its own process, CPU seconds of the child (RUSAGE_CHILDREN) and wall:
+`sceneglot transcribe IN` (no target) against `sceneglot translate IN --to pt` (the two in alternating
+order, fresh job folders and translation caches), what translate adds (both legs, the Bergamot load and the
+analysis's faces/ASD stages: more than the pivot), the pivot's CPU (beam search + X->en leg, in process, as
+below) over the CLI translate job, and beside them the strict share (the same pivot over the job's CPU
+without model loads) on the same inputs.
 
 A job here is what `sceneglot translate CLIP --to pt` runs: the analysis
 (pipeline.analyze on a jobs.Job: speech, then faces/ASD, which find no video) and both
@@ -61,7 +71,7 @@ ENGLISH = {
 }
 
 
-def one(clip: str, target: str, plain_first: bool = True) -> dict[str, float]:
+def one(clip: str, target: str, plain_first: bool = True, path: Path | None = None) -> dict[str, float]:
     """CPU seconds of one pair of jobs on `clip`, without a target and with one (in that order or the other):
     their asr stages and the beam search inside them, the X->en and en->target legs, the whole job; and the
     sentences and the English's Whisper tokens."""
@@ -80,7 +90,7 @@ def one(clip: str, target: str, plain_first: bool = True) -> dict[str, float]:
         end = next(e for e in events if e.stage == "asr" and e.message == "done")
         return end.cpu, (end.parts or {}).get("beam search", [0.0, 0.0])[1]
 
-    path = str(MULTI / f"{clip}.wav")
+    path = str(path or MULTI / f"{clip}.wav")
     serial = AsdSettings(parallel=False)  # stages one after another: the asr stage's CPU is its own
     with tempfile.TemporaryDirectory() as tmp:
         def plain_job() -> tuple[float, float]:
@@ -116,19 +126,86 @@ def one(clip: str, target: str, plain_first: bool = True) -> dict[str, float]:
             "tokens": sum(len(tokenizer.encode(" " + h.text).ids) for h in analysis.english)}
 
 
-def cli_job(clip: str, target: str) -> float:
-    """CPU seconds of `sceneglot translate CLIP --to TARGET` as a user runs it: its own process, start-up and
-    model loads included (fresh job folder and translation cache)."""
+def cli_job(clip: str, target: str | None, path: Path | None = None) -> tuple[float, float]:
+    """CPU and wall seconds of the job as a user runs it, in its own process (start-up and model loads
+    included; fresh job folder and translation cache, so no stage or translation is served from a cache):
+    `sceneglot translate CLIP --to TARGET`, or with no target `sceneglot transcribe CLIP` (the same speech
+    stage; translate on an audio file adds the analysis's faces/ASD stages, which find no video, and the legs)."""
     import resource
     import subprocess
 
+    src = str(path or MULTI / f"{clip}.wav")
     with tempfile.TemporaryDirectory() as tmp:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([sys.executable, "-m", "sceneglot", "translate", str(MULTI / f"{clip}.wav"), "--to", target,
-                        "--artifacts", str(Path(tmp) / "job"), "--cache", str(Path(tmp) / "c.sqlite"),
-                        "--progress", "none"], check=True, cwd=ROOT, capture_output=True)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        job = ["--artifacts", str(Path(tmp) / "job"), "--progress", "none"]
+        argv = (["translate", src, "--to", target, "--cache", str(Path(tmp) / "c.sqlite"), *job] if target
+                else ["transcribe", src, *job])
+        before, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sceneglot", *argv], check=True, cwd=ROOT, capture_output=True)
+        wall, after = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, wall
+
+
+GAP = 0.5  # seconds of silence between the copies of a clip in a --seconds input
+COPIES = 2  # whole copies of a clip in a --seconds input: a third trips Whisper's loop guard (see looped)
+
+
+def looped(clip: str, seconds: float, work: Path) -> tuple[Path, float]:
+    """`seconds` of one clip's speech: COPIES whole copies of it, GAP s of silence between them, then silence to
+    `seconds` (written in `work`, a temp folder; returns the file and its seconds of speech). Not more copies:
+    three verbatim repeats of a 6-9 s clip in one 30 s window are a loop to Whisper (compression ratio over
+    2.4: a temperature fallback of 30+ CPU s, then the asr stage drops every line as hallucinated; fayu looped
+    to 20 s gave 0 phrases), which a 20 s recording that does not repeat itself would not be."""
+    import wave
+
+    with wave.open(str(MULTI / f"{clip}.wav"), "rb") as src:
+        params, frames = src.getparams(), src.readframes(src.getnframes())
+    width = params.sampwidth * params.nchannels
+    total = round(seconds * params.framerate) * width
+    gap = bytes(round(GAP * params.framerate) * width)  # PCM zeros: silence
+    out = (gap.join([frames] * COPIES))[:total]
+    path = work / f"{clip}-{seconds:g}s.wav"
+    with wave.open(str(path), "wb") as dst:
+        dst.setparams(params)
+        dst.writeframes(out + bytes(total - len(out)))
+    return path, min(COPIES * len(frames), total) / width / params.framerate
+
+
+def long_inputs(seconds: float, target: str, repeat: int, clips: list[str]) -> None:
+    """The target as written: the pivot's share of a whole job on a `seconds` s input of each clip's speech."""
+    print(f"| clip ({seconds:g} s input) | clip speech s | CLI CPU s, transcribe / translate --to {target} | "
+          f"CLI wall s, transcribe / translate | translate adds (CPU) | per run | "
+          f"pivot CPU s (beam search + X->en leg) | pivot / CLI translate job | "
+          f"strict: pivot / job without model loads | per run |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    worst_added, worst_cli, worst_strict = 0.0, 0.0, 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            path, speech = looped(clip, seconds, Path(tmp))
+            plain, full, added = [], [], []
+            for k in range(repeat):  # order alternates: load drifts over a run, not across one pair
+                order = [None, target] if k % 2 == 0 else [target, None]
+                got = {t: cli_job(clip, t, path) for t in order}
+                plain.append(got[None])
+                full.append(got[target])
+                added.append((got[target][0] - got[None][0]) / got[None][0])
+            runs = [one(clip, target, plain_first=k % 2 == 0, path=path) for k in range(repeat)]
+            if not all(r["sentences"] for r in runs):
+                print(f"| {clip} | {speech:.1f} | no phrases transcribed: no pivot to measure |", flush=True)
+                continue
+            pivots = [r["beam"] - r["beam plain"] + r["leg1"] for r in runs]
+            strict = [p / r["job"] for p, r in zip(pivots, runs, strict=True)]
+            med = statistics.median
+            pivot, cli_full = med(pivots), med(c for c, _ in full)
+            worst_added = max(worst_added, med(added))
+            worst_cli = max(worst_cli, pivot / cli_full)
+            worst_strict = max(worst_strict, med(strict))
+            print(f"| {clip} | {speech:.1f} | {med(c for c, _ in plain):.1f} / {cli_full:.1f} | "
+                  f"{med(w for _, w in plain):.1f} / {med(w for _, w in full):.1f} | {100 * med(added):.1f} % | "
+                  f"{' / '.join(f'{100 * x:.1f}' for x in added)} % | {pivot:.2f} | {100 * pivot / cli_full:.1f} % | "
+                  f"{100 * med(strict):.1f} % | {' / '.join(f'{100 * x:.1f}' for x in strict)} % |", flush=True)
+    print(f"\nlargest clip medians: translate --to {target} over transcribe {100 * worst_added:.1f} % (both legs, "
+          f"the Bergamot load and the analysis's faces/ASD stages included); the pivot over the CLI job "
+          f"{100 * worst_cli:.1f} %; strict (over the job without model loads) {100 * worst_strict:.1f} %")
 
 
 def chrf(hypothesis: str, reference: str, order: int = 6, beta: float = 2.0) -> float:
@@ -198,10 +275,14 @@ def quality(repeat: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--to", default="pt")
-    ap.add_argument("--repeat", type=int, default=4, help="pairs per clip (even: as many in each order)")
+    ap.add_argument("--repeat", type=int, default=4,
+                    help="pairs per clip (even: as many in each order; 0: no table of the clips as they are)")
     ap.add_argument("--quality", action="store_true", help="the English pivot against references")
     ap.add_argument("--cli-repeat", type=int, default=1, help="runs of the CLI job per clip (0: none)")
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names (default: all five)")
+    ap.add_argument("--seconds", type=float, default=0.0,
+                    help="also measure on inputs this long (each clip looped with 0.5 s gaps), as user CLI jobs")
+    ap.add_argument("--seconds-repeat", type=int, default=0, help="pairs per clip there (default: --repeat)")
     args = ap.parse_args()
     from sceneglot.speech.asr import AsrOptions, load_model
 
@@ -210,6 +291,15 @@ def main() -> None:
         quality(args.repeat)
         return
     one(CLIPS[0], args.to)  # warm every model once
+    if args.repeat:
+        short(args)
+    if args.seconds:
+        print()
+        long_inputs(args.seconds, args.to, args.seconds_repeat or max(args.repeat, 1), args.clips.split(","))
+
+
+def short(args) -> None:
+    """The share table on the clips as they are (6-9 s)."""
     print(f"| clip | sentences | English tokens | asr stage CPU s, no target / --to {args.to} | "
           f"its beam search CPU s, no target / --to {args.to} | X->en leg CPU s | job CPU s | "
           "pivot share per run (beam search + leg) | median | from the asr stages' difference | "
