@@ -270,17 +270,18 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dic
     owner: dict[int, tuple[str | None, str, float]] = {}
     for c in clusters:
         votes: dict[str, float] = {}
+        shown_by: dict[str, set[str]] = {}  # person -> what showed them speaking (ASD, SYNC) in this cluster
         for t, lab in zip(items, labels, strict=True):
             # only turns long enough to have a voice: the clustering's constraints came from the same turns,
             # and a face's mean over a few frames (a turn of 20-60 ms at a cut) says little
-            p = seen(t, s) if lab == c and t.voice is not None else None
+            p, shown = seen_as(t, s) if lab == c and t.voice is not None else (None, None)
             if p is not None:
                 votes[p] = votes.get(p, 0.0) + t.duration
+                shown_by.setdefault(p, set()).add(shown)
         if votes:
             person = max(votes, key=votes.get)
             heard = sum(t.duration for t, lab in zip(items, labels, strict=True) if lab == c)
-            how = ASD if any(seen_as(t, s) == (person, ASD) for t, lab in zip(items, labels, strict=True)
-                             if lab == c and t.voice is not None) else SYNC
+            how = ASD if ASD in shown_by[person] else SYNC
             owner[c] = (person, how, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
     # Voices that clearly differ (they stayed apart under must-link) seen on one face are not all that
     # person's: the face is seen saying one of them, and lips moving to a muted recording fool Light-ASD
