@@ -335,20 +335,12 @@ def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[
     under "encoded" Light-ASD's own encoder rows (av.sync.Encoded: each track's visual rows, the whole
     soundtrack's audio rows; None for the lip-motion fallback or without faces and sound), which the
     pipeline keeps in the job folder beside the stage's cache."""
-    from .av import LIGHT_ASD, active_speakers, asd
-    from .av.sync import Encoded
+    from .av import active_speakers
 
-    needs_audio = info.has_audio and info.has_video and tracks
-    sound = soundtrack(audio) if needs_audio else None
-    visual: dict[str, Any] = {}
+    sound = soundtrack(audio) if info.has_audio and info.has_video and tracks else None
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                            threads=threads, info=info, audio=sound, crops=crops, visual=visual)
-    encoded = None
-    if needs_audio and found.method == LIGHT_ASD:
-        with jobs.part("soundtrack encoder"):
-            rows = asd.soundtrack_audio(asd.Engine(job.asd.engine, job.asd.model), sound)
-        encoded = Encoded(rows, visual)
-    return {"scores": found.scores, "motion": found.motion, "encoded": encoded}
+                            threads=threads, info=info, audio=sound, crops=crops, rows=True)
+    return {"scores": found.scores, "motion": found.motion, "encoded": found.encoded}
 
 
 ENCODED = "stage-asd-encoded.npz"  # the key the asd stage's encoder rows are kept for, and each track's rows

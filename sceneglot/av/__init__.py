@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..scene import MediaInfo, Track
     from .asd import Threads
     from .crops import FaceCrops
+    from .sync import Encoded
 
 LIGHT_ASD = "light-asd"
 FALLBACK = "lip-motion"
@@ -48,6 +49,7 @@ class ActiveSpeakers:
     scores: dict[str, list[list[float]]] = field(default_factory=dict)  # track id -> [[t, score], ...]
     motion: dict[str, list[list[float]]] = field(default_factory=dict)  # track id -> [[t, mouth motion], ...]
     seconds: float = 0.0  # compute time (0 when read from the cache)
+    encoded: Encoded | None = None  # Light-ASD's encoder rows, when asked for (`rows`; None for the fallback)
 
 
 def method(model_name: str = LIGHT_ASD) -> tuple[str, str]:
@@ -67,7 +69,7 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
                     threads: Threads = None, times: dict[str, float] | None = None,
                     info: MediaInfo | None = None, audio: np.ndarray | None = None,
                     crops: FaceCrops | None = None,
-                    visual: dict[str, tuple[int, np.ndarray]] | None = None) -> ActiveSpeakers:
+                    visual: dict[str, tuple[int, np.ndarray]] | None = None, rows: bool = False) -> ActiveSpeakers:
     """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
 
     `threads`: onnxruntime threads for Light-ASD, a number or a function of the moment
@@ -75,7 +77,10 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
     asd.score_tracks). `info` and `audio` (16 kHz mono float32): the probe and soundtrack
     when the caller already has them. `crops`: the face regions the faces pass kept (av.crops),
     so Light-ASD decodes no video for the tracks found there. `visual`: receives Light-ASD's visual
-    encoder rows per track (asd.score_tracks; left empty by the lip-motion fallback).
+    encoder rows per track (asd.score_tracks; left empty by the lip-motion fallback). `rows`: also
+    return Light-ASD's encoder rows as `encoded` (av.sync.Encoded: those visual rows and the audio
+    encoder's over the whole soundtrack, asd.soundtrack_audio), computed on the engine that scored the
+    tracks, so the network's files are loaded once.
     """
     if engine not in ENGINES:
         from ..errors import InputError
@@ -94,10 +99,20 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
     audio = media.read_audio(path) if audio is None else audio
     motion: dict[str, list[list[float]]] = {}
     if which == LIGHT_ASD:
+        from .. import jobs
         from . import asd
 
-        scores = asd.score_tracks(path, tracks, audio, engine=asd.Engine(engine, model_name, threads),
-                                  times=times, motion=motion, crops=crops, visual=visual)
+        runner = asd.Engine(engine, model_name, threads)
+        visual = {} if visual is None and rows else visual
+        scores = asd.score_tracks(path, tracks, audio, engine=runner, times=times, motion=motion, crops=crops,
+                                  visual=visual)
+        if rows:
+            from .sync import Encoded
+
+            runner.release_encoder()  # the soundtrack's rows need only the audio encoder
+            with jobs.part("soundtrack encoder"):
+                encoded = Encoded(asd.soundtrack_audio(runner, audio, times=times), visual)
+            return ActiveSpeakers(which, scores, motion, time.perf_counter() - start, encoded)
     else:
         from . import lipmotion
 

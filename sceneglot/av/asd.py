@@ -91,6 +91,11 @@ class Engine:
             self._encoder_threads = n
         return self._encoder_run
 
+    def release_encoder(self) -> None:
+        """Let the encoder session and its arena (~+285 MiB, see CHUNK) go, before a pass that needs only the
+        audio encoder or the back end (soundtrack_audio); the next encoder call loads it again."""
+        self._encoder_run, self._encoder_threads = None, None
+
     def _load(self, path, threads: int, arena: bool = True, outputs: int = 1, pattern: bool | None = None):
         """A function feeds -> the graph's first output, or a list of its first `outputs` outputs."""
         if self.kind == "onnxruntime":
