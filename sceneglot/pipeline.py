@@ -86,6 +86,8 @@ class _Audio:
     itself, which the speech stages read a window or block at a time. `audio.spans()` is what reads a
     few spans: the same Soundtrack, or with `seek` (a Ray task, which has no scratch file to share)
     a soundtrack.Spans that seeks to each span, so an ASR window's task decodes only its window.
+    It is the one audio provider every stage function is handed (here, or rebuilt in a Ray task by
+    `lazy_audio`), so stages call the reading they need and never test which one it has.
     """
 
     def __init__(self, path: Path, info: MediaInfo, progress: Progress, seek: bool = False) -> None:
@@ -111,12 +113,6 @@ class _Audio:
 
     def __call__(self):
         return self.track().array()
-
-
-def soundtrack(audio: Callable[[], Any]) -> Any:
-    """What a stage that reads spans of the soundtrack is given: the scratch-file soundtrack.Soundtrack
-    (sliced like an array, read a span at a time) when `audio` has one, else the array `audio()` gives."""
-    return audio.track() if hasattr(audio, "track") else audio()
 
 
 def _asr_settings(job: Job) -> dict[str, Any]:
@@ -184,7 +180,7 @@ def asr_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], k: int
     from . import windows
     from .speech import asr
 
-    track = audio.spans() if hasattr(audio, "spans") else audio.track()
+    track = audio.spans()
     w = windows.speech_window(track, k, count)
     total = round(info.duration, 3)
 
@@ -252,13 +248,12 @@ def diarization_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> tu
     """The speaker turns, and the CAM++ frame features diarization computed on the way (speech.diarize.
     VoiceFrames or None): the attribution pools its turns' voices from them instead of a second pass."""
     from . import memory
-    from .speech.diarize import diarize_track, diarize_with_voices
+    from .speech.diarize import diarize_track
 
     s = job.speech
     counts = {"num_speakers": s.num_speakers, "min_speakers": s.min_speakers, "max_speakers": s.max_speakers}
     try:  # streaming the soundtrack block by block (diarize_track): never all of it
-        turns, voices = diarize_track(audio.track(), **counts) if hasattr(audio, "track") \
-            else diarize_with_voices(audio(), **counts)
+        turns, voices = diarize_track(audio.track(), **counts)
         return [asdict(t) for t in turns], voices
     finally:
         memory.release()
@@ -337,7 +332,7 @@ def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[
     pipeline keeps in the job folder beside the stage's cache."""
     from .av import active_speakers
 
-    sound = soundtrack(audio) if info.has_audio and info.has_video and tracks else None
+    sound = audio.track() if info.has_audio and info.has_video and tracks else None
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
                             threads=threads, info=info, audio=sound, crops=crops, rows=True)
     return {"scores": found.scores, "motion": found.motion, "encoded": found.encoded}
@@ -585,7 +580,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
             track.asd = [list(row) for row in scores["scores"].get(track.id, [])]  # the network's own score
         scene.shots, scene.persons, scene.tracks = faces.shots, faces.persons, faces.tracks
         encoded = outcome.get("encoded")  # Light-ASD's encoder rows: whose lips follow the sound (None: mouth motion)
-        attribute(scene, soundtrack(audio) if info.has_audio else np.zeros(0, np.float32), turns,
+        attribute(scene, audio.track() if info.has_audio else np.zeros(0, np.float32), turns,
                   scores["motion"], voices=voices, sync_of=encoded.sync if encoded is not None else None)
     result = Analysis(scene, to_rttm(turns, src.stem) if info.has_audio else "", transcript.english,
                       transcript.with_english)
