@@ -40,6 +40,23 @@ def test_jfk_wer():
     assert all(a.start <= b.start for a, b in itertools.pairwise(words))
 
 
+def test_a_sentence_the_beam_leaves_out_is_decoded_again():
+    """dialogue.mp4 with its audio after the two 64 ms packet gaps (5.184 s, 10.368 s) moved 0.5 ms earlier, as a
+    decode on the timestamps places it: Whisper's beam over the one 14 s chunk then leaves out the first
+    sentence (0-2.2 s) and another 2.3 s; every stretch of speech keeps words, as without the shift."""
+    audio = read_audio(EVAL / "scenes" / "dialogue.mp4")
+    for at in (5.184, 10.368):
+        k = round(at * 16000)
+        audio[k:-8] = audio[k + 8:].copy()
+    segs = asr.transcribe(audio)
+    regions = asr.vad.speech_regions(audio, 16000, threshold=0.5, min_silence=0.3, pad=0.2)
+    assert asr.unheard(regions, segs, 0.0, len(audio) / 16000) == []
+    text = " ".join(s.text for s in segs).lower()
+    assert text.count("end of the day") == 2 and "congressional district" in text
+    words = [w for s in segs for w in s.words]
+    assert words[0].start < 0.5
+
+
 def test_diarization_sample_two_speakers():
     audio, ref = read_audio(DIAR_WAV), read_rttm(DIAR_WAV.with_suffix(".rttm"))
     turns = diarize(audio)  # overlap-aware segmentation method: measured 5.4 %

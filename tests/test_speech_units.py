@@ -56,6 +56,16 @@ def test_rejoin_sentence_end_with_pause_starts_new_phrase_and_long_phrases_split
     assert out[0].words[-1].text == "w9,"
 
 
+def test_unheard_finds_speech_left_without_words():
+    regions = [(0.0, 4.9), (5.05, 14.0)]
+    seg = Segment(0, 2.2, 9.0, "", language="en",
+                  words=[W(2.2, 2.6, "my"), W(2.7, 4.4, "orientation"), W(4.9, 6.7, "perspective"), W(9.0, 12.8, "x")])
+    assert asr.unheard(regions, [seg], 0.0, 14.0) == [(0.0, 2.2), (6.7, 9.0), (12.8, 14.0)]
+    # a pause inside a region, or a region's pad, shorter than SKIPPED is not speech left out
+    assert asr.unheard(regions, [seg], 0.0, 14.0, shortest=2.4) == []
+    assert asr.unheard([(3.0, 3.5)], [], 0.0, 14.0) == [] and asr.unheard([(3.0, 4.5)], [], 0.0, 4.0) == [(3.0, 4.0)]
+
+
 def test_drop_loops_and_hallucination_filters():
     said = ["I", "said"] + ["thank", "you"] * 4 + ["ok"]
     words = [W(i, i + 0.5, t) for i, t in enumerate(said)]

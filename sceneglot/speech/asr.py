@@ -6,7 +6,9 @@ language it was said in. Short or uncertain chunks are limited to languages
 heard confidently elsewhere in the file (Whisper guesses wildly on 1 s of
 audio). Known failure modes are filtered after decoding: text over silence or
 music (subtitle-credit lines, low-confidence no-speech segments), repetition
-loops, words placed outside any speech.
+loops, words placed outside any speech; and the opposite one: speech the beam
+search left without words (a whole sentence, now and then) is decoded again
+on its own.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -192,9 +194,55 @@ def _transcribe(audio: np.ndarray, language: str | None, regions: list[tuple[flo
     english: list[Heard] = []
     for c in progress(chunks) if progress else chunks:
         found, lines = _decode_chunk(model, audio, c, regions, opts)
-        segments += found
+        segments += sorted(found + _skipped_again(model, audio, c, regions, found, opts), key=lambda s: s.start)
         english += lines
     return segments, english
+
+
+# Seconds of detected speech without a word that mean Whisper left speech out. A pause inside one VAD region is
+# shorter than the VAD's min_silence (0.3 s), and a region's pads add 0.2 s each side, so 0.7 s without a word
+# is the VAD's own; the four shared scenes' wordless stretches are at most 0.81 s (cut2). Whisper's beam drops
+# whole sentences now and then (a stretch of 2.2 s on dialogue.mp4 with its audio after 5.18 s moved 0.5 ms
+# earlier, two on the dialogue-recut re-edit), so a second is well clear of both.
+SKIPPED = 1.0
+
+
+def unheard(regions: list[tuple[float, float]], segments: list[Segment], start: float, end: float,
+            shortest: float = SKIPPED) -> list[tuple[float, float]]:
+    """The stretches of detected speech (`regions`) within start..end that no word of `segments` overlaps,
+    those at least `shortest` seconds long."""
+    words = sorted((w.start, w.end) for s in segments for w in s.words)
+    out = []
+    for a, b in regions:
+        a, b = max(a, start), min(b, end)
+        at = a
+        for ws, we in words:
+            if we <= at or ws >= b:
+                continue
+            if ws - at >= shortest:
+                out.append((at, ws))
+            at = max(at, we)
+        if b - at >= shortest:
+            out.append((at, b))
+    return out
+
+
+def _skipped_again(model, audio: np.ndarray, chunk: Chunk, regions, found: list[Segment],
+                   opts: AsrOptions) -> list[Segment]:
+    """The chunk's speech its decode left without words (unheard), each stretch decoded on its own (with the
+    usual context around it) and the words said inside it kept. The English of the pivot is not asked for
+    there: a sentence the ASR pass's English does not cover is translated from its own audio anyway."""
+    alone = replace(opts, english=None)
+    out = []
+    for a, b in unheard(regions, found, chunk.start, chunk.end):
+        again, _ = _decode_chunk(model, audio, Chunk(a, b, chunk.language, chunk.probability, chunk.probs),
+                                 regions, alone)
+        for seg in again:
+            words = [w for w in seg.words if a <= (w.start + w.end) / 2 <= b]
+            if words:
+                out.append(Segment(id=0, start=words[0].start, end=words[-1].end,
+                                   text=join_words(words, chunk.language), language=chunk.language, words=words))
+    return out
 
 
 def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
