@@ -345,8 +345,9 @@ ENCODED_AUDIO = "stage-asd-audio.npy"  # the soundtrack's audio encoder rows, on
 
 def _store_encoded(folder: JobFolder, key: str, encoded: Any) -> None:
     """Keep the asd stage's encoder rows in the job folder (~256 bytes a frame each: ~23 MiB an hour of
-    soundtrack, as much per hour of each face). The key file goes first and comes back last, so a key found
-    there always names the rows beside it."""
+    soundtrack, as much per hour of each face). They come memory-mapped from the stage's spool files
+    (spool.RowSpool) and are copied track by track, never gathered in memory. The key file goes first
+    and comes back last, so a key found there always names the rows beside it."""
     import numpy as np
 
     folder.path(ENCODED).unlink(missing_ok=True)
@@ -355,8 +356,10 @@ def _store_encoded(folder: JobFolder, key: str, encoded: Any) -> None:
     ids = list(encoded.visual)
     counts = [len(encoded.visual[i][1]) for i in ids]
     with atomic_path(folder.path(ENCODED_VISUAL)) as tmp, tmp.open("wb") as fh:
-        np.save(fh, np.concatenate([np.asarray(encoded.visual[i][1], np.float16) for i in ids])
-                if ids else np.zeros((0, 128), np.float16))
+        np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                  "fortran_order": False, "shape": (sum(counts), 128)})
+        for i in ids:
+            np.ascontiguousarray(encoded.visual[i][1], np.float16).tofile(fh)
     with atomic_path(folder.path(ENCODED_AUDIO)) as tmp, tmp.open("wb") as fh:
         np.save(fh, np.asarray(encoded.audio, np.float16))
     with atomic_path(folder.path(ENCODED)) as tmp, tmp.open("wb") as fh:

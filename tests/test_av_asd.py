@@ -76,6 +76,17 @@ def test_light_asd_scores_every_frame_and_hears_the_right_speaker(scored):
 
 
 @pytest.mark.slow
+def test_each_tracks_visual_rows_come_back_memory_mapped_from_the_spool(scored_all):
+    """score_tracks appends a finished track's visual encoder rows to a spool file: none is held in memory."""
+    tracks, _, visual = scored_all
+    for tr in tracks:
+        first, rows = visual[tr.id]
+        assert first == 0 and isinstance(rows, np.memmap) and rows.dtype == np.float16
+        assert rows.shape == (199, 128) and len(tr.speaking) == 200  # the last frame has no whole MFCC window
+        assert np.isfinite(rows).all() and np.abs(rows).max() > 0.1
+
+
+@pytest.mark.slow
 def test_encoder_calls_a_chunk_at_a_time_score_as_one_call_over_the_whole_track(scored, monkeypatch):
     """Chunks of CHUNK frames with CONTEXT frames either side (the encoders' reach) on real tracks and audio."""
     chunked = {tr.id: np.array(tr.speaking)[:, 1] for tr in scored}

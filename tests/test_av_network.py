@@ -122,3 +122,4 @@ def test_soundtrack_audio_in_chunks_equals_one_pass(monkeypatch):
         assert np.abs(chunked - whole).max() < 1e-4
     kept = asd.soundtrack_audio(engine, sound)  # float16 by default: ~1e-3 of rows up to ~10
     assert kept.dtype == np.float16 and np.abs(kept - whole).max() < 1e-2
+    assert isinstance(kept, np.memmap)  # spooled to disk chunk by chunk, not held

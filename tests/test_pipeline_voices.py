@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sceneglot import pipeline
 from sceneglot.jobs import JobFolder
@@ -40,14 +41,16 @@ def test_voice_features_without_their_key_file_are_not_used(tmp_path):
 def test_diarization_spools_its_frame_features_to_disk_and_ray_can_carry_them():
     import pickle
 
-    from sceneglot.speech.diarize import _FrameSpool
+    from sceneglot.spool import RowSpool
 
     rows = _frames(300).features
-    spool = _FrameSpool()
+    spool = RowSpool(512)  # what diarize.analyse keeps the frame features in
     for a in range(0, 300, 70):  # one block at a time, as diarization computes them
-        spool.write(rows[a:a + 70].astype(np.float32))
-    kept = spool.frames()
+        assert spool.write(rows[a:a + 70].astype(np.float32)) == a
+    kept = spool.rows()
     del spool  # the map outlives the spool's file object
     assert isinstance(kept, np.memmap) and kept.shape == (300, 512) and np.array_equal(kept, rows)
     assert np.array_equal(pickle.loads(pickle.dumps(kept)), rows)  # a Ray task's result is pickled
-    assert _FrameSpool().frames().shape == (0, 512)
+    assert RowSpool(512).rows().shape == (0, 512)
+    with pytest.raises(ValueError, match="512-wide"):
+        RowSpool(512).write(np.zeros((3, 128), np.float16))

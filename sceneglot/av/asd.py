@@ -245,11 +245,14 @@ def soundtrack_audio(engine: Engine, audio, out: np.ndarray | None = None,
     AUDIO_CHUNK frames per call with CONTEXT frames of real MFCC either side (the audio encoder reaches
     4.25 frames; chunk edges fall on frame boundaries, so its two stride-2 pools line up): equal to one
     call over the whole soundtrack, while only a chunk's MFCC and activations are held. `audio`: 16 kHz
-    mono (an array or a soundtrack.Soundtrack); `out`: where the rows go (e.g. a memory-mapped file).
+    mono (an array or a soundtrack.Soundtrack); `out`: where the rows go, else each chunk's are appended
+    to a spool file as they are made (spool.RowSpool) and come back memory-mapped.
     """
+    from ..spool import RowSpool
+
     t = time.perf_counter()
     total = soundtrack_frames(len(audio))
-    out = np.zeros((total, 128), np.float16) if out is None else out
+    spool = RowSpool(128) if out is None else None
     step_ = features.STEPS_PER_FRAME
     for k in range(0, total, AUDIO_CHUNK):
         step(0)  # a cancelled job stops here (the frames' progress is the stage's)
@@ -258,10 +261,14 @@ def soundtrack_audio(engine: Engine, audio, out: np.ndarray | None = None,
         with part("mfcc"):
             rows = features.mfcc(audio, lo * step_, (hi - lo) * step_)
         with part("audio encoder"):
-            out[k:end] = engine.audio_rows(rows)[k - lo:end - lo]
+            got = engine.audio_rows(rows)[k - lo:end - lo]
+        if spool is None:
+            out[k:end] = got
+        else:
+            spool.write(got)
     if times is not None:
         times["audio encoder"] = times.get("audio encoder", 0.0) + time.perf_counter() - t
-    return out
+    return out if spool is None else spool.rows()
 
 
 def windowed(engine: Engine, feats: np.ndarray, times: dict[str, float] | None = None) -> np.ndarray:
@@ -329,8 +336,11 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     `crops`: the grey face regions the faces pass kept (av.crops): tracks found there are cut
     from them and the video is decoded only for the others (none, when the faces pass ran now).
     `visual`, when given, receives per track `(first 25-fps frame, (T, 128) float16 rows)`: the visual
-    encoder's own features of the same crops (a second output of the same encoder calls), for av.sync.
+    encoder's own features of the same crops (a second output of the same encoder calls), for av.sync;
+    each track's rows go to a spool file as the track is done (spool.RowSpool) and come back memory-mapped.
     """
+    from ..spool import RowSpool
+
     tracks = list(tracks)
     times = {} if times is None else times
 
@@ -356,13 +366,23 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     results: dict[str, list[list[float]]] = {tr.id: [] for tr in tracks}
     if not pending:
         return results
+    spool = RowSpool(128) if visual is not None else None
+    placed: dict[str, tuple[int, int, int]] = {}  # track id -> (first frame, first spool row, rows)
+
+    def scored() -> dict[str, list[list[float]]]:  # the results, with each track's visual rows mapped
+        if spool is not None:
+            kept_rows = spool.rows()
+            for tid, (first, at, n) in placed.items():
+                visual[tid] = (first, kept_rows[at:at + n])
+        return results
     open_: list[_Pending] = []
     queue = list(pending)
 
     def finish(p: _Pending) -> None:
         encoded = p.stream.finish()
-        if visual is not None:
-            visual[p.track.id] = (p.first, p.stream.visual_rows())
+        if spool is not None:
+            rows = p.stream.visual_rows()
+            placed[p.track.id] = (p.first, spool.write(rows), len(rows))
         times["face_frames"] = times.get("face_frames", 0) + len(encoded)
         scores = windowed(runner, encoded, times)
         if 0 < len(scores) < len(p.geo.times) <= len(scores) + 2:
@@ -388,7 +408,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         finish(p)
     pending = [p for p in pending if p not in kept]
     if not pending:
-        return results
+        return scored()
     end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
     frames = iter(timed("decode", media.iter_frames(path, fps=features.FPS, end=end, grey=True)))
     total_frames = round(end * features.FPS)
@@ -416,7 +436,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             _push(p, crop)
     for p in open_ + queue:
         finish(p)
-    return results
+    return scored()
 
 
 def _push(p: _Pending, crop: np.ndarray) -> None:

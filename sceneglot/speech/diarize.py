@@ -24,6 +24,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
+from ..spool import RowSpool
 from . import campplus, cluster, fbank, segmentation, vad
 
 RES = 0.01  # seconds per decision frame
@@ -233,7 +234,7 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
     activity = np.zeros((len(starts), 589, 3), bool)
     local: list[LocalSpeaker] = []
     kept_times: list[np.ndarray] = []
-    spool = _FrameSpool() if keep_voices else None  # the frame features go to disk as they come
+    spool = RowSpool(512) if keep_voices else None  # the frame features go to disk as they come (float16)
     block = int(BLOCK * sr)
     chunk_ids = np.arange(len(starts))
     for b0 in range(0, max(starts) + 1, block):
@@ -263,30 +264,8 @@ def analyse(audio: np.ndarray, step: float = SEG_STEP, keep_voices: bool = False
     overlap[seen] /= cover[seen]
     voices = None
     if keep_voices:
-        voices = VoiceFrames(np.concatenate(kept_times) if kept_times else np.zeros(0), spool.frames())
+        voices = VoiceFrames(np.concatenate(kept_times) if kept_times else np.zeros(0), spool.rows())
     return Segmented(starts, activity, speech, overlap, local, n, voices)
-
-
-class _FrameSpool:
-    """CAM++ frame features (float16, 512 a row) appended to an unlinked scratch file and handed back
-    memory-mapped: an hour's 184 MiB is neither held while diarization runs nor concatenated at its end."""
-
-    def __init__(self) -> None:
-        import tempfile
-
-        self._fh = tempfile.TemporaryFile(prefix="sceneglot-voices-")  # noqa: SIM115 (the map keeps it open)
-        self._rows = 0
-
-    def write(self, frames: np.ndarray) -> None:
-        self._fh.write(np.ascontiguousarray(frames, np.float16).tobytes())
-        self._rows += len(frames)
-
-    def frames(self) -> np.ndarray:
-        self._fh.flush()
-        if self._rows == 0:
-            self._fh.close()
-            return np.zeros((0, 512), np.float16)
-        return np.memmap(self._fh, np.float16, "r", shape=(self._rows, 512))
 
 
 def _local_speakers(c: int, t0: float, act: np.ndarray, frames: np.ndarray, ftimes: np.ndarray
