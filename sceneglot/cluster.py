@@ -89,6 +89,11 @@ class RayExecutor:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def width(self) -> int:
+        """Tasks of one stage the cluster holds side by side: its CPUs over a task's (run_asd splits by it)."""
+        return max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus))
+
     def _input(self, path: str) -> tuple[str, list[ray.ObjectRef]]:
         if path not in self._inputs:
             key = jobs.fingerprint(path)

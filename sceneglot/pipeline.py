@@ -325,17 +325,28 @@ def run_faces(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Exe
 
 def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
               threads: Callable[[], int | None] | None = None,
-              crops: Any = None) -> dict[str, Any]:
+              crops: Any = None, rows: bool = True) -> dict[str, Any]:
     """Raw Light-ASD scores per track and the mouth motion of the same crops (for the attribution), and
     under "encoded" Light-ASD's own encoder rows (av.sync.Encoded: each track's visual rows, the whole
     soundtrack's audio rows; None for the lip-motion fallback or without faces and sound), which the
-    pipeline keeps in the job folder beside the stage's cache."""
-    from .av import active_speakers
+    pipeline keeps in the job folder beside the stage's cache. Without `rows`, "encoded" holds the tracks'
+    visual rows only (no soundtrack rows): a task of a stage split into tasks of tracks (run_asd) after the
+    first, which computes the soundtrack's rows once for all."""
+    from .av import LIGHT_ASD, active_speakers
 
     sound = audio.track() if info.has_audio and info.has_video and tracks else None
+    visual: dict[str, Any] = {}
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                            threads=threads, info=info, audio=sound, crops=crops, rows=True)
-    return {"scores": found.scores, "motion": found.motion, "encoded": found.encoded}
+                            threads=threads, info=info, audio=sound, crops=crops, rows=rows,
+                            visual=None if rows else visual)
+    encoded = found.encoded
+    if not rows and sound is not None and found.method == LIGHT_ASD:
+        import numpy as np
+
+        from .av.sync import Encoded
+
+        encoded = Encoded(np.zeros((0, 128), np.float16), visual)
+    return {"scores": found.scores, "motion": found.motion, "encoded": encoded}
 
 
 ENCODED = "stage-asd-encoded.npz"  # the key the asd stage's encoder rows are kept for, and each track's rows
@@ -410,13 +421,69 @@ def run_asd(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress, au
     wants_rows = which == LIGHT_ASD and info.has_audio and info.has_video and bool(tracks)
 
     def compute() -> dict[str, dict[str, list[list[float]]]]:
-        found = executor("asd", asd_stage, job, info, audio, tracks, threads, crops)
+        found = _asd_tasks(executor, job, info, audio, tracks, threads, crops)
         _store_encoded(folder, key, found.pop("encoded", None))
         return found
 
     scores = run_stage(progress, folder, "asd", asd_key, compute, dict[str, dict[str, list[list[float]]]],
                        serves=lambda _: not wants_rows or _load_encoded(folder, key) is not None)
     return scores, _load_encoded(folder, key) if wants_rows else None
+
+
+ASD_TASKS = 4  # most tasks the asd stage is split into (each decodes the video from its start: see _asd_tasks)
+
+
+def _asd_tasks(executor: Executor, job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
+               threads: Callable[[], int | None] | None, crops: Any) -> dict[str, Any]:
+    """asd_stage as one computation, or split into tasks of tracks on an executor that runs several tasks
+    side by side (`executor.width`: cluster.RayExecutor, the tasks its cluster's CPUs hold at once).
+
+    The stage runs after faces, mostly once speech is done: as one task it had one declared CPU while the
+    rest of the cluster idled (locally it takes every core). A track's scores, motion and visual rows
+    depend on its own crops and MFCC span only, so tasks of tracks give what one task gives; the
+    soundtrack's audio rows are computed once, by the first task. Each task decodes the video from its
+    start up to its last track (score_tracks does not seek), so tracks go in runs contiguous in time
+    (the first tasks decode less) and the split stops at ASD_TASKS: the last task's wall is about one
+    whole decode plus 1/k of the encoder work, while the decodes' CPU grows by about half a decode a task
+    (2-minute input, one CPU: decode ~15 CPU-s, encoders ~33)."""
+    count = min(int(getattr(executor, "width", 1)), len(tracks), ASD_TASKS)
+    if count < 2:
+        return executor("asd", asd_stage, job, info, audio, tracks, threads, crops)
+    groups = track_runs(tracks, count)
+    parts = map_stage(executor, "asd", asd_stage, job, info, audio,
+                      [(group, threads, crops, k == 0) for k, group in enumerate(groups)])
+    merged: dict[str, Any] = {"scores": {}, "motion": {}}
+    for got in parts:
+        merged["scores"].update(got["scores"])
+        merged["motion"].update(got["motion"])
+    order = [t.id for t in tracks]  # the one task's order: scores and motion as that task wrote them
+    found = {name: {i: merged[name][i] for i in order if i in merged[name]} for name in ("scores", "motion")}
+    encoded = parts[0]["encoded"]
+    if encoded is not None:
+        from .av.sync import Encoded
+
+        visual = {i: v for got in parts for i, v in got["encoded"].visual.items()}
+        encoded = Encoded(encoded.audio, {i: visual[i] for i in order if i in visual})
+    return {**found, "encoded": encoded}
+
+
+def track_runs(tracks: list[Any], count: int) -> list[list[Any]]:
+    """`tracks` by start time in `count` runs contiguous in time, none empty (count <= len(tracks)): a run
+    closes once it holds its share of the face seconds, so the excess goes to the earlier runs, whose
+    tasks decode less of the video."""
+    ordered = sorted(tracks, key=lambda t: (t.start, t.id))
+    sizes = [max(0.0, t.end - t.start) for t in ordered]
+    total = sum(sizes) or 1.0
+    runs: list[list[Any]] = [[]]
+    done = 0.0
+    for k, (track, size) in enumerate(zip(ordered, sizes, strict=True)):
+        left = len(ordered) - k  # tracks not yet placed, this one included
+        need = count - len(runs)  # runs still to open after the current one
+        if runs[-1] and need and (done >= total * len(runs) / count or left == need):
+            runs.append([])
+        runs[-1].append(track)
+        done += size
+    return runs
 
 
 def speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,

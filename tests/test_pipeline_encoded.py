@@ -99,3 +99,49 @@ def test_kept_rows_are_reused_with_the_cache_and_invalidated_with_it(first_run):
     _, back = _run(folder, _tracks())
     assert "asd" not in folder.hits and saved["key"] != json.loads(folder.path("stage-asd.json").read_text())["key"]
     assert np.abs(back.visual["T1"][1].astype(np.float32) - encoded.visual["T1"][1]).max() < 1e-2
+
+
+class _Side:
+    """An executor that holds two tasks of a stage at once (`width`, as cluster.RayExecutor on two CPUs),
+    running them here one after another: run_asd splits the stage into tasks of tracks by it."""
+
+    width = 2
+
+    def __call__(self, stage, fn, job, info, audio, *args):
+        return fn(job, info, audio, *args)
+
+    def map(self, stage, fn, job, info, audio, items):
+        self.items = items
+        return [fn(job, info, audio, *item) for item in items]
+
+
+@pytest.mark.slow
+def test_asd_split_into_tasks_of_tracks_equals_one_task(first_run, tmp_path):
+    _, scores, encoded = first_run
+    folder = JobFolder(tmp_path / "job", TWOSHOT)
+    job = Job(str(TWOSHOT), str(folder.folder))
+    info = media.probe(TWOSHOT)
+    side = _Side()
+    split, kept = pipeline.run_asd(job, info, folder, Progress(), pipeline._Audio(TWOSHOT, info, Progress()),
+                                   _tracks(), side)
+    assert [[t.id for t in item[0]] for item in side.items] == [["T0"], ["T1"]]
+    assert [item[-1] for item in side.items] == [True, False]  # the soundtrack's rows: in one task only
+    assert split == scores and list(split["scores"]) == list(scores["scores"])
+    assert np.array_equal(kept.audio, encoded.audio)
+    for track in ("T0", "T1"):
+        assert kept.visual[track][0] == encoded.visual[track][0]
+        assert np.array_equal(kept.visual[track][1], encoded.visual[track][1])
+
+
+def test_track_runs_are_contiguous_in_time_balanced_and_never_empty():
+    def track(i, start, end):
+        return Track(f"T{i}", start, end, [])
+
+    tracks = [track(0, 50.0, 60.0), track(1, 0.0, 10.0), track(2, 10.0, 20.0), track(3, 20.0, 50.0),
+              track(4, 60.0, 61.0)]
+    runs = pipeline.track_runs(tracks, 2)
+    assert [[t.id for t in r] for r in runs] == [["T1", "T2", "T3"], ["T0", "T4"]]  # 50 s of faces, then 11
+    assert [len(r) for r in pipeline.track_runs(tracks, 5)] == [1] * 5
+    assert [[t.id for t in r] for r in pipeline.track_runs(tracks[:2], 2)] == [["T1"], ["T0"]]
+    assert pipeline.track_runs([track(0, 0.0, 0.0), track(1, 0.0, 0.0), track(2, 1.0, 1.0)], 3) == \
+        [[t] for t in sorted([track(0, 0.0, 0.0), track(1, 0.0, 0.0), track(2, 1.0, 1.0)], key=lambda t: t.start)]
