@@ -20,7 +20,7 @@ The "best thresholds" line scans the two count thresholds on a 0.05 grid for the
 over the ten excerpts, chosen with their reference: how low any setting of those two could go.
 
 RTF = diarization seconds / audio seconds with the models loaded; "cpu" is process CPU time (the
-method runs torch on one thread, so on an idle 2-core machine wall time ~ CPU time). The memory rows
+method runs onnxruntime on one thread, so on an idle 2-core machine wall time ~ CPU time). The memory rows
 run the default method on 60 s and on the ten excerpts joined (300 s) in fresh processes (both long
 enough for full 30 s streaming blocks, whose working set is the same at any length): peak RSS minus
 the audio array itself shows what grows with length. A shared machine inflates wall times.
@@ -64,16 +64,15 @@ def _measure(queue) -> None:
     """Diarize every file in this process (models loaded once) and report turns, timings and limits."""
     from sceneglot.media import read_audio
     from sceneglot.speech import campplus, segmentation
-    from sceneglot.speech.diarize import analyse, one_torch_thread, speaker_turns
+    from sceneglot.speech.diarize import analyse, speaker_turns
 
     segmentation.load()
     campplus.load()
     for uri, path in _files():
         audio = read_audio(path)
         t0, c0 = time.perf_counter(), time.process_time()
-        with one_torch_thread():  # what diarize(audio) runs, keeping the analysis for the limits below
-            seg = analyse(audio)
-            turns = speaker_turns(seg)
+        seg = analyse(audio)  # what diarize(audio) runs, keeping the analysis for the limits below
+        turns = speaker_turns(seg)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         queue.put((uri, turns, wall, cpu, len(audio) / 16000, *_limits(uri, seg)))
     queue.put(None)

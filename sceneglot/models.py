@@ -11,7 +11,7 @@ mtime avoids re-hashing hundreds of MB at each start) and a missing or
 altered file fails with one line naming the package or folder to provide.
 
 The store also decides where models run, in one place (`onnx_providers`, `whisper_device`,
-`torch_device`, `opencv_dnn`): CUDA when a GPU is present and the library's build can reach it,
+`opencv_dnn`): CUDA when a GPU is present and the library's build can reach it,
 else the CPU; `placement` says which for `sceneglot doctor`.
 """
 
@@ -601,12 +601,15 @@ def onnx_providers(available: list[str] | tuple[str, ...]) -> list[str]:
     return [CUDA_ONNX, CPU_ONNX] if CUDA_ONNX in available else [CPU_ONNX]
 
 
-def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = True, pattern: bool | None = None):
-    """An onnxruntime session on the best provider here (the active-speaker and AVSR models load through this).
+def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = True, pattern: bool | None = None,
+                 denormals_zero: bool = False):
+    """An onnxruntime session on the best provider here (the active-speaker, AVSR and diarization models load
+    through this).
 
     `arena=False`: no CPU memory arena and no memory pattern, so each run's activations are freed when it
     ends instead of staying in an arena that grows to the largest run seen (and rounds up to powers of two).
     `pattern`: the memory pattern (planned buffers per input shape) apart from the arena; None: as `arena`.
+    `denormals_zero`: flush denormal floats to zero on the CPU (deep convolution stacks slow down on them).
     """
     import onnxruntime as ort
 
@@ -615,22 +618,9 @@ def onnx_session(model_path: str | os.PathLike, threads: int = 0, arena: bool = 
     opts.log_severity_level = 3
     opts.enable_cpu_mem_arena = arena
     opts.enable_mem_pattern = arena if pattern is None else pattern
+    if denormals_zero:
+        opts.add_session_config_entry("session.set_denormal_as_zero", "1")
     return ort.InferenceSession(str(model_path), opts, providers=onnx_providers(ort.get_available_providers()))
-
-
-def torch_device(cuda_available: bool) -> str:
-    """The torch device for segmentation and speaker embeddings: "cuda" when torch sees a GPU, else "cpu"."""
-    return "cuda" if cuda_available else "cpu"
-
-
-@cache
-def torch_cuda() -> bool:
-    """Whether torch (already imported by the caller's stage) can use a GPU; never asks without a driver."""
-    if not cuda_present():
-        return False
-    import torch
-
-    return bool(torch.cuda.is_available())
 
 
 def whisper_device(cuda_devices: int) -> tuple[str, str]:
@@ -670,7 +660,7 @@ def opencv_cuda_devices() -> int:
 def placement() -> dict[str, str]:
     """Which device each model-running part of a job uses here, and why (for `sceneglot doctor`).
 
-    Imports onnxruntime, CTranslate2 and (only with a GPU driver present) torch; nothing at module import.
+    Imports onnxruntime, CTranslate2 and OpenCV; nothing at module import.
     """
     gpu = cuda_present()
     out: dict[str, str] = {}
@@ -678,23 +668,15 @@ def placement() -> dict[str, str]:
         import onnxruntime as ort
 
         chosen = onnx_providers(ort.get_available_providers())[0]
-        out["active speakers (Light-ASD, onnxruntime)"] = (
-            "cuda" if chosen == CUDA_ONNX else
+        onnx_where = "cuda" if chosen == CUDA_ONNX else \
             "cpu" + (" (GPU present, but this onnxruntime build has no CUDA provider: install onnxruntime-gpu)"
-                     if gpu else ""))
+                     if gpu else "")
     except ImportError:
-        out["active speakers (Light-ASD, onnxruntime)"] = "unavailable (onnxruntime not installed)"
+        onnx_where = "unavailable (onnxruntime not installed)"
+    out["active speakers (Light-ASD, onnxruntime)"] = onnx_where
     device, compute = whisper_device(ctranslate2_cuda_devices())
     out["speech recognition (Whisper, CTranslate2)"] = f"{device} ({compute})"
-    if gpu:
-        try:
-            torch_dev = torch_device(torch_cuda())
-            why = "" if torch_dev == "cuda" else " (GPU present, but this torch build has no CUDA)"
-        except ImportError:
-            torch_dev, why = "unavailable", " (torch not installed)"
-    else:
-        torch_dev, why = "cpu", ""
-    out["diarization (segmentation, CAM++ embeddings; torch)"] = torch_dev + why
+    out["diarization (segmentation-3.0, CAM++ embeddings; onnxruntime)"] = onnx_where
     import cv2
 
     faces_cuda = opencv_dnn(opencv_cuda_devices())[0] == cv2.dnn.DNN_BACKEND_CUDA

@@ -545,8 +545,8 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
     turns = kept["turns"]
     voices = kept["voices"] if "voices" in kept else _load_voices(folder, voices_key)
     with progress.stage("speech", 1):
-        from .speech.diarize import SpeakerTurn
         from .speech.pipeline import assemble
+        from .speech.turns import SpeakerTurn
 
         scene, used = assemble(info, transcript.segments, [SpeakerTurn(**t) for t in turns], _language(job))
         return scene, used, voices, transcript

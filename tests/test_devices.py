@@ -43,16 +43,16 @@ def test_whisper_runs_where_ctranslate2_sees_a_device():
     assert model.model.compute_type.startswith(models.whisper_device(count)[1])  # int8 weights: "int8_float32"
 
 
-def test_torch_networks_sit_on_the_chosen_device():
-    import torch
-
+def test_diarization_sessions_run_on_the_chosen_provider():
+    """Segmentation and CAM++ run from their ONNX exports through models.onnx_session, as the active-speaker
+    model does: CUDA requested when the onnxruntime build has it (onnx_providers above), else the CPU."""
     from sceneglot.speech import campplus, segmentation
 
-    expected = "cuda" if models.cuda_present() and torch.cuda.is_available() else "cpu"
-    assert models.torch_device(models.torch_cuda()) == expected
-    assert models.torch_device(True) == "cuda"
-    for net in (segmentation.load(), campplus.load()):
-        assert next(net.parameters()).device.type == expected
+    chosen = models.onnx_providers(onnxruntime.get_available_providers())
+    for session in (segmentation.load(), *campplus.load()):
+        assert session.get_providers() == chosen
+        if not models.cuda_present():
+            assert session.get_providers() == ["CPUExecutionProvider"]
     emb = campplus.embed([np.random.default_rng(0).standard_normal((200, 80)).astype(np.float32)])
     assert emb.shape == (1, 192) and np.isclose(np.linalg.norm(emb), 1.0, atol=1e-4)
 

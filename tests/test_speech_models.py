@@ -9,7 +9,7 @@ from scipy.signal import resample_poly
 
 from sceneglot import cli, scene
 from sceneglot.media import read_audio
-from sceneglot.speech import asr, campplus, fbank
+from sceneglot.speech import asr, campplus, campplus_net, fbank
 from sceneglot.speech.diarize import diarize
 from sceneglot.speech.metrics import der, read_rttm, wer
 from sceneglot.speech.pipeline import transcribe_scene
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_campplus_loads_strictly_and_separates_speakers():
-    net = campplus.load()
+    net = campplus_net.load()
     assert sum(p.numel() for p in net.parameters()) > 6_000_000
     audio = read_audio(DIAR_WAV)
     spans = [(8.4, 10.0), (10.6, 14.4), (14.6, 17.9), (22.0, 27.0)]  # A, A, B, B (sample.rttm)

@@ -10,7 +10,7 @@ import torch
 
 from sceneglot import models
 from sceneglot.media import read_audio
-from sceneglot.speech import segmentation
+from sceneglot.speech import pyannet, segmentation
 from sceneglot.speech.diarize import diarize
 from sceneglot.speech.metrics import read_rttm
 from tests.media_fixtures import DIAR_WAV, TWOSHOT
@@ -35,14 +35,14 @@ def test_checkpoint_unpickler_never_runs_foreign_code():
             return (print, ("pwned",))
 
     blob = pickle.dumps({"state_dict": {}, "x": Evil()})
-    out = segmentation._Unpickler(io.BytesIO(blob)).load()  # print is replaced by an inert stand-in
-    assert isinstance(out["x"], segmentation._Inert)
+    out = pyannet._Unpickler(io.BytesIO(blob)).load()  # print is replaced by an inert stand-in
+    assert isinstance(out["x"], pyannet._Inert)
 
 
 @pytest.mark.slow
 def test_pyannet_loads_strictly_with_documented_shapes():
-    net = segmentation.load()
-    state = segmentation.read_state_dict(models.path("pyannote-segmentation-3.0") / "pytorch_model.bin")
+    net = pyannet.load()
+    state = pyannet.read_state_dict(models.path("pyannote-segmentation-3.0") / "pytorch_model.bin")
     assert set(state) == set(net.state_dict())
     assert 1_400_000 < sum(p.numel() for p in net.parameters()) < 1_600_000
     with torch.inference_mode():

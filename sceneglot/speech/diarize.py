@@ -20,12 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import InputError
 from ..spool import RowSpool
 from . import campplus, cluster, fbank, segmentation, vad
+from .turns import SpeakerTurn
 
 RES = 0.01  # seconds per decision frame
 HOP = 0.02  # seconds per CAM++ frame-level output
@@ -43,13 +43,6 @@ MIN_TOGETHER = 0.5  # s each of n local speakers talk in one chunk to prove n sp
 MIN_FRAMES = 5  # CAM++ frames (20 ms) a local speaker needs for any embedding
 MAX_TRAIN = 2000  # local speakers clustered at most (evenly spread); the rest are assigned
 BLOCK = 30.0  # s of chunk starts per streaming block (bounds memory on long inputs)
-
-
-@dataclass
-class SpeakerTurn:
-    start: float
-    end: float
-    speaker: str
 
 
 def windows(
@@ -84,8 +77,7 @@ def diarize(
     if sample_rate != segmentation.SAMPLE_RATE:
         raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
     if method == "segmentation":
-        with one_torch_thread():
-            return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)[0]
+        return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step)[0]
     if method != "embedding":
         raise InputError(f"unknown diarization method {method!r} (segmentation or embedding)")
     if regions is None:
@@ -139,8 +131,7 @@ def diarize_with_voices(audio: np.ndarray, sample_rate: int = 16000, *, num_spea
     audio = np.asarray(audio, np.float32).reshape(-1)
     if sample_rate != segmentation.SAMPLE_RATE:
         raise InputError(f"diarization needs 16 kHz audio, got {sample_rate} Hz")
-    with one_torch_thread():
-        return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step, keep_voices=True)
+    return _diarize_segmentation(audio, num_speakers, min_speakers, max_speakers, seg_step, keep_voices=True)
 
 
 def diarize_track(track, *, num_speakers: int | None = None, min_speakers: int | None = None,
@@ -149,22 +140,16 @@ def diarize_track(track, *, num_speakers: int | None = None, min_speakers: int |
     a length in samples (16 kHz) that slices like a 1-D float32 array (a soundtrack.Soundtrack).
     `analyse` streams it in BLOCK-s blocks and the speakers are clustered once from every block's
     embeddings, so the turns equal those of the whole array."""
-    with one_torch_thread():
-        return _diarize_segmentation(track, num_speakers, min_speakers, max_speakers, SEG_STEP, keep_voices=True)
+    return _diarize_segmentation(track, num_speakers, min_speakers, max_speakers, SEG_STEP, keep_voices=True)
 
 
 @contextmanager
 def one_torch_thread():
-    """Run torch single-threaded: measured on the 2-core box under other jobs' load, the CAM++ frame
-    pass and the segmentation net often took 3-10x longer with 2 threads than with 1 (likely the
-    worker thread stalling: flush-to-zero is set per thread), and were at best about 1.5x faster
-    with 2 threads; one steady thread keeps diarization well inside the real-time budget."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    """Nothing now: kept for av.turns, which still wraps its CAM++ pass in it. The networks run on
+    onnxruntime sessions that are single-threaded themselves (segmentation.load, campplus.load):
+    measured on the 2-core box under other jobs' load, the CAM++ frame pass and the segmentation net
+    often took 3-10x longer with 2 threads than with 1, and were at best about 1.5x faster with 2."""
+    yield
 
 
 @dataclass
@@ -398,22 +383,6 @@ def activity_turns(active: np.ndarray, n_samples: int) -> list[SpeakerTurn]:
              for g in range(active.shape[1]) for i0, i1 in _true_runs(active[:, g])]
     turns.sort(key=lambda t: (t[0], t[1]))
     return _name(turns)
-
-
-def exclusive(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
-    """One speaker per instant, from overlap-aware turns: where turns overlap, the one that began
-    first holds the floor until it ends (a back-channel inside it gives way; at a hand-over the
-    newcomer starts where the previous speaker stops). Used to give words their speaker."""
-    out: list[SpeakerTurn] = []
-    for t in sorted(turns, key=lambda t: (t.start, -t.end)):
-        start = max(t.start, out[-1].end) if out else t.start
-        if t.end - start <= 1e-6:
-            continue
-        if out and out[-1].speaker == t.speaker and start - out[-1].end <= 1e-6:
-            out[-1] = SpeakerTurn(out[-1].start, t.end, t.speaker)
-        else:
-            out.append(SpeakerTurn(round(start, 3), t.end, t.speaker))
-    return out
 
 
 def _edge(i: int) -> float:

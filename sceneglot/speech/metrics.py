@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .diarize import SpeakerTurn
+from .turns import SpeakerTurn
 
 
 def normalise(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from ..scene import Segment, Word
 from .asr import join_words
 
 if TYPE_CHECKING:
-    from .diarize import SpeakerTurn
+    from .turns import SpeakerTurn
 
 SENTENCE_END = (".", "?", "!", "…", "。", "？", "！")
 

@@ -15,7 +15,7 @@ import numpy as np
 from .. import media
 from ..scene import MediaInfo, Scene, Segment, Speaker
 from . import asr, phrases
-from .diarize import SpeakerTurn, diarize, exclusive
+from .turns import SpeakerTurn, exclusive
 
 
 def transcribe_scene(
@@ -46,6 +46,8 @@ def transcribe_with_turns(
     audio = media.read_audio(path) if audio is None else audio
     language = None if language in ("auto", "") else language
     segments = asr.transcribe(audio, language=language, options=asr_options or asr.AsrOptions(), progress=progress)
+    from .diarize import diarize  # its models' runtime only where diarization runs
+
     turns = diarize(audio, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
     return assemble(info, segments, turns, language)
 
