@@ -70,12 +70,22 @@ def first(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     out = root / "out" / "cut2.pt.mp4"
     out.parent.mkdir()
-    proc, seconds, _ = _sceneglot(["translate", str(CUT2), "--to", "pt", "-o", str(out), "--progress", "json",
-                                   "--cache", str(root / "translations.sqlite3")])  # a first translation
+    from sceneglot.av import export as asd_export
+    from sceneglot.speech import export as speech_export
+
+    asd_export.onnx_paths()  # the one-off ONNX exports (torch) before the job, as on any machine after its first
+    speech_export.onnx_paths()
+    proc, seconds, modules = _sceneglot(["translate", str(CUT2), "--to", "pt", "-o", str(out), "--progress", "json",
+                                         "--cache", str(root / "translations.sqlite3")])  # a first translation
     assert proc.returncode == 0, proc.stderr[-3000:]
     folder = out.parent / "cut2.pt.sceneglot"
     return {"root": root, "out": out, "folder": folder, "seconds": seconds, "events": _events(proc.stderr),
-            "scene": scene_io.load(folder / "scene.json")}
+            "scene": scene_io.load(folder / "scene.json"), "modules": modules}
+
+
+def test_a_job_with_the_exports_cached_never_imports_torch(first):
+    assert "torch" not in first["modules"]
+    assert {"onnxruntime", "sceneglot.speech"} <= set(first["modules"])
 
 
 def test_video_keeps_duration_size_and_audio(first):

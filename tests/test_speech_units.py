@@ -7,7 +7,8 @@ import pytest
 
 from sceneglot.scene import Segment, Word
 from sceneglot.speech import asr, cluster, fbank, metrics, phrases, vad
-from sceneglot.speech.diarize import Segmented, SpeakerTurn, _absorb_short, aggregate, exclusive, windows
+from sceneglot.speech.diarize import Segmented, _absorb_short, aggregate, windows
+from sceneglot.speech.turns import SpeakerTurn, exclusive
 
 
 def W(start, end, text, speaker=None):

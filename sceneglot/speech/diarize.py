@@ -25,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from ..errors import InputError
 from ..spool import RowSpool
 from . import campplus, cluster, fbank, segmentation, vad
-from .turns import SpeakerTurn
+from .turns import SpeakerTurn, exclusive  # noqa: F401 (exclusive: callers still reach it as diarize.exclusive)
 
 RES = 0.01  # seconds per decision frame
 HOP = 0.02  # seconds per CAM++ frame-level output
