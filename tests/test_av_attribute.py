@@ -160,6 +160,20 @@ def test_a_few_frames_seen_speaking_at_a_cut_do_not_decide_who_owns_a_voice():
     assert owners[0][0] == "PB"  # from the long turn's faces (PB ahead), not the blip's "seen" PA
 
 
+def test_a_voice_seen_only_by_the_sync_does_not_take_a_face_light_asd_sees_saying_another():
+    """dialogue.mp4's records with its audio after the packet gaps 0.5 ms earlier: the radio voice-over's z on the
+    muted listener's lips moves from +2.8 against +0.6 to +2.8 against +0.3 and passes the sync level; its own
+    voice is seen by Light-ASD. The radio's z's were picked because they passed, so they are not pooled against it."""
+    far = _dist(S.clear + 0.1)
+    hers = Turn(3.60, 4.68, "S1", _voice(0), {"adams": 2.5, "hill": 4.6}, {"adams": -3.5, "hill": 0.8})
+    radio = Turn(10.04, 12.24, "S1", _voice(far), {"adams": 5.1, "hill": 4.7}, {"adams": 0.3, "hill": 2.8})
+    assert att.seen_as(hers, S) == ("hill", att.ASD) and att.seen_as(radio, S) == ("hill", att.SYNC)
+    labels = att.cluster_turns([hers, radio], S)
+    assert labels == [0, 1]
+    owners = att._owners([hers, radio], labels, S)
+    assert owners[0][0] == "hill" and owners[1][0] is None
+
+
 def test_hand_edited_phrases_fuse_the_speaking_scores_again():
     a, b = (Track(f"T{n}", 0.0, 2.0, [[k / 25, 0, 0, 10, 10] for k in range(50)], person=p,
                   asd=[[k / 25, 2.0] for k in range(50)]) for n, p in enumerate(["PA", "PB"]))
