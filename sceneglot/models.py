@@ -446,10 +446,11 @@ def status(name: str) -> Status:
 
 
 class Ride:
-    """A second prompt for the next beam search on one window, and what it decoded (None until then)."""
+    """A second prompt for the next beam search on one window, at most `max_new` tokens of it (None: the
+    transcription's bound), and what it decoded (None until then)."""
 
-    def __init__(self, prompt: list[int]) -> None:
-        self.prompt = prompt
+    def __init__(self, prompt: list[int], max_new: int | None = None) -> None:
+        self.prompt, self.max_new = prompt, max_new
         self.result = None  # a ctranslate2 WhisperGenerationResult
         self.done = False
 
@@ -461,6 +462,11 @@ class _Riding:
     A decoder step on the CPU mostly reads the decoder's weights and the output projection (51865 x 512),
     which the batch's rows share, so a second prompt in the batch costs about half a decode of its own
     (benchmarks/translate_pivot.py). Each row is decoded as it would be alone.
+
+    CTranslate2 takes every decoding option per batch, not per row, so the ride's own bound (`Ride.max_new`)
+    is the batch's max_length: a looping ride stops there, during the decode. A transcription that needs
+    more than that (its row reached the bound) is decoded again on its own with its options, so its result
+    is the one it gets alone.
     """
 
     def __init__(self, inner, local: threading.local) -> None:
@@ -488,8 +494,24 @@ class _Riding:
             ride.done = True
             window = np.asarray(features)
             both = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate([window, window])))
-            first, ride.result = self._inner.generate(both, [prompts[0], ride.prompt], **options)
+            whole = options.get("max_length", 448)  # CTranslate2's default for Whisper
+            bound = whole if ride.max_new is None else min(whole, whisper_max_length(len(ride.prompt), ride.max_new))
+            first, ride.result = self._inner.generate(both, [prompts[0], ride.prompt],
+                                                      **{**options, "max_length": bound})
+            if bound < whole and len(first.sequences_ids[0]) >= whisper_new_tokens(bound, len(prompts[0])):
+                first = self._inner.generate(features, prompts, **options)[0]  # cut by the ride's bound
             return [first]
+
+
+def whisper_new_tokens(max_length: int, prompt: int) -> int:
+    """The most tokens CTranslate2's Whisper decodes after a `prompt`-token prompt under `max_length`: half
+    the total, as Whisper's own sample length (224 of 448), or what the prompt leaves (whisper.cc)."""
+    return min(max_length // 2, max_length - prompt)
+
+
+def whisper_max_length(prompt: int, new: int) -> int:
+    """The max_length under which CTranslate2's Whisper decodes up to `new` tokens after the prompt."""
+    return max(2 * new, prompt + new)
 
 
 # Language detection hears a chunk on at least LANGUAGE_FRAMES log-Mel frames (10 ms each): its own, then zeros
@@ -557,11 +579,12 @@ def _keeping_whisper(base: type) -> type:
                 self._kept.outputs = None
 
         @contextlib.contextmanager
-        def riding(self, prompt: list[int] | None):
+        def riding(self, prompt: list[int] | None, max_new: int | None = None):
             """Inside the block, the first beam search on one CPU window (the transcription's) also decodes
-            `prompt` in its batch: the Ride's result, None where that did not happen (CUDA; no prompt).
+            `prompt` in its batch, at most `max_new` tokens of it: the Ride's result, None where that did
+            not happen (CUDA; no prompt).
             The block's decodes, and only they, are timed as the stage's part "beam search"."""
-            ride = Ride(prompt) if prompt else None
+            ride = Ride(prompt, max_new) if prompt else None
             self._kept.ride, self._kept.riding = ride, True
             try:
                 yield ride

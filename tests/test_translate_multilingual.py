@@ -175,3 +175,33 @@ def test_the_english_rides_in_the_transcriptions_batch_without_changing_either(t
     assert batched == plain == alone
     assert english and english == own
     assert "flower" in " ".join(h.text for h in english).lower()
+
+
+@pytest.mark.slow
+def test_the_riding_english_is_bounded_while_it_is_decoded():
+    """Without VAD the whole deyu clip makes Whisper base's English loop (to Whisper's 224 tokens unbounded):
+    the ride's own bound (english_cap of the window) stops it in the decode, the transcript is the one made
+    alone; and a bound shorter than the transcription cuts only the English (the transcription is decoded
+    again on its own)."""
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr
+
+    model = asr.load_model(asr.AsrOptions().model)
+
+    def ride(clip: str, language: str, max_new: int | None):
+        audio = read_audio(MULTI / f"{clip}.wav")
+        with model.riding(asr.english_prompt(model, language), max_new) as r:
+            text = [s.text for s in model.transcribe(audio, language=language, beam_size=5, vad_filter=False,
+                                                      condition_on_previous_text=False)[0]]
+        return text, r.result.sequences_ids[0], len(audio) / 16000
+
+    alone = lambda clip, language: [s.text for s in model.transcribe(  # noqa: E731
+        read_audio(MULTI / f"{clip}.wav"), language=language, beam_size=5, vad_filter=False,
+        condition_on_previous_text=False)[0]]
+    loose, looped, seconds = ride("deyu", "de", None)
+    cap = asr.english_cap(seconds)
+    bounded, english, _ = ride("deyu", "de", cap)
+    assert len(looped) > cap >= len(english) > 0
+    assert loose == bounded and "Homepage" in " ".join(bounded)  # unbounded: as alone (the test above)
+    short, english, _ = ride("eluosi", "ru", 6)
+    assert len(english) <= 6 and short == alone("eluosi", "ru")

@@ -252,7 +252,7 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     piece = audio[int(t0 * SR):int((chunk.end + TAIL) * SR)]
     wanted = opts.english is not None and chunk.language not in (None, "en") and opts.english(chunk.language)
     prompt = english_prompt(model, chunk.language) if wanted and opts.english_batched else None
-    with model.keeping_encodings() as encoded, model.riding(prompt) as ride:
+    with model.keeping_encodings() as encoded, model.riding(prompt, english_cap(len(piece) / SR)) as ride:
         raw, _info = model.transcribe(
             piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
             condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
@@ -276,6 +276,21 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     return out, english
 
 
+# The English's own bound, in Whisper tokens (text and timestamps) for a window of `seconds`: ENGLISH_BASE +
+# ENGLISH_RATE per second, enforced while it is decoded (models._Riding; a decode of its own: max_length).
+# benchmarks/translate_pivot.py --bound measures it: on the five multilingual clips' windows (6.0-9.1 s) the
+# English takes 2.2 (de) to 5.8 (zh, dense news) tokens per second; the rate is twice the densest, and with
+# any clip left out, twice the densest of the other four still holds it (zh against ja's 3.4 -> 6.8). Whisper
+# base's English, let run without VAD on the whole deyu clip, loops to Whisper's 224 tokens; this stops it.
+# The base keeps a short chunk's line (two timestamps and a few words) above the rate's share.
+ENGLISH_BASE, ENGLISH_RATE = 16, 12.0
+
+
+def english_cap(seconds: float) -> int:
+    """At most this many tokens of Whisper's English for a window of `seconds` (see ENGLISH_RATE)."""
+    return int(ENGLISH_BASE + ENGLISH_RATE * seconds)
+
+
 def english_prompt(model, language: str) -> list[int]:
     """The decoder prompt of Whisper's translate task from `language`, with timestamps."""
     from faster_whisper.tokenizer import Tokenizer
@@ -289,8 +304,7 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float, 
     transcription's batch): timed English lines.
 
     Whisper base, let run past the speech, repeats its last line; so the
-    tokens are capped as the whisper translator caps a sentence's (dense
-    speech, news in Chinese, needs ~3x English's 4 tokens/s), and lines outside the audio, too short to
+    tokens are bounded while they are decoded (english_cap), and lines outside the audio, too short to
     hold speech, repeating the previous one, or compressing like a loop are
     dropped. A sentence these lines do not cover is translated from its own
     audio by the whisper translator instead.
@@ -299,14 +313,15 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float, 
 
     tokenizer = Tokenizer(model.hf_tokenizer, True, task="translate", language=language)
     prompt = list(tokenizer.sot_sequence)
-    cap = int(16 + 12 * seconds)
+    cap = english_cap(seconds)
     if decoded is None:
-        decoded = model.model.generate(encoded, [prompt], beam_size=beam_size, max_length=len(prompt) + cap,
+        decoded = model.model.generate(encoded, [prompt], beam_size=beam_size,
+                                       max_length=models.whisper_max_length(len(prompt), cap),
                                        suppress_blank=True, suppress_tokens=[-1])[0]
     first = tokenizer.timestamp_begin
     lines: list[Heard] = []
     start, text = None, []
-    for token in decoded.sequences_ids[0][:cap]:  # a batched decode ran to the transcription's cap: cut it here
+    for token in decoded.sequences_ids[0][:cap]:
         if token < first:
             text.append(token)
             continue
