@@ -3,6 +3,13 @@
     python benchmarks/translate_pivot.py [--to pt] [--repeat 4] [--clips a,b]   # the share table (~8 min idle)
     python benchmarks/translate_pivot.py --quality [--repeat 2]     # the English against references (~4 min idle)
     python benchmarks/translate_pivot.py --repeat 0 --seconds 20 --seconds-repeat 3   # the target as written
+    python benchmarks/translate_pivot.py --bound       # the riding English's own bound, leave one out (~2 min idle)
+
+--bound: the riding English's tokens on each clip's ASR window (a one-language clip's: its VAD speech, first
+to last region, with asr.LEAD/TAIL) and on the whole clip without VAD, decoded unbounded and under
+asr.english_cap; per clip the bound that twice the densest English of the other four clips (tokens per window
+second) gives, and whether the clip's own English fits under it; the decode's CPU and the English's chrF
+against the references below, both ways.
 
 --seconds S: the target as written ("<= 10 % to a job's time on a 20 s clip"), on an S s input of each clip's
 speech (two copies, 0.5 s apart, then silence: see looped), made in a temp folder. Per clip: the whole job as
@@ -272,12 +279,56 @@ def quality(repeat: int) -> None:
             print(f"  {way}: {texts[way, c]}")
 
 
+def bound() -> None:
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr, vad
+
+    model = asr.load_model(asr.AsrOptions().model)
+    lang = {"deyu": "de", "fayu": "fr", "eluosi": "ru", "japanese": "ja", "chinese_news": "zh"}
+
+    def ride(piece, language: str, max_new: int | None) -> tuple[int, float, str]:
+        seconds = len(piece) / asr.SR
+        t = time.process_time()
+        with model.keeping_encodings() as encoded, model.riding(asr.english_prompt(model, language), max_new) as r:
+            list(model.transcribe(piece, language=language, beam_size=5, word_timestamps=True, vad_filter=False,
+                                  condition_on_previous_text=False)[0])
+        cpu = time.process_time() - t
+        lines = asr.english_lines(model, encoded[0], language, 0.0, seconds, decoded=r.result)
+        return len(r.result.sequences_ids[0]), cpu, " ".join(h.text for h in lines)
+
+    windows = {}
+    for c in CLIPS:
+        audio = read_audio(MULTI / f"{c}.wav")
+        regions = vad.speech_regions(audio, asr.SR, threshold=0.5, min_silence=0.3, pad=0.2)
+        t0, t1 = max(0.0, regions[0][0] - asr.LEAD), regions[-1][1] + asr.TAIL
+        windows[c, "VAD"] = audio[int(t0 * asr.SR):int(t1 * asr.SR)]
+        windows[c, "whole, no VAD"] = audio
+    ride(windows[CLIPS[0], "VAD"], "de", None)  # warm
+    runs = {k: (ride(w, lang[k[0]], None), ride(w, lang[k[0]], asr.english_cap(len(w) / asr.SR)))
+            for k, w in windows.items()}
+    rate = {c: runs[c, "VAD"][0][0] / (len(windows[c, "VAD"]) / asr.SR) for c in CLIPS}
+    print(f"english_cap: {asr.ENGLISH_BASE} + {asr.ENGLISH_RATE:g} tokens per window second\n")
+    print("| clip | window | s | English tokens, unbounded | per s | bound from the other four (2x densest) | "
+          "fits | english_cap | tokens under it | CPU s unbounded / bounded | chrF unbounded / bounded |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (c, way), ((n, cpu, text), (m, cpu_b, text_b)) in runs.items():
+        seconds = len(windows[c, way]) / asr.SR
+        others = 2 * max(r for k, r in rate.items() if k != c)
+        loo = int(asr.ENGLISH_BASE + others * seconds)
+        print(f"| {c} | {way} | {seconds:.2f} | {n} | {n / seconds:.1f} | {loo} ({others:.1f}/s) | "
+              f"{'yes' if n <= loo else 'no'} | {asr.english_cap(seconds)} | {m} | {cpu:.2f} / {cpu_b:.2f} | "
+              f"{chrf(text, ENGLISH[c]):.1f} / {chrf(text_b, ENGLISH[c]):.1f} |", flush=True)
+    for (c, way), ((_, _, text), (_, _, text_b)) in runs.items():
+        print(f"\n{c}, {way}: {ENGLISH[c]}\n  unbounded: {text}\n  bounded:   {text_b}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--to", default="pt")
     ap.add_argument("--repeat", type=int, default=4,
                     help="pairs per clip (even: as many in each order; 0: no table of the clips as they are)")
     ap.add_argument("--quality", action="store_true", help="the English pivot against references")
+    ap.add_argument("--bound", action="store_true", help="the riding English's own bound, leave one out")
     ap.add_argument("--cli-repeat", type=int, default=1, help="runs of the CLI job per clip (0: none)")
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names (default: all five)")
     ap.add_argument("--seconds", type=float, default=0.0,
@@ -289,6 +340,9 @@ def main() -> None:
     load_model(AsrOptions().model)  # one Whisper per process, loaded before timing
     if args.quality:
         quality(args.repeat)
+        return
+    if args.bound:
+        bound()
         return
     one(CLIPS[0], args.to)  # warm every model once
     if args.repeat:
