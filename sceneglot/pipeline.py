@@ -282,7 +282,7 @@ def _load_voices(folder: JobFolder, key: str) -> Any:
     the attribution's turns touch are read, nothing is held), or None (the attribution then runs its own)."""
     import numpy as np
 
-    from .speech.diarize import VoiceFrames
+    from .speech.turns import VoiceFrames
 
     try:
         with np.load(folder.path(VOICES)) as saved:
@@ -499,7 +499,7 @@ def _speech(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress,
             audio: Callable[[], Any] | None = None, executor: Executor = local, parallel: bool = False
             ) -> tuple[Scene, list, Any, Transcript]:
     """speech(), with the diarization turns it used instead of their RTTM, diarization's CAM++ frame
-    features (speech.diarize.VoiceFrames, kept beside its stage cache; None when there are none) and the
+    features (speech.turns.VoiceFrames, kept beside its stage cache; None when there are none) and the
     ASR stage's Transcript (its English: the X->en leg's, when the job's route takes it).
 
     `parallel`: diarization runs in a thread of its own beside ASR (it needs only the audio). Run

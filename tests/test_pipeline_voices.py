@@ -7,7 +7,7 @@ import pytest
 
 from sceneglot import pipeline
 from sceneglot.jobs import JobFolder
-from sceneglot.speech.diarize import VoiceFrames
+from sceneglot.speech.turns import VoiceFrames
 
 
 def _frames(n: int) -> VoiceFrames:

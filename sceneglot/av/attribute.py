@@ -48,8 +48,8 @@ from .features import FPS
 from .turns import Turn
 
 if TYPE_CHECKING:
-    from ..speech.diarize import SpeakerTurn, VoiceFrames
     from ..speech.phrases import PhraseRules
+    from ..speech.turns import SpeakerTurn, VoiceFrames
 
 __all__ = ["Attribution", "AttributionSettings", "Sync", "TurnResult", "attribute", "diarize_av", "fuse_phrases"]
 

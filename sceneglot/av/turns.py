@@ -4,7 +4,7 @@ The audio diarization's turns are cut further at shot changes, where the face
 Light-ASD sees speaking changes, and into pieces of at most MAX_TURN seconds,
 so that no turn holds two voices the audio clustering ran together. For every
 turn we keep a CAM++ embedding (pooled from the frame-level features the
-diarization computed, `speech.diarize.VoiceFrames`, or from one pass of our own
+diarization computed, `speech.turns.VoiceFrames`, or from one pass of our own
 when it kept none) and, per visible person, the mean raw Light-ASD logit over
 the turn.
 """
@@ -23,7 +23,7 @@ from ..scene import Shot, Track
 from .features import FPS
 
 if TYPE_CHECKING:
-    from ..speech.diarize import SpeakerTurn, VoiceFrames
+    from ..speech.turns import SpeakerTurn, VoiceFrames
     from .sync import Sync
 
 # How well a track's lips follow the soundtrack over 25-fps frames [lo, hi): (track id, lo, hi) -> sync.Sync
@@ -231,15 +231,8 @@ def motion_sync_of(motion: dict[str, list[list[float]]], audio: np.ndarray) -> S
 def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> VoiceFrames:
     """CAM++ frame-level features of audio[start:end] in blocks, when the diarization kept none."""
     end = len(audio) / SAMPLE_RATE if end is None else end
-    from ..speech.diarize import one_torch_thread
-
-    with one_torch_thread():
-        return _voice_frames(audio, start, end)
-
-
-def _voice_frames(audio: np.ndarray, start: float, end: float) -> VoiceFrames:
     from ..speech import campplus, fbank
-    from ..speech.diarize import VoiceFrames
+    from ..speech.turns import VoiceFrames
 
     feats, times = [], []
     block = int(_BLOCK * SAMPLE_RATE)

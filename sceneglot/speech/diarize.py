@@ -16,7 +16,6 @@ most windows covering it voted for, so changes land within about a step of the t
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from ..errors import InputError
 from ..spool import RowSpool
 from . import campplus, cluster, fbank, segmentation, vad
-from .turns import SpeakerTurn, exclusive  # noqa: F401 (exclusive: callers still reach it as diarize.exclusive)
+from .turns import SpeakerTurn, VoiceFrames, exclusive  # noqa: F401 (exclusive: callers still reach it as diarize.exclusive)
 
 RES = 0.01  # seconds per decision frame
 HOP = 0.02  # seconds per CAM++ frame-level output
@@ -113,16 +112,6 @@ def diarize(
 
 
 
-@dataclass
-class VoiceFrames:
-    """The CAM++ frame-level features of the soundtrack as diarization computed them, kept so that a
-    later stage (the audio-visual attribution) pools embeddings of its own spans from them instead of
-    running CAM++ over the audio a second time."""
-
-    times: np.ndarray  # (n,) s: each frame's centre
-    features: np.ndarray  # (n, 512) float16: half the memory of float32
-
-
 def diarize_with_voices(audio: np.ndarray, sample_rate: int = 16000, *, num_speakers: int | None = None,
                         min_speakers: int | None = None, max_speakers: int | None = None,
                         seg_step: float = SEG_STEP) -> tuple[list[SpeakerTurn], VoiceFrames | None]:
@@ -141,15 +130,6 @@ def diarize_track(track, *, num_speakers: int | None = None, min_speakers: int |
     `analyse` streams it in BLOCK-s blocks and the speakers are clustered once from every block's
     embeddings, so the turns equal those of the whole array."""
     return _diarize_segmentation(track, num_speakers, min_speakers, max_speakers, SEG_STEP, keep_voices=True)
-
-
-@contextmanager
-def one_torch_thread():
-    """Nothing now: kept for av.turns, which still wraps its CAM++ pass in it. The networks run on
-    onnxruntime sessions that are single-threaded themselves (segmentation.load, campplus.load):
-    measured on the 2-core box under other jobs' load, the CAM++ frame pass and the segmentation net
-    often took 3-10x longer with 2 threads than with 1, and were at best about 1.5x faster with 2."""
-    yield
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The speaker-turn record diarization hands on, and the one-speaker-per-instant view of turns.
+"""The records diarization hands on (speaker turns, the CAM++ frame features it kept), and the
+one-speaker-per-instant view of turns.
 
 Apart from speech/diarize.py so that the stages that only read turns (assembling a scene from
 cached ASR and diarization, metrics, phrases) never load the diarization models' runtime.
@@ -7,6 +8,8 @@ cached ASR and diarization, metrics, phrases) never load the diarization models'
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass
@@ -30,3 +33,13 @@ def exclusive(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
         else:
             out.append(SpeakerTurn(round(start, 3), t.end, t.speaker))
     return out
+
+
+@dataclass
+class VoiceFrames:
+    """The CAM++ frame-level features of the soundtrack as diarization computed them, kept so that a
+    later stage (the audio-visual attribution) pools embeddings of its own spans from them instead of
+    running CAM++ over the audio a second time."""
+
+    times: np.ndarray  # (n,) s: each frame's centre
+    features: np.ndarray  # (n, 512) float16: half the memory of float32
