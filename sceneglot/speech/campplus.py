@@ -19,8 +19,10 @@ from .. import models
 
 @cache
 def _session(part: str):
-    """One exported graph on onnxruntime (CUDA when the build has it), one thread (see diarize), with
-    denormals flushed to zero: they slowed the deep dense blocks' convolutions several-fold in torch."""
+    """One exported graph on onnxruntime (CUDA when the build has it), one thread (measured on the 2-core
+    box under other jobs' load: the frame pass often took 3-10x longer with 2 threads than with 1, and was
+    at best ~1.5x faster), with denormals flushed to zero: they slowed the deep dense blocks' convolutions
+    several-fold in torch."""
     from . import export
 
     return models.onnx_session(export.onnx_paths()[part], threads=1, denormals_zero=True)
