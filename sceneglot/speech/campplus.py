@@ -3,9 +3,10 @@
 Shape: 80-d fbank (speech/fbank.py, numpy) -> FCM (2-D residual front end, frequency /8) ->
 D-TDNN with context-aware masking (3 dense blocks of 12/24/16 layers, growth 32) ->
 mean+std pooling -> 192-d embedding. The network is written out in torch in
-speech/campplus_net.py and runs here from its one-off ONNX export (speech/export.py) in two
-graphs: "frames" (fbank -> frame-level features, any length) and "dense" (pooled statistics ->
-embedding); the pooling between them is numpy, so many spans pool from one frame pass.
+speech/campplus_net.py and runs here from its one-off export (speech/export.py) in two
+parts: "frames" (fbank -> frame-level features, any length; an ONNX graph) and "dense" (pooled
+statistics -> embedding: one matrix product and a batch norm, in numpy, so the attribution's pooling
+loads no runtime); the pooling between them is numpy, so many spans pool from one frame pass.
 """
 
 from __future__ import annotations
@@ -25,12 +26,25 @@ def _session(part: str):
     several-fold in torch."""
     from . import export
 
-    return models.onnx_session(export.onnx_paths()[part], threads=1, denormals_zero=True)
+    return models.onnx_session(export.onnx_paths(part)[part], threads=1, denormals_zero=True)
+
+
+@cache
+def _dense() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The embedding layer as numpy arrays (speech/export.py): weight (192, 1024), then batch norm folded
+    into a scale and a shift."""
+    from . import export
+
+    with np.load(export.onnx_paths("campplus-dense")["campplus-dense"]) as saved:
+        scale = 1.0 / np.sqrt(saved["var"].astype(np.float64) + float(saved["eps"]))
+        shift = -saved["mean"].astype(np.float64) * scale
+        return saved["weight"].astype(np.float32), scale.astype(np.float32), shift.astype(np.float32)
 
 
 def load() -> tuple:
-    """Both graphs' sessions, opened now (exporting first if needed) rather than on first use."""
-    return _session("campplus-frames"), _session("campplus-dense")
+    """The frame graph's session and the embedding layer, loaded now (exporting first if needed) rather
+    than on first use."""
+    return _session("campplus-frames"), _dense()
 
 
 def frame_features(feats: np.ndarray) -> np.ndarray:
@@ -48,7 +62,8 @@ def pool(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
 
 def embed_stats(stats: np.ndarray) -> np.ndarray:
     """The embedding layer on rows of mean+std statistics (n, 1024); L2-normalised (n, 192)."""
-    emb = _session("campplus-dense").run(None, {"stats": np.ascontiguousarray(stats, np.float32)})[0]
+    weight, scale, shift = _dense()
+    emb = (np.asarray(stats, np.float32) @ weight.T) * scale + shift
     return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
 
 
@@ -62,6 +77,5 @@ def embed(feats: list[np.ndarray]) -> np.ndarray:
     for idx in by_len.values():
         frames = net.run(None, {"fbank": np.stack([feats[i] for i in idx]).astype(np.float32)})[0]
         stats = np.concatenate([frames.mean(1), frames.std(1, ddof=1)], axis=1)
-        out[idx] = _session("campplus-dense").run(None, {"stats": stats})[0]
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-8)
+        out[idx] = embed_stats(stats)
     return out

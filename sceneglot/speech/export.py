@@ -13,6 +13,8 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from .. import models
 from ..errors import ModelError
 from ..files import atomic_path
@@ -27,15 +29,18 @@ SOURCES = {
 }
 
 
-def onnx_paths() -> dict[str, Path]:
-    """The exported graphs, exporting those missing first.
+def onnx_paths(*parts: str) -> dict[str, Path]:
+    """The exported graphs (`parts`, else all), exporting those missing first.
 
     segmentation: waveform (B, 1, 160000) -> probabilities (B, 589, 7), the powerset class probabilities
     campplus-frames: fbank (B, T, 80) -> frames (B, T // 2, 512), CAM++ before its statistics pooling
-    campplus-dense: stats (N, 1024) mean+std -> embedding (N, 192), not normalised
+    campplus-dense: the embedding layer's arrays (.npz: a 1x1 convolution, then batch norm without
+        affine), applied by campplus.embed_stats in numpy: stats (N, 1024) mean+std -> embedding (N, 192).
+        A matrix product needs no runtime, so the attribution, which pools its turns' voices from kept
+        frames in the process that submitted a Ray job, loads no model runtime there.
     """
     models.cache_dir("onnx")
-    paths = cached_paths()
+    paths = {part: p for part, p in cached_paths().items() if not parts or part in parts}
     missing = {part for part, p in paths.items() if not p.is_file()}
     if missing:
         export({part: paths[part] for part in missing})
@@ -48,7 +53,8 @@ def cached_paths() -> dict[str, Path]:
     out = {}
     for part, (model, filename) in SOURCES.items():
         digest = next(f.sha256 for f in models.get(model).files if f.name == filename)[:16]
-        out[part] = folder / f"{model}-{digest}-v{VERSION}-{part}.onnx"
+        suffix = ".npz" if part == "campplus-dense" else ".onnx"
+        out[part] = folder / f"{model}-{digest}-v{VERSION}-{part}{suffix}"
     return out
 
 
@@ -70,8 +76,12 @@ def export(targets: dict[str, Path]) -> None:
         jobs["campplus-frames"] = (campplus_net.FrameFeatures(net), (torch.randn(2, 301, 80),), ["fbank"],
                                    ["frames"], {"fbank": {0: "batch", 1: "frames"},
                                                 "frames": {0: "batch", 1: "out_frames"}})
-        jobs["campplus-dense"] = (net.xvector.dense, (torch.randn(3, 1024),), ["stats"], ["embedding"],
-                                  {"stats": {0: "rows"}, "embedding": {0: "rows"}})
+        if "campplus-dense" in targets:
+            dense = net.xvector.dense
+            norm = dense.nonlinear.batchnorm
+            with atomic_path(targets["campplus-dense"]) as tmp, tmp.open("wb") as fh:
+                np.savez(fh, weight=dense.linear.weight.detach()[:, :, 0].numpy(),
+                         mean=norm.running_mean.numpy(), var=norm.running_var.numpy(), eps=np.float32(norm.eps))
     for part, (module, args, inputs, outputs, axes) in jobs.items():
         if part not in targets:
             continue

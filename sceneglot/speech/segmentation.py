@@ -51,7 +51,7 @@ def load():
     made torch's LSTM 5-10x slower (measured)."""
     from . import export
 
-    return models.onnx_session(export.onnx_paths()["segmentation"], threads=1, denormals_zero=True)
+    return models.onnx_session(export.onnx_paths("segmentation")["segmentation"], threads=1, denormals_zero=True)
 
 
 def probabilities(audio: np.ndarray, starts: list[int], batch: int = 4) -> np.ndarray:
