@@ -430,9 +430,6 @@ def run_asd(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress, au
     return scores, _load_encoded(folder, key) if wants_rows else None
 
 
-ASD_TASKS = 4  # most tasks the asd stage is split into (each decodes the video from its start: see _asd_tasks)
-
-
 def _asd_tasks(executor: Executor, job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[Any],
                threads: Callable[[], int | None] | None, crops: Any) -> dict[str, Any]:
     """asd_stage as one computation, or split into tasks of tracks on an executor that runs several tasks
@@ -441,36 +438,30 @@ def _asd_tasks(executor: Executor, job: Job, info: MediaInfo, audio: Callable[[]
     The stage runs after faces, mostly once speech is done: as one task it had one declared CPU while the
     rest of the cluster idled (locally it takes every core). A track's scores, motion and visual rows
     depend on its own crops and MFCC span only, so tasks of tracks give what one task gives; the
-    soundtrack's audio rows are computed once, by the first task. Each task decodes the video from its
-    start up to its last track (score_tracks does not seek), so tracks go in runs contiguous in time
-    (the first tasks decode less) and the split stops at ASD_TASKS: the last task's wall is about one
-    whole decode plus 1/k of the encoder work, while the decodes' CPU grows by about half a decode a task
-    (2-minute input, one CPU: decode ~15 CPU-s, encoders ~33)."""
-    count = min(int(getattr(executor, "width", 1)), len(tracks), ASD_TASKS)
+    soundtrack's audio rows are computed once, by the first task. Tracks go in runs contiguous in time
+    and each task decodes the video from a seek to its first track up to its last (score_tracks), so
+    the decodes together cover the input about once whatever the count, and the split takes every task
+    the cluster holds. Results are looked up by track id; the runs' scores, in start order, come
+    in the order one task writes them."""
+    count = min(int(getattr(executor, "width", 1)), len(tracks))
     if count < 2:
         return executor("asd", asd_stage, job, info, audio, tracks, threads, crops)
-    groups = track_runs(tracks, count)
     parts = map_stage(executor, "asd", asd_stage, job, info, audio,
-                      [(group, threads, crops, k == 0) for k, group in enumerate(groups)])
-    merged: dict[str, Any] = {"scores": {}, "motion": {}}
-    for got in parts:
-        merged["scores"].update(got["scores"])
-        merged["motion"].update(got["motion"])
-    order = [t.id for t in tracks]  # the one task's order: scores and motion as that task wrote them
-    found = {name: {i: merged[name][i] for i in order if i in merged[name]} for name in ("scores", "motion")}
+                      [(run, threads, crops, k == 0) for k, run in enumerate(track_runs(tracks, count))])
+    found: dict[str, Any] = {name: {i: v for got in parts for i, v in got[name].items()}
+                             for name in ("scores", "motion")}
     encoded = parts[0]["encoded"]
     if encoded is not None:
         from .av.sync import Encoded
 
-        visual = {i: v for got in parts for i, v in got["encoded"].visual.items()}
-        encoded = Encoded(encoded.audio, {i: visual[i] for i in order if i in visual})
+        encoded = Encoded(encoded.audio, {i: v for got in parts for i, v in got["encoded"].visual.items()})
     return {**found, "encoded": encoded}
 
 
 def track_runs(tracks: list[Any], count: int) -> list[list[Any]]:
-    """`tracks` by start time in `count` runs contiguous in time, none empty (count <= len(tracks)): a run
-    closes once it holds its share of the face seconds, so the excess goes to the earlier runs, whose
-    tasks decode less of the video."""
+    """`tracks` by (start, id) in `count` runs contiguous in time, none empty (count <= len(tracks)): a run
+    closes once it holds its share of the face seconds (the encoders' work, most of a task's; its decode
+    covers its own span), so the excess goes to the earlier runs."""
     ordered = sorted(tracks, key=lambda t: (t.start, t.id))
     sizes = [max(0.0, t.end - t.start) for t in ordered]
     total = sum(sizes) or 1.0

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.media_fixtures import EVAL, SHARED, TWOSHOT
+from tests.media_fixtures import CUT2, EVAL, SHARED, TWOSHOT
 
 os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(SHARED / "models"))
 
@@ -283,3 +283,28 @@ def test_active_speakers_from_the_faces_pass_squares_decode_nothing_and_score_as
         assert ((a > 0) == (b > 0))[np.abs(a) > 0.4].all()
         m1, m2 = np.array(decoded_motion[tr.id])[:, 1], np.array(kept_motion[tr.id])[:, 1]
         assert np.abs(m1 - m2).max() < 0.03
+
+
+def _shot_tracks() -> list[Track]:
+    """Fixed face boxes on cut2.mp4 (keyframes at 0, 3.04, 6.36 and 9.48 s): one track per shot, the later
+    two starting past their shot's keyframe, so a decode from a seek must run forward to them."""
+    spans = [("T0", 0.0, 2.96), ("T1", 3.04, 6.28), ("T2", 6.6, 9.4), ("T3", 9.6, 12.6)]
+    return [Track(tid, a, b, [[t, 280, 0, 1000, 720] for t in np.arange(a, b + 1e-6, 0.04)]) for tid, a, b in spans]
+
+
+@pytest.mark.slow
+def test_a_task_of_late_tracks_seeks_and_scores_as_the_whole_run():
+    """score_tracks decodes from its first track (pipeline._asd_tasks splits the stage into such tasks)."""
+    audio, engine = media.read_audio(CUT2), asd.Engine()
+    runs = []
+    for tracks in (_shot_tracks(), _shot_tracks()[2:]):
+        times, motion, visual = {}, {}, {}
+        scores = asd.score_tracks(CUT2, tracks, audio, engine=engine, times=times, motion=motion, visual=visual)
+        runs.append((times["frames"], scores, motion, visual))
+    (whole_frames, whole, whole_motion, whole_visual), (late_frames, late, late_motion, late_visual) = runs
+    assert late_frames == whole_frames - round(6.6 * 25)  # decoded from the first late track's frame on
+    assert list(late) == ["T2", "T3"] and all(len(late[t]) > 60 for t in late)
+    for tid in late:
+        assert late[tid] == whole[tid] and late_motion[tid] == whole_motion[tid]
+        assert late_visual[tid][0] == whole_visual[tid][0] == round(float(late[tid][0][0]) * 25)
+        assert np.array_equal(late_visual[tid][1], whole_visual[tid][1])

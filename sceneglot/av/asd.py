@@ -341,7 +341,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     """
     from ..spool import RowSpool
 
-    tracks = list(tracks)
+    tracks = sorted(tracks, key=lambda t: (t.start, t.id))  # results in this order (pipeline.track_runs' too)
     times = {} if times is None else times
 
     def add(step: str, since: float) -> float:
@@ -354,7 +354,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         runner = engine if isinstance(engine, Engine) else Engine(engine)
     t = add("session", t)
     pending: list[_Pending] = []
-    for tr in sorted(tracks, key=lambda t: t.start):
+    for tr in tracks:
         geo = features.geometry(tr.boxes, tr.start, tr.end)
         if len(geo.times):
             first = round(geo.times[0] * features.FPS)
@@ -375,8 +375,6 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             for tid, (first, at, n) in placed.items():
                 visual[tid] = (first, kept_rows[at:at + n])
         return results
-    open_: list[_Pending] = []
-    queue = list(pending)
 
     def finish(p: _Pending) -> None:
         encoded = p.stream.finish()
@@ -406,11 +404,16 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
             _push(p, crop)
         done += len(p.geo.times)
         finish(p)
-    pending = [p for p in pending if p not in kept]
-    if not pending:
+    queue = [p for p in pending if crops is None or not crops.has(p.track.id)]  # the decode's, by first frame
+    if not queue:
         return scored()
-    end = max(p.geo.times[-1] for p in pending) + 0.5 / features.FPS
-    frames = iter(timed("decode", media.iter_frames(path, fps=features.FPS, end=end, grey=True)))
+    open_: list[_Pending] = []
+    # Decoded from the first track's frame (a seek to the keyframe before it, decoding forward from
+    # there), not from the file's start: a task of late tracks (pipeline._asd_tasks) decodes its own span.
+    origin = queue[0].first
+    end = max(p.geo.times[-1] for p in queue) + 0.5 / features.FPS
+    frames = iter(timed("decode", media.iter_frames(path, fps=features.FPS, start=origin / features.FPS,
+                                                    end=end, grey=True)))
     total_frames = round(end * features.FPS)
     while True:
         t = time.perf_counter()
@@ -419,7 +422,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
         if frame is None:
             break
         times["frames"] = times.get("frames", 0) + 1
-        k = frame.index
+        k = origin + frame.index
         step(k, total_frames, "frames")  # progress; a cancelled job stops here
         while queue and queue[0].first <= k:
             open_.append(queue.pop(0))
