@@ -566,14 +566,18 @@ def iter_frames(
         held_t = 0.0
         held_image: np.ndarray | None = None
 
+        # One swscale context for the whole decode: frame.reformat makes one per frame, and setting it
+        # up cost more than the scaling (1280x720 -> 640x360 BGR: 2.8 -> 1.1 CPU-ms a frame, same pixels).
+        sws = av.video.reformatter.VideoReformatter()
+
         def convert(frame: av.VideoFrame) -> np.ndarray:
             if raw:
                 return frame
             rot = int(frame.rotation or 0) % 360
             if size is None:
-                return _rotate(_grey(frame) if grey else frame.to_ndarray(format="bgr24"), rot)
+                return _rotate(_grey(frame) if grey else sws.reformat(frame, format="bgr24").to_ndarray(), rot)
             w, h = (size[1], size[0]) if rot in (90, 270) else size
-            return _rotate(frame.reformat(width=w, height=h, format="gray" if grey else "bgr24").to_ndarray(), rot)
+            return _rotate(sws.reformat(frame, width=w, height=h, format="gray" if grey else "bgr24").to_ndarray(), rot)
 
         def emit_held(until: float) -> Iterator[Frame]:
             nonlocal out_index, held_image
