@@ -181,3 +181,87 @@ def test_hand_edited_phrases_fuse_the_speaking_scores_again():
     att.fuse_phrases([a, b], segs)
     assert all(s < 0 for t, s in a.speaking if t < 1.0) and all(s > 0 for t, s in b.speaking if t < 1.0)
     assert all(s == 2.0 for t, s in a.speaking if t > 1.05)  # nobody heard: the network's score stays
+
+
+def _whole_matrix_clusters(items: list[Turn], s: AttributionSettings) -> list[list[int]]:
+    """The constrained average linkage written plainly: every merge rescans the whole similarity matrix
+    (n^3), under the constraints the module states; the groups of turn indices it ends with."""
+    idx = [i for i, t in enumerate(items) if t.voice is not None]
+    groups = [[i] for i in idx]
+
+    def person(g):
+        seen = {p for i in g if (p := att.seen(items[i], s)) is not None}
+        return seen.pop() if len(seen) == 1 else (None if not seen else "many")
+
+    def allowed(g, h):
+        pg, ph = person(g), person(h)
+        if pg is not None and ph is not None and pg != ph:
+            return False
+        for who, other in ((pg, h), (ph, g)):  # a seen person visible, silent, during the other's turns
+            if who is not None and any(att.silent(items[i], s) and who in items[i].faces for i in other):
+                return False
+        return True
+
+    for must in (True, False):
+        while True:
+            best = None
+            for x in range(len(groups)):
+                for y in range(x + 1, len(groups)):
+                    g, h = groups[x], groups[y]
+                    if not allowed(g, h) or (must and (person(g) is None or person(g) != person(h))):
+                        continue
+                    sim = float(np.mean([items[i].voice @ items[j].voice for i in g for j in h]))
+                    if best is None or sim > best[0] + 1e-12:
+                        best = (sim, x, y)
+            if best is None or 1.0 - best[0] > (s.clear if must else s.voice):
+                break
+            _, x, y = best
+            groups[x] = groups[x] + groups.pop(y)
+    return sorted(sorted(g) for g in groups)
+
+
+def test_clustering_kept_across_merges_gives_the_whole_matrix_linkage():
+    rng = np.random.default_rng(3)
+    for n in (5, 30, 80):
+        centres = rng.normal(size=(5, 8))
+        items = []
+        for k in range(n):
+            p = int(rng.integers(5))
+            v = centres[p] + 1.2 * rng.normal(size=8)
+            faces = {f"P{q}": float(rng.normal(2.5 if q == p else -1.0, 1.5))
+                     for q in rng.choice(5, size=int(rng.integers(0, 3)), replace=False)}
+            items.append(Turn(k, k + 1, f"S{p}", None if rng.random() < 0.1 else v / np.linalg.norm(v), faces))
+        labels = att.cluster_turns(items, S)
+        got: dict[int, list[int]] = {}
+        for i, lab in enumerate(labels):
+            if lab >= 0:
+                got.setdefault(lab, []).append(i)
+        want = _whole_matrix_clusters(items, S)
+        assert sorted(got.values()) == want
+        assert 1 < len(want) < sum(t.voice is not None for t in items)  # some turns join, not all
+
+
+def test_a_word_takes_the_turn_it_overlaps_most_among_many():
+    rng = np.random.default_rng(4)
+    results = []
+    for _ in range(300):
+        a = round(float(rng.uniform(0, 600)), 2)
+        results.append(TurnResult(Turn(a, round(a + float(rng.uniform(0.2, 2.0)), 2), "S0"), 0,
+                                  f"S{rng.integers(3)}", f"P{rng.integers(2)}"))
+    by_time = att._TurnsByTime(results)
+    for _ in range(500):
+        a = round(float(rng.uniform(-5, 605)), 2)
+        word = Word(a, round(a + float(rng.choice([0.0, rng.uniform(0.05, 1.5)])), 2), "x")
+        total: dict = {}
+        for r in results:  # the definition, over every turn
+            ov = min(word.end, r.turn.end) - max(word.start, r.turn.start)
+            if ov > 0:
+                total.setdefault((r.speaker, r.person), []).append((ov, r))
+        if total:
+            key = max(total, key=lambda k: sum(ov for ov, _ in total[k]))
+            assert by_time.turn_of(word) in [r for ov, r in total[key] if ov == max(o for o, _ in total[key])]
+        else:
+            mid = (word.start + word.end) / 2
+            gap = min(max(r.turn.start - mid, mid - r.turn.end) for r in results)
+            got = by_time.turn_of(word)
+            assert max(got.turn.start - mid, mid - got.turn.end) == gap
