@@ -205,3 +205,22 @@ def test_the_riding_english_is_bounded_while_it_is_decoded():
     assert loose == bounded and "Homepage" in " ".join(bounded)  # unbounded: as alone (the test above)
     short, english, _ = ride("eluosi", "ru", 6)
     assert len(english) <= 6 and short == alone("eluosi", "ru")
+
+
+@pytest.mark.slow
+def test_the_whisper_translators_own_decode_runs_to_the_english_cap():
+    """A sentence's English decoded from its own audio is bounded as the riding English is (asr.english_cap):
+    CTranslate2's Whisper stops at half of max_length (prompt + max_new_tokens), so asking faster-whisper for
+    the cap itself stopped at about half of it. The 8 s Mandarin clip's English (~40 tokens) under the cap of
+    a 1 s sentence (28) is cut at exactly 28 tokens (16 with max_new_tokens=28); under its own cap it ends by
+    itself, the whole clip said (the beam under the cut may end its words differently, not how it starts)."""
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr
+    from sceneglot.translate.whisper import _whisper, decode
+
+    model = _whisper()
+    audio = read_audio(MULTI / "chinese_news.wav")
+    text, tokens = decode(model, audio, "zh")
+    assert asr.english_cap(1.0) < tokens < asr.english_cap(len(audio) / 16000) and "guangzhou" in text.lower()
+    cut, tokens = decode(model, audio, "zh", seconds=1.0)
+    assert tokens == asr.english_cap(1.0) and cut.split()[:10] == text.split()[:10], (tokens, cut)

@@ -92,24 +92,41 @@ class WhisperTranslator:
         model = _whisper() if todo else None
         decoded = {}
         for phrase, audio in zip(todo, audio_spans(source.path, spans, source.stream) if todo else [], strict=True):
-            decoded[phrase.id] = self._decode(model, audio, language)
+            decoded[phrase.id] = decode(model, audio, language)[0]
         out = [known[p.id] if p.id in known else decoded[p.id] for p in request.phrases]
         return check_aligned(self.name, request, out)
 
-    @staticmethod
-    def _decode(model, audio: np.ndarray, language: str | None) -> str:
-        """One sentence's English from its own audio (a Whisper encoder pass over a padded 30 s window)."""
-        if len(audio) < SAMPLE_RATE // 10:
-            return ""  # no audio there (past the end of the file)
-        # A translation scores lower than a transcript, so the log-probability fallback would re-decode
-        # nearly every sentence at five temperatures; the compression-ratio check still catches loops,
-        # and the token cap (speech runs at ~4 English tokens/s) keeps a loop from running to 448.
-        seconds = len(audio) / SAMPLE_RATE
-        segments, _ = model.transcribe(audio, task="translate", language=language, beam_size=5,
-                                       condition_on_previous_text=False, without_timestamps=True,
-                                       vad_filter=False, log_prob_threshold=None,
-                                       max_new_tokens=int(16 + 12 * seconds))
-        return " ".join(s.text.strip() for s in segments).strip()
+
+def max_new_tokens(model, language: str | None, seconds: float) -> int:
+    """faster-whisper's max_new_tokens under which the translate task (no timestamps) decodes at most
+    asr.english_cap(seconds) tokens: CTranslate2's Whisper stops at half of max_length = prompt +
+    max_new_tokens (models.whisper_new_tokens), so asking for the cap itself gave about half of it."""
+    from faster_whisper.tokenizer import Tokenizer
+
+    from .. import models
+    from ..speech.asr import english_cap
+
+    # The prompt faster-whisper builds here: the translate task's start sequence, then <|notimestamps|>;
+    # a language it detects itself (None) makes one of the same length.
+    prompt = len(Tokenizer(model.hf_tokenizer, True, task="translate", language=language or "en").sot_sequence) + 1
+    return min(models.whisper_max_length(prompt, english_cap(seconds)), model.max_length) - prompt
+
+
+def decode(model, audio: np.ndarray, language: str | None, seconds: float | None = None) -> tuple[str, int]:
+    """One sentence's English from its own audio (a Whisper encoder pass over a padded 30 s window), and its
+    Whisper tokens; at most asr.english_cap(seconds) of them per 30 s window (`seconds`: the audio's own)."""
+    if len(audio) < SAMPLE_RATE // 10:
+        return "", 0  # no audio there (past the end of the file)
+    # A translation scores lower than a transcript, so the log-probability fallback would re-decode
+    # nearly every sentence at five temperatures; the compression-ratio check still catches loops,
+    # and the token cap (the riding English's own, asr.english_cap) keeps a loop from running to 224.
+    seconds = len(audio) / SAMPLE_RATE if seconds is None else seconds
+    segments, _ = model.transcribe(audio, task="translate", language=language, beam_size=5,
+                                   condition_on_previous_text=False, without_timestamps=True,
+                                   vad_filter=False, log_prob_threshold=None,
+                                   max_new_tokens=max_new_tokens(model, language, seconds))
+    segments = list(segments)
+    return " ".join(s.text.strip() for s in segments).strip(), sum(len(s.tokens) for s in segments)
 
 
 def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
