@@ -4,6 +4,15 @@
     python benchmarks/translate_pivot.py --quality [--repeat 2]     # the English against references (~4 min idle)
     python benchmarks/translate_pivot.py --repeat 0 --seconds 20 --seconds-repeat 3   # the target as written
     python benchmarks/translate_pivot.py --bound       # the riding English's own bound, leave one out (~2 min idle)
+    python benchmarks/translate_pivot.py --profile [--repeat 2]   # where the English's CPU goes (~2 min idle)
+
+--profile: per clip, every Whisper decode of the ASR pass (as a job runs it: asr.transcribe_with_english),
+without the English and with it: batch rows, beam size, patience, max_length, temperature (a fallback
+shows as a second call with one), whether the prompt asks for no timestamps, tokens per row and CPU; the
+English row's first step (a decode of one token with and without it beside the transcription's, on the
+window's own encoder output: the row's cross-attention keys and values over the window's 1500 frames,
+copied to its beams), what each further English token costs, and how many of the clip's sentences the
+English covers (the rest are decoded again from their own audio by the X->en leg: the second pass).
 
 --bound: the riding English's tokens on each clip's ASR window (a one-language clip's: its VAD speech, first
 to last region, with asr.LEAD/TAIL) and on the whole clip without VAD, decoded unbounded and under
@@ -322,6 +331,91 @@ def bound() -> None:
         print(f"\n{c}, {way}: {ENGLISH[c]}\n  unbounded: {text}\n  bounded:   {text_b}")
 
 
+def profile(repeat: int) -> None:
+    import ctranslate2
+    import numpy as np
+
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr, vad
+    from sceneglot.translate.base import Phrase, Request, SourceAudio
+    from sceneglot.translate.sentences import join
+    from sceneglot.translate.whisper import from_speech_stage
+
+    model = asr.load_model(asr.AsrOptions().model)
+    riding = model.model  # models._Riding: its inner model is CTranslate2's, which every decode reaches
+    calls: list[tuple] = []
+
+    class Timed:  # CTranslate2's Whisper, each generate call recorded (rows, options, tokens, CPU)
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+        def generate(self, features, prompts, **options):
+            t = time.process_time()
+            out = self.inner.generate(features, prompts, **options)
+            calls.append((len(prompts), options.get("beam_size", 1), options.get("patience", 1.0),
+                          options.get("max_length"), options.get("sampling_temperature", 0.0),
+                          any(model.hf_tokenizer.token_to_id("<|notimestamps|>") in p for p in prompts),
+                          [len(r.sequences_ids[0]) for r in out], time.process_time() - t))
+            return out
+
+    riding._inner = Timed(riding._inner)
+    every = lambda _language: True  # noqa: E731
+    print("| clip | decodes without English: rows, beam, patience, max_length, T, no timestamps, tokens, CPU s | "
+          "with English | beam search CPU s, without / with (median) | English tokens | its first step CPU s | "
+          "per further English token, ms | sentences covered by the English / decoded from their own audio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for clip in CLIPS:
+        audio = read_audio(MULTI / f"{clip}.wav")
+        runs: dict[bool, list] = {False: [], True: []}
+        for _ in range(max(1, repeat)):
+            for english in (False, True):
+                calls.clear()
+                segments, heard = asr.transcribe_with_english(
+                    audio, options=asr.AsrOptions(english=every if english else None))
+                runs[english].append((list(calls), heard, segments))
+        med = {e: statistics.median(sum(c[-1] for c in r[0]) for r in runs[e]) for e in runs}
+        _, heard, segments = runs[True][-1]
+        language = segments[0].language
+        regions = vad.speech_regions(audio, asr.SR, threshold=0.5, min_silence=0.3, pad=0.2)
+        t0, t1 = max(0.0, regions[0][0] - asr.LEAD), regions[-1][1] + asr.TAIL
+        with model.keeping_encodings() as encoded:  # the ASR window's encoder output (one window per clip)
+            list(model.transcribe(audio[int(t0 * asr.SR):int(t1 * asr.SR)], language=language, beam_size=1,
+                                  temperature=0.0, without_timestamps=True, vad_filter=False)[0])
+        window = encoded[0]
+        transcribe = list(asr.english_prompt(model, language))
+        transcribe[2] = model.hf_tokenizer.token_to_id("<|transcribe|>")
+        both = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.concatenate([np.asarray(window)] * 2)))
+        first = []
+        for rows, prompts in ((window, [transcribe]), (both, [transcribe, asr.english_prompt(model, language)])):
+            cpu = []
+            for _ in range(3):
+                t = time.process_time()
+                riding._inner.inner.generate(rows, prompts, beam_size=5, max_length=len(transcribe) + 1)
+                cpu.append(time.process_time() - t)
+            first.append(min(cpu))
+        step = first[1] - first[0]
+        tokens = sum(len(model.hf_tokenizer.encode(" " + h.text).ids) for h in heard)
+        ride = next((c for c in runs[True][-1][0] if c[0] == 2), None)
+        english_tokens = ride[6][1] if ride else tokens
+        per_token = 1000 * (med[True] - med[False] - step) / max(1, english_tokens - 1)
+        sentences = join(segments, language)
+        phrases = tuple(Phrase(i, x.text, x.speaker, x.start, x.end) for i, x in enumerate(sentences))
+        covered = from_speech_stage(Request(phrases, language, "en", phrases,
+                                            SourceAudio(str(MULTI / f"{clip}.wav"), None, tuple(heard))), language)
+
+        def shown(cs):
+            return "; ".join(f"{n}, {b}, {p:g}, {m}, {tm:g}, {'yes' if nt else 'no'}, {'+'.join(map(str, k))}, "
+                             f"{c:.2f}" for n, b, p, m, tm, nt, k, c in cs)
+
+        print(f"| {clip} | {shown(runs[False][-1][0])} | {shown(runs[True][-1][0])} | {med[False]:.2f} / "
+              f"{med[True]:.2f} | {english_tokens} | {step:.2f} | {per_token:.0f} | "
+              f"{len(covered)} / {len(phrases) - len(covered)} |", flush=True)
+    riding._inner = riding._inner.inner
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--to", default="pt")
@@ -329,6 +423,7 @@ def main() -> None:
                     help="pairs per clip (even: as many in each order; 0: no table of the clips as they are)")
     ap.add_argument("--quality", action="store_true", help="the English pivot against references")
     ap.add_argument("--bound", action="store_true", help="the riding English's own bound, leave one out")
+    ap.add_argument("--profile", action="store_true", help="where the riding English's CPU goes")
     ap.add_argument("--cli-repeat", type=int, default=1, help="runs of the CLI job per clip (0: none)")
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma-separated clip names (default: all five)")
     ap.add_argument("--seconds", type=float, default=0.0,
@@ -343,6 +438,9 @@ def main() -> None:
         return
     if args.bound:
         bound()
+        return
+    if args.profile:
+        profile(args.repeat)
         return
     one(CLIPS[0], args.to)  # warm every model once
     if args.repeat:
