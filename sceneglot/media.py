@@ -57,12 +57,27 @@ class Frame:
     image: np.ndarray  # H x W x 3 uint8 BGR (OpenCV's order), or H x W full-range luma with grey=True
     source: av.VideoFrame | None = field(default=None, repr=False)  # the decoded frame, with keep_source=True
 
-    def luma(self) -> np.ndarray:
+    def luma(self, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """This frame's full-size, full-range grey picture, display-oriented (what grey=True yields), made
-        from the decoded frame only when asked: one decode serves a scaled colour picture and the grey one."""
+        from the decoded frame only when asked: one decode serves a scaled colour picture and the grey one.
+
+        `region` (x0, y0, x1, y1, display pixels, inside the picture): only that part, range-expanded
+        alone (the faces pass needs a few face squares of each frame, not the whole picture)."""
         if self.source is None:
             raise ValueError("luma() needs iter_frames(keep_source=True)")
-        return _rotate(_grey(self.source), int(self.source.rotation or 0) % 360)
+        rotation = int(self.source.rotation or 0) % 360
+        if region is None or rotation:
+            grey = _rotate(_grey(self.source), rotation)
+            return grey if region is None else grey[region[1] : region[3], region[0] : region[2]]
+        return _grey(self.source, region)
+
+    @property
+    def luma_shape(self) -> tuple[int, int]:
+        """(height, width) of `luma()`."""
+        if self.source is None:
+            raise ValueError("luma_shape needs iter_frames(keep_source=True)")
+        w, h = self.source.width, self.source.height
+        return (w, h) if int(self.source.rotation or 0) % 360 in (90, 270) else (h, w)
 
 
 def check_input(path: str | os.PathLike) -> Path:
@@ -502,8 +517,8 @@ _TV_TO_PC = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(
 _RANGE_JPEG = 2  # AVCOL_RANGE_JPEG: full-range samples
 
 
-def _grey(frame: av.VideoFrame) -> np.ndarray:
-    """Full-range 8-bit luma of a decoded frame.
+def _grey(frame: av.VideoFrame, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Full-range 8-bit luma of a decoded frame (of its (x0, y0, x1, y1) `region` only, when given).
 
     For 8-bit YUV this is the Y plane as decoded (range-expanded when limited),
     which skips the whole-frame colour conversion that costs more than the decode
@@ -511,9 +526,12 @@ def _grey(frame: av.VideoFrame) -> np.ndarray:
     """
     name = frame.format.name
     if name not in _YUV8:
-        return frame.to_ndarray(format="gray")
+        grey = frame.to_ndarray(format="gray")
+        return grey if region is None else grey[region[1] : region[3], region[0] : region[2]]
     plane = frame.planes[0]
     luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    if region is not None:
+        luma = luma[region[1] : region[3], region[0] : region[2]]
     if name.startswith("yuvj") or frame.color_range == _RANGE_JPEG:
         return luma.copy()
     import cv2

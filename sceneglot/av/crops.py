@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .. import media
 from .features import FPS, PAD_VALUE, crop_window
 
 SLACK = 0.95  # half the kept square's side, in face half-sizes (the crop needs 0.7)
@@ -70,9 +71,14 @@ class FaceCrops:
         tick = math.ceil(t * FPS - _EPS)
         return tick / FPS < t + 1.0 / max(self.fps, 1e-6) - _EPS
 
-    def add(self, key: int, t: float, luma: np.ndarray, box) -> None:
-        """Keep the square around `box` (source pixels x0, y0, x1, y1) of the grey frame shown at `t`."""
-        self.frame = luma.shape[:2]
+    def add(self, key: int, t: float, luma: np.ndarray | media.Frame, box) -> None:
+        """Keep the square around `box` (source pixels x0, y0, x1, y1) of the grey frame shown at `t`.
+
+        `luma`: that grey frame, or the decoded `media.Frame` (kept with keep_source), of which only
+        the part under the square is made grey: range-expanding whole 720p frames cost the faces
+        pass more than cutting the squares did.
+        """
+        self.frame = luma.shape[:2] if isinstance(luma, np.ndarray) else luma.luma_shape
         x0, y0, x1, y1 = (float(v) for v in box)
         half = max(x1 - x0, y1 - y0) / 2
         if half <= 0:
@@ -83,9 +89,20 @@ class FaceCrops:
         ox, oy = cx - side / (2 * scale), cy - side / (2 * scale)
         if scale == 1.0:  # pixel for pixel: whole-pixel origin, so the square is a plain copy
             ox, oy = math.floor(ox), math.floor(oy)
-        m = np.array([[1 / scale, 0, ox], [0, 1 / scale, oy]], np.float64)
-        square = cv2.warpAffine(luma, m, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=PAD_VALUE)
+        # The source pixels the bilinear samples can read, with 2 pixels to spare, inside the frame:
+        # the square cut from them (origin shifted by whole pixels) is the one cut from the whole frame.
+        h, w = self.frame
+        rx0, ry0 = min(w, max(0, math.floor(ox) - 2)), min(h, max(0, math.floor(oy) - 2))
+        rx1 = max(rx0, min(w, math.ceil(ox + side / scale) + 2))
+        ry1 = max(ry0, min(h, math.ceil(oy + side / scale) + 2))
+        if rx1 <= rx0 or ry1 <= ry0:  # the square lies wholly outside the frame: grey
+            square = np.full((side, side), PAD_VALUE, np.uint8)
+        else:
+            region = (rx0, ry0, rx1, ry1)
+            part = luma[ry0:ry1, rx0:rx1] if isinstance(luma, np.ndarray) else luma.luma(region)
+            m = np.array([[1 / scale, 0, ox - rx0], [0, 1 / scale, oy - ry0]], np.float64)
+            square = cv2.warpAffine(part, m, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=PAD_VALUE)
         self._file.write(square.tobytes())
         self.entries.setdefault(key, []).append(_Entry(t, self._size, side, ox, oy, scale))
         self._size += side * side

@@ -126,9 +126,8 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
             clock["crops"] += time.perf_counter() - t3
         if crops is not None and tracker.active and crops.sampled(fr.time):
             with part("asd crops"):  # what active speaker detection will need, from this decode
-                luma = fr.luma()
                 for raw in tracker.active:
-                    crops.add(raw.key, fr.time, luma, raw.hits[-1].box)
+                    crops.add(raw.key, fr.time, fr, raw.hits[-1].box)  # grey made under each square only
         t = time.perf_counter()
     if not times:
         return FacesResult()
