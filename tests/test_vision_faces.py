@@ -226,3 +226,35 @@ def test_occlusion_short_keeps_track_long_splits_but_same_person(tmp_path, hidde
         assert len(r.tracks[0].boxes) == 75  # interpolated through the occlusion
     else:
         assert r.tracks[0].end < hidden[0] / 25 + 0.25 and r.tracks[1].start >= hidden[1] / 25 - 0.01
+
+
+def test_asd_squares_from_the_decoded_frame_equal_those_cut_from_the_whole_grey_frame(tmp_path, face):
+    """The faces pass range-expands only the luma under each square (media.Frame.luma(region)): the squares
+    must be the ones cut from the whole grey picture, for boxes inside, across and past the frame's edges,
+    on a limited-range 720p scene and on a rotated input (where the region is cut after rotating)."""
+    import os
+
+    from sceneglot.av.crops import FaceCrops
+
+    display = _canvas(360, 640, face, 1.0, (0, 200))
+    rotated = _write(tmp_path / "portrait.mp4", [np.rot90(display, -1)] * 3, rotation=90)
+    boxes = [(192, 205, 330, 330), (-60, 300, 90, 470), (1200, 600, 1400, 800), (-500, -500, -300, -300),
+             (100, 100, 700, 700), (20.4, 33.7, 61.2, 80.9)]
+    for path, take in ((CUT2, 4), (rotated, 2)):
+        crops = FaceCrops(tmp_path, 25.0)
+        try:
+            for fr in media.iter_frames(path, size=(64, 36), keep_source=True):
+                if fr.index >= take:
+                    break
+                grey = fr.luma()
+                assert fr.luma_shape == grey.shape
+                assert (fr.luma((3, 5, 40, 30)) == grey[5:30, 3:40]).all()
+                for box in boxes:
+                    start = crops._size
+                    crops.add(0, fr.time, fr, box)
+                    mine = os.pread(crops._file.fileno(), crops._size - start, start)
+                    start = crops._size
+                    crops.add(0, fr.time, grey, box)  # the whole grey frame, as before
+                    assert mine == os.pread(crops._file.fileno(), crops._size - start, start), (path, box)
+        finally:
+            crops.close()

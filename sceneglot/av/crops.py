@@ -89,17 +89,18 @@ class FaceCrops:
         ox, oy = cx - side / (2 * scale), cy - side / (2 * scale)
         if scale == 1.0:  # pixel for pixel: whole-pixel origin, so the square is a plain copy
             ox, oy = math.floor(ox), math.floor(oy)
-        # The source pixels the bilinear samples can read, with 2 pixels to spare, inside the frame:
-        # the square cut from them (origin shifted by whole pixels) is the one cut from the whole frame.
-        h, w = self.frame
-        rx0, ry0 = min(w, max(0, math.floor(ox) - 2)), min(h, max(0, math.floor(oy) - 2))
-        rx1 = max(rx0, min(w, math.ceil(ox + side / scale) + 2))
-        ry1 = max(ry0, min(h, math.ceil(oy + side / scale) + 2))
-        if rx1 <= rx0 or ry1 <= ry0:  # the square lies wholly outside the frame: grey
+        part, rx0, ry0 = luma, 0, 0
+        if not isinstance(luma, np.ndarray):
+            # Only the source pixels the bilinear samples can read, with 2 to spare: the square cut from
+            # them (its origin shifted by whole pixels) is the one cut from the whole grey frame.
+            h, w = self.frame
+            rx0, ry0 = min(w, max(0, math.floor(ox) - 2)), min(h, max(0, math.floor(oy) - 2))
+            rx1 = max(rx0, min(w, math.ceil(ox + side / scale) + 2))
+            ry1 = max(ry0, min(h, math.ceil(oy + side / scale) + 2))
+            part = luma.luma((rx0, ry0, rx1, ry1)) if rx1 > rx0 and ry1 > ry0 else None
+        if part is None:  # the square lies wholly outside the frame
             square = np.full((side, side), PAD_VALUE, np.uint8)
         else:
-            region = (rx0, ry0, rx1, ry1)
-            part = luma[ry0:ry1, rx0:rx1] if isinstance(luma, np.ndarray) else luma.luma(region)
             m = np.array([[1 / scale, 0, ox - rx0], [0, 1 / scale, oy - ry0]], np.float64)
             square = cv2.warpAffine(part, m, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=PAD_VALUE)
