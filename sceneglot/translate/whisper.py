@@ -106,9 +106,11 @@ def max_new_tokens(model, language: str | None, seconds: float) -> int:
     from .. import models
     from ..speech.asr import english_cap
 
-    # The prompt faster-whisper builds here: the translate task's start sequence, then <|notimestamps|>;
-    # a language it detects itself (None) makes one of the same length.
-    prompt = len(Tokenizer(model.hf_tokenizer, True, task="translate", language=language or "en").sot_sequence) + 1
+    # The prompt faster-whisper builds here: the translate task's start sequence (only <|startoftranscript|> for an
+    # English-only model), then <|notimestamps|>; a language it detects itself (None) makes one of the same length.
+    multilingual = model.model.is_multilingual
+    start = Tokenizer(model.hf_tokenizer, multilingual, task="translate", language=language or "en").sot_sequence
+    prompt = len(start) + 1
     return min(models.whisper_max_length(prompt, english_cap(seconds)), model.max_length) - prompt
 
 
