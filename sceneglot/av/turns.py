@@ -268,11 +268,16 @@ def add_voices(turns: list[Turn], audio: np.ndarray, frames: VoiceFrames | None 
     if frames is None:
         frames = voice_frames(audio, min(t.start for t in long) - 0.1, max(t.end for t in long) + 0.1)
     times, frames = frames.times, frames.features
+    ordered = bool(np.all(times[1:] >= times[:-1]))  # as the diarization keeps them: each turn by bisection
     spans, owners = [], []
     for t in long:
-        idx = np.flatnonzero((times >= t.start) & (times < t.end))
-        if len(idx) >= 2:
-            spans.append((int(idx[0]), int(idx[-1]) + 1))
+        if ordered:
+            lo, hi = int(np.searchsorted(times, t.start, "left")), int(np.searchsorted(times, t.end, "left"))
+        else:  # a scan of every frame per turn
+            idx = np.flatnonzero((times >= t.start) & (times < t.end))
+            lo, hi = (int(idx[0]), int(idx[-1]) + 1) if len(idx) else (0, 0)
+        if hi - lo >= 2:
+            spans.append((lo, hi))
             owners.append(t)
     if spans:
         from ..speech import campplus
