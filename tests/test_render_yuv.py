@@ -50,6 +50,31 @@ def test_without_text_every_frame_goes_to_the_encoder_as_decoded(scene, tmp_path
     assert _video_packets(tmp_path / "burned.mp4") == _video_packets(tmp_path / "plain.mp4")
 
 
+def test_the_reused_canvas_encodes_as_a_fresh_frame_per_drawn_picture(painter, scene, tmp_path):
+    """render_video copies drawn pictures into one reused frame: its video equals, packet for packet, an
+    encode of the same drawing into a new frame per picture (no picture changes after the encoder got it)."""
+    out = burn.render_video(painter, TWOSHOT, tmp_path / "burned.mp4")
+    info = media.probe(TWOSHOT)
+    over = YuvPainter(painter, info.width, info.height)
+    drawn = 0
+    with media.VideoWriter(tmp_path / "fresh.mp4", info.fps, info.width, info.height) as w:
+        for frame in media.iter_frames(TWOSHOT, raw=True):
+            picture, tiles = frame.image, over.tiles(frame.time)
+            if tiles:
+                picture = yuv.drawable(picture, info.width, info.height)  # a new frame each time
+                planes = yuv.planes(picture)
+                for tile in tiles:
+                    yuv.blend(planes, tile)
+                drawn += 1
+            w.write_frame(picture)
+    assert out == info.frame_count and drawn > 100
+    assert _video_packets(tmp_path / "burned.mp4") == _video_packets(tmp_path / "fresh.mp4")
+    canvas = yuv.drawable(_frame_at(TWOSHOT, 1.0), info.width, info.height)
+    again = yuv.drawable(_frame_at(TWOSHOT, 5.0), info.width, info.height, canvas)
+    assert again is canvas
+    assert all((a == b).all() for a, b in zip(yuv.planes(again), yuv.planes(_frame_at(TWOSHOT, 5.0)), strict=True))
+
+
 def test_the_overlay_is_reused_while_nothing_on_screen_changes(painter, scene):
     info = scene.media
     over = YuvPainter(painter, info.width, info.height)

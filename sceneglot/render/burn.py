@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import av
 import numpy as np
 
 from .. import jobs, media
@@ -314,6 +315,7 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
     with media.VideoWriter(out, fps, info.width, info.height, audio_from=src if info.has_audio else None,
                            encoders=encoders) as writer:
         overlay: YuvPainter | None = None
+        canvas: av.VideoFrame | None = None  # our frame the drawn pictures are copied into, reused
         for frame in _ahead(jobs.timed("decode", media.iter_frames(src, raw=True))):
             jobs.step(n, total, "frames")  # progress; a cancelled job stops here (the writer removes its file)
             picture = frame.image
@@ -335,7 +337,7 @@ def render_video(painter: Painter, src: Path, out: Path, info: media.MediaInfo |
                 if as_is:
                     last = picture
                 else:
-                    last = yuv.drawable(picture, writer.width, writer.height)
+                    last = canvas = yuv.drawable(picture, writer.width, writer.height, canvas)
                     planes = yuv.planes(last)
                     for tile in tiles:
                         yuv.blend(planes, tile)

@@ -92,18 +92,22 @@ def planes(frame: av.VideoFrame) -> list[np.ndarray]:
     return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width] for p in frame.planes]
 
 
-def drawable(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
-    """A fresh yuv420p width x height frame holding the decoded picture, display-oriented, cropped to even size.
+def drawable(frame: av.VideoFrame, width: int, height: int, into: av.VideoFrame | None = None) -> av.VideoFrame:
+    """A yuv420p width x height frame of our own holding the decoded picture, display-oriented, cropped to even size.
 
     The decoder's own buffer is never written (later frames are predicted from it): a yuv420p frame
-    has its planes copied, another layout is converted once by libswscale; only a rotated or
-    odd-sized picture goes through BGR, as every frame did before.
+    has its planes copied, into `into` (a yuv420p width x height frame this returned before) when
+    given, else into a new frame; another layout is converted once by libswscale; only a rotated or
+    odd-sized picture goes through BGR, as every frame did before. Reusing `into` saves faulting in
+    a fresh 1.4 MB buffer per 720p frame (1.35 -> 0.2 CPU-ms); when the encoder still holds a reference
+    to it, `make_writable` gives it a buffer of its own first, so a picture already sent is never changed.
     """
     rotation = int(frame.rotation or 0) % 360
     if rotation == 0 and (frame.width, frame.height) == (width, height):
         if frame.format.name != "yuv420p":
             return frame.reformat(format="yuv420p")  # a new buffer
-        out = av.VideoFrame(width, height, "yuv420p")
+        out = into if into is not None else av.VideoFrame(width, height, "yuv420p")
+        out.make_writable()
         for dst, src in zip(planes(out), planes(frame), strict=True):
             dst[:] = src
         return out
