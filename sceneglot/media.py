@@ -273,15 +273,42 @@ def require(info: MediaInfo, *, video: bool = False, audio: bool = False) -> Med
     return info
 
 
+GAP = 0.01  # s: timestamps further on than the samples before them by more than this are lost sound, filled
+
+
+def sample_index(t: float, rate: int = SAMPLE_RATE) -> int:
+    """The index of the sample at `t` s from the container's start in what iter_audio gives: round(t * rate).
+
+    Why one rule: the whole decode places its stream's first sample and fills its gaps by it (_gap_fill),
+    a span read (read_audio_span, soundtrack.Soundtrack.read, soundtrack.Spans.read) cuts its bounds by it,
+    so a span and the same times of the whole decode are the same samples."""
+    return round(t * rate)
+
+
+def _gap_fill(t: float, produced: int, rate: int) -> int:
+    """The zeros the whole decode adds before a frame at `t` s once `produced` samples are out: up to
+    sample_index(t) where that is over GAP on, else none (a remux's wobble, a splice's step, counted through).
+
+    The resampler holds its last few input samples' output back (16 samples, 1 ms, from 48 to 16 kHz), so the
+    frame after a gap comes that much late and its held samples follow the zeros. Feeding the silence
+    through the resampler instead would put it on time; that moved Whisper's words on dialogue.mp4 (its
+    two 64 ms gaps) enough to fail tests/test_av_scenes (a word timed 0.14 s early, across a cut), so the
+    rule is kept, and a span read from a seek applies the same one (_seeked_span)."""
+    lost = sample_index(t, rate) - produced
+    return lost if lost > GAP * rate else 0
+
+
 def iter_audio(
     path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, chunk_seconds: float = 30.0,
     stream: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield mono float32 chunks at `sample_rate`, the first sample at container time 0.
 
-    `stream` is the audio stream to read (default: `audio_stream`'s choice).
-    Packets that do not decode are skipped with a DamageWarning, and the time
-    they covered is filled with silence so later samples keep their times.
+    `stream` is the audio stream to read (default: `audio_stream`'s choice). The stream's first
+    sample goes where its time says (sample_index: silence before it, or its samples before time 0
+    dropped); from there samples are counted, a gap over GAP filled (_gap_fill). Packets that do not
+    decode are skipped with a DamageWarning, and the time they covered is filled so later samples keep
+    their times.
     """
     index = audio_stream(path, stream)
     with _open(path) as container:
@@ -295,7 +322,7 @@ def iter_audio(
         pending: list[np.ndarray] = []
         have = 0  # samples pending
         sent = 0  # samples yielded
-        first = True
+        skip: int | None = None  # output samples still to drop (before time 0); None before the first frame
         damaged: list[float] = []
 
         def add(samples: np.ndarray) -> Iterator[np.ndarray]:
@@ -308,39 +335,42 @@ def iter_audio(
                 sent += chunk
                 pending, have = [block[chunk:]], len(block) - chunk
 
-        try:
+        def decoded() -> Iterator[av.AudioFrame]:
             for packet in container.demux(src):
                 try:
                     frames = packet.decode()
                 except av.error.FFmpegError:
                     if packet.pts is not None:
                         t = float(packet.pts * packet.time_base) - origin
-                        damaged += [t, t + float((packet.duration or 0) * packet.time_base)]
+                        damaged.extend((t, t + float((packet.duration or 0) * packet.time_base)))
                     continue
-                for frame in frames:
-                    if not first and frame.time is not None:
-                        # After skipped packets: silence up to this frame's time (resampler delay aside).
-                        lost = round((frame.time - origin) * sample_rate) - (sent + have)
-                        if lost > sample_rate // 100:
-                            yield from add(np.zeros(lost, np.float32))
-                    for out in resampler.resample(frame):
-                        samples = out.to_ndarray().reshape(-1)
-                        if first and out.time is not None:
-                            first = False
-                            lead = round((out.time - origin) * sample_rate)
-                            if lead > 0:  # audio starts late: pad so sample 0 is time 0
-                                yield from add(np.zeros(lead, np.float32))
-                            elif lead < 0:
-                                samples = samples[-lead:]
-                        yield from add(samples)
-            for out in resampler.resample(None):
-                yield from add(out.to_ndarray().reshape(-1))
+                yield from frames
+
+        def resampled(frame: av.AudioFrame | None) -> Iterator[np.ndarray]:
+            nonlocal skip
+            for out in resampler.resample(frame):
+                samples = out.to_ndarray().reshape(-1)
+                if skip:
+                    samples, skip = samples[skip:], max(0, skip - len(samples))
+                yield from add(samples)
+
+        try:
+            for frame in decoded():
+                if skip is None:  # where the stream starts on the container's clock
+                    lead = sample_index(frame.time - origin, sample_rate) if frame.time is not None else 0
+                    if lead > 0:  # audio starts late: pad so sample 0 is time 0
+                        yield from add(np.zeros(lead, np.float32))
+                    skip = max(0, -lead)
+                elif frame.time is not None and (lost := _gap_fill(frame.time - origin, sent + have, sample_rate)):
+                    yield from add(np.zeros(lost, np.float32))  # after skipped or missing packets
+                yield from resampled(frame)
+            yield from resampled(None)
         except av.error.FFmpegError as exc:
-            if first:
+            if skip is None:
                 raise InputError(f"corrupt audio in {path}: {_reason(exc)}") from None
             t = (sent + have) / sample_rate
             damaged += [t, t]  # unreadable from here on: what was read is kept
-        if first and damaged:
+        if skip is None and damaged:
             raise InputError(f"corrupt audio in {path}: no audio packet decodes")
         if damaged:
             _damage("audio", path, min(damaged), max(damaged))
@@ -388,7 +418,7 @@ class _NoSeek(Exception):
 
 def read_audio_span(path: str | os.PathLike, start: float, end: float | None, sample_rate: int = SAMPLE_RATE,
                     stream: int | None = None) -> np.ndarray:
-    """Samples `round(start * rate)` to `round(end * rate)` (`end` None: to the end) of what `read_audio`
+    """Samples `sample_index(start)` to `sample_index(end)` (`end` None: to the end) of what `read_audio`
     gives, decoded from a seek near `start` instead of from the file's start.
 
     Why: a task that needs one window of a long input (an ASR window on a Ray node) decodes only
@@ -396,29 +426,29 @@ def read_audio_span(path: str | os.PathLike, start: float, end: float | None, sa
     sample where the whole decode's output grid falls (a multiple of rate / gcd(rate, 16000) after
     the stream's first sample, the first decoded frame cut there), PREROLL s before `start` so the
     codec and the resampler have settled, and the whole decode's leading pad or trim is applied by
-    number; from there samples are counted as the whole decode counts them. Where the stream has no
-    gap before the span, the samples are the whole decode's: bit for bit where the codec's output
-    depends only on the packets decoded (PCM, FLAC, MP3, Opus, AAC without noise substitution),
-    within PNS noise on FFmpeg's AAC (its noise generator runs through the whole stream). Decoded
-    from the start instead where timestamps do not count samples (a remux from a millisecond time
-    base), the span holds a gap over 10 ms (which the whole decode fills), a step lies where the
-    seek starts, the seek lands late or a packet does not decode. Not seen from a seek: a step
-    earlier in the stream (a splice), after which the whole decode, which counts samples and closes
-    only gaps over 10 ms, is off the timestamps by the steps it kept, and the seek is on them.
+    the same rule (sample_index); from there samples are counted, and a gap filled, by the whole
+    decode's rule (_gap_fill). So the samples are the whole decode's: bit for bit where the codec's
+    output depends only on the packets decoded (PCM, FLAC, MP3, Opus, AAC without noise substitution),
+    within PNS noise on FFmpeg's AAC (its noise generator runs through the whole stream, so a decoder
+    started at a seek draws other noise in the noise bands). Decoded from the start instead where
+    timestamps do not count samples (a remux from a millisecond time base), the stream's index shows a
+    gap or a step before the seek (the whole decode's count is off the timestamps after it), a step
+    lies where the seek starts, the seek lands late or a packet does not decode. A stream without a
+    full index of fixed-size frames (WAV, FLAC) is taken as counting samples up to the seek.
     """
     got = seek_audio_span(path, start, end, sample_rate, stream)
     if got is not None:
         return got
-    a = max(0, round(start * sample_rate))
-    return _prefix_span(path, a, None if end is None else max(a, round(end * sample_rate)), sample_rate, stream)
+    a = max(0, sample_index(start, sample_rate))
+    return _prefix_span(path, a, None if end is None else max(a, sample_index(end, sample_rate)), sample_rate, stream)
 
 
 def seek_audio_span(path: str | os.PathLike, start: float, end: float | None, sample_rate: int = SAMPLE_RATE,
                     stream: int | None = None) -> np.ndarray | None:
     """read_audio_span's samples where a seek (or, for a span in the first second, a decode from the start
     to its end) gives them; None where it would decode from the start to a later span instead."""
-    a = max(0, round(start * sample_rate))
-    b = None if end is None else max(a, round(end * sample_rate))
+    a = max(0, sample_index(start, sample_rate))
+    b = None if end is None else max(a, sample_index(end, sample_rate))
     if a <= 2 * PREROLL * sample_rate:
         return _prefix_span(path, a, b, sample_rate, stream)
     try:
@@ -457,19 +487,34 @@ def _start(container: av.container.InputContainer, src: av.audio.stream.AudioStr
     return first[0].pts
 
 
+def _check_counted(src: av.audio.stream.AudioStream, until: int) -> None:
+    """_NoSeek where the stream's index shows a packet before `until` (pts) that does not start one frame on
+    from the last: a gap the whole decode filled (and its resampler's delay after it) or a step it counted
+    through, which a seek past it cannot see. A stream without a full index of fixed-size frames (WAV, FLAC)
+    is taken as counting samples, as its first frames do (_exact)."""
+    size, entries = src.codec_context.frame_size, src.index_entries
+    if not size or not src.frames or len(entries) != src.frames:
+        return
+    ts = np.fromiter((e.timestamp for e in entries), np.int64, len(entries))
+    ts = ts[:np.searchsorted(ts, until, side="right") + 1]
+    if len(ts) > 1 and (np.diff(ts) != size).any():
+        raise _NoSeek
+
+
 def _seeked_span(path: str | os.PathLike, a: int, b: int | None, sample_rate: int, index: int) -> np.ndarray:
     with _open(path) as container:
         src = container.streams.audio[index]
         rate = src.codec_context.sample_rate
         origin = _origin(container)
         p0 = _start(container, src)  # _NoSeek unless the whole decode's grid can be found by number
-        lead = round((float(p0 * src.time_base) - origin) * sample_rate)  # what iter_audio pads (+) or trims (-)
+        lead = sample_index(float(p0 * src.time_base) - origin, sample_rate)  # what iter_audio pads (+) or trims (-)
         period = rate // math.gcd(rate, sample_rate)  # input samples that make a whole number of output samples
         settle = round(PREROLL * rate)
         feed = ((a - lead) * rate // sample_rate - settle) // period * period  # first input sample resampled
         if feed <= settle:
             raise _NoSeek
         at = lead + feed // period * (sample_rate // math.gcd(rate, sample_rate))  # its output's whole-decode index
+        _check_counted(src, p0 + feed - settle)
         container.seek(p0 + feed - settle, stream=src, backward=True)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         parts: list[np.ndarray] = []
@@ -485,10 +530,12 @@ def _seeked_span(path: str | os.PathLike, a: int, b: int | None, sample_rate: in
                 if frame.pts is None or frame.sample_rate != rate:
                     raise _NoSeek
                 # From the settling frames to the one after the first fed, a step would put the start off
-                # the grid; after that the count goes on as the whole decode's does (a wobble or a step
-                # under 10 ms is not a gap there), except where it would fill a gap with silence.
-                if expect is not None and frame.pts != expect and (steady or frame.pts - expect > rate // 100):
+                # the grid; after that the count goes on, and gaps are filled, as the whole decode does it.
+                if expect is not None and frame.pts != expect and steady:
                     raise _NoSeek
+                if not steady and (lost := _gap_fill(frame.time - origin, at + have, sample_rate)):
+                    parts.append(np.zeros(lost, np.float32))
+                    have += lost
                 expect = frame.pts + frame.samples
                 steady = steady and frame.pts - p0 <= feed
                 if not started and frame.pts - p0 > feed - settle // 2:

@@ -67,8 +67,10 @@ class Soundtrack:
         return out
 
     def read(self, start: float, end: float) -> np.ndarray:
-        """Samples from `start` to `end` seconds."""
-        return self[max(0, round(start * RATE)):max(0, round(end * RATE))]
+        """Samples from `start` to `end` seconds (media.sample_index: read_audio_span's bounds)."""
+        from .media import sample_index
+
+        return self[max(0, sample_index(start, RATE)):max(0, sample_index(end, RATE))]
 
     def array(self) -> np.ndarray:
         """The whole soundtrack as one array (a copy: the caller's to drop)."""
@@ -89,8 +91,8 @@ class Spans:
     each span's start), for a task that needs a few minutes of a long input and decodes nothing else
     (an ASR window on a Ray node). Sliced and read like a Soundtrack, with the same samples; its
     length is found, once, by decoding the last few seconds. Where a span cannot be read from a seek
-    (a gap in it, timestamps that do not count samples) the task decodes the whole soundtrack once to
-    a Soundtrack and reads everything from it: never more decoding than that."""
+    (timestamps that do not count samples, a gap or splice before it) the task decodes the whole
+    soundtrack once to a Soundtrack and reads everything from it: never more decoding than that."""
 
     TAIL = 5.0  # s before the probed end where the length is looked for
 
@@ -111,7 +113,9 @@ class Spans:
 
     def __len__(self) -> int:
         if self._n is None:
-            start = round(max(0.0, self._probed - self.TAIL) * RATE)
+            from .media import sample_index
+
+            start = sample_index(max(0.0, self._probed - self.TAIL), RATE)
             tail = self._span(start, None)
             self._n = len(self._whole) if self._whole is not None else start + len(tail)
         return self._n
@@ -127,8 +131,10 @@ class Spans:
         return self._span(key.start or 0, key.stop)  # clipped at the end, as an array's slice is
 
     def read(self, start: float, end: float) -> np.ndarray:
-        """Samples from `start` to `end` seconds."""
-        return self[max(0, round(start * RATE)):max(0, round(end * RATE))]
+        """Samples from `start` to `end` seconds (media.sample_index: read_audio_span's bounds)."""
+        from .media import sample_index
+
+        return self[max(0, sample_index(start, RATE)):max(0, sample_index(end, RATE))]
 
     def close(self) -> None:
         if self._whole is not None:
