@@ -38,9 +38,9 @@ def _whisper():
 
 def audio_spans(path: str, spans: list[tuple[float, float]], stream: int | None = None) -> list[np.ndarray]:
     """The samples of each (start, end) span of audio stream `stream`, read in one streaming pass over it."""
-    from ..media import iter_audio
+    from ..media import iter_audio, sample_index
 
-    bounds = [(max(0, int(s * SAMPLE_RATE)), max(0, int(e * SAMPLE_RATE))) for s, e in spans]
+    bounds = [(max(0, sample_index(s, SAMPLE_RATE)), max(0, sample_index(e, SAMPLE_RATE))) for s, e in spans]
     pieces: list[list[np.ndarray]] = [[] for _ in spans]
     last = max((b for _, b in bounds), default=0)
     offset = 0
