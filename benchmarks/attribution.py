@@ -51,9 +51,7 @@ os.environ.setdefault("SCENEGLOT_MODEL_PATH", str(ROOT.parent / "shared" / "mode
 from sceneglot import __version__, media  # noqa: E402
 from sceneglot.av import active_speakers, score  # noqa: E402
 from sceneglot.av import attribute as av_attribute  # noqa: E402
-from sceneglot.av.asd import Engine, score_tracks, soundtrack_audio  # noqa: E402
 from sceneglot.av.attribute import AttributionSettings  # noqa: E402
-from sceneglot.av.sync import Encoded  # noqa: E402
 from sceneglot.jobs import fingerprint  # noqa: E402
 from sceneglot.scene import Scene  # noqa: E402
 from sceneglot.speech import asr  # noqa: E402
@@ -75,12 +73,12 @@ def stages(name: str, folder: Path | None, path: Path | None = None, truth: dict
     `path`, `truth`: a scene other than the shared one of that name (a re-edit, see reedit.py)."""
     path = path or EVAL / f"{name}.mp4"
     truth = truth or json.loads((EVAL / f"{name}.json").read_text())
-    key = f"{fingerprint(path)}-{__version__}-voices"
+    key = f"{fingerprint(path)}-{__version__}-flow"
     cache = folder / "stages.pickle" if folder else None
     if cache and cache.is_file():
         saved = pickle.loads(cache.read_bytes())
         if saved.get("key") == key:
-            return _job(path, truth, {**saved, "folder": folder})
+            return _job(path, truth, saved)
     info = media.probe(path)
     audio = media.read_audio(path)
     t = time.perf_counter()
@@ -88,15 +86,14 @@ def stages(name: str, folder: Path | None, path: Path | None = None, truth: dict
     turns, voices = diarize_with_voices(audio)
     speech, turns = assemble(info, segments, turns)
     faces = analyze_faces(path, info=info)
-    visual: dict = {}
-    asd = active_speakers(path, faces.tracks, info=info, audio=audio, visual=visual)
-    rows = soundtrack_audio(Engine(), audio)  # the asd stage's encoder rows, as pipeline.asd_stage keeps them
+    # the asd stage's one path (pipeline.asd_stage): scores, mouth motion and the encoder rows the sync reads
+    asd = active_speakers(path, faces.tracks, info=info, audio=audio, rows=True)
     saved = {"key": key, "info": info, "speech": speech, "turns": turns, "faces": faces, "asd": asd,
-             "voices": voices, "stages_s": time.perf_counter() - t, "encoded": Encoded(rows, visual)}
+             "voices": voices, "stages_s": time.perf_counter() - t}
     if cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_bytes(pickle.dumps(saved))
-    job = _job(path, truth, {**saved, "folder": folder})
+    job = _job(path, truth, saved)
     job["fresh"] = True
     return job
 
@@ -108,32 +105,10 @@ def _job(path: Path, truth: dict, saved: dict) -> dict:
     scene = Scene(media=saved["info"], source_language=speech.source_language, shots=faces.shots,
                   speakers=speech.speakers, persons=faces.persons, tracks=faces.tracks, segments=speech.segments)
     audio = media.read_audio(path)
+    # no encoder rows (the lip-motion fallback): the attribution measures sync on the mouth motion instead
     return {"scene": scene, "turns": saved["turns"], "motion": asd.motion, "audio": audio, "voices": saved["voices"],
             "stages_s": saved["stages_s"], "fresh": False, "truth": truth,
-            "sync_of": saved["encoded"].sync if "encoded" in saved else
-            encoder_sync(path, faces.tracks, audio, saved.get("folder"))}
-
-
-def encoder_sync(path: Path, tracks: list, audio, folder: Path | None):
-    """The attribution's lip-sound sync (turns.SyncOf): av.sync.Encoded.sync on Light-ASD's encoder rows as the
-    asd stage keeps them (asd.score_tracks' visual rows per track, asd.soundtrack_audio's rows of the whole
-    soundtrack), for a stage cache made before it kept them: computed for its tracks, kept in FOLDER/encoded.npz."""
-    import numpy as np
-
-    cache = folder / "encoded.npz" if folder else None
-    if cache and cache.is_file():
-        kept = np.load(cache)
-        visual = {k[len("visual-"):]: (int(kept["first-" + k[len("visual-"):]]), kept[k])
-                  for k in kept.files if k.startswith("visual-")}
-        return Encoded(kept["audio"], visual).sync
-    engine = Engine()
-    visual: dict = {}
-    score_tracks(path, tracks, audio, engine=engine, visual=visual)
-    encoded = Encoded(soundtrack_audio(engine, audio), visual)
-    if cache:
-        np.savez(cache, audio=encoded.audio, **{f"visual-{k}": v for k, (_, v) in visual.items()},
-                 **{f"first-{k}": np.array(f) for k, (f, _) in visual.items()})
-    return encoded.sync
+            "sync_of": asd.encoded.sync if asd.encoded is not None else None}
 
 
 def run(job: dict, settings: AttributionSettings) -> tuple[score.Score, float]:
