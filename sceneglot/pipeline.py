@@ -416,7 +416,8 @@ def run_asd(job: Job, info: MediaInfo, folder: JobFolder, progress: Progress, au
     which, _ = asd_method(job.asd.model)
     asd_key = {"method": which, "model": job.asd.model if which == LIGHT_ASD else None,
                "audio_stream": info.audio_stream,  # ASD listens too: another stream is another result
-               "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH]}
+               "tracks": tracks_key(tracks), "mouth": [[r.start, r.stop] for r in CROP_MOUTH],
+               "motion": "flow"}  # mouth motion as sync.mouth_motion measures it (it was a patch difference)
     key = folder.key("asd", asd_key)
     wants_rows = which == LIGHT_ASD and info.has_audio and info.has_video and bool(tracks)
 

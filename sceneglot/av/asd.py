@@ -22,6 +22,7 @@ from ..errors import BackendError, InputError
 from ..jobs import part, step, timed
 from ..scene import Track
 from . import ENGINES, export, features
+from .sync import mouth_flow, mouth_region
 
 if TYPE_CHECKING:
     from .crops import FaceCrops
@@ -317,7 +318,7 @@ class _Pending:
     geo: features.CropGeometry
     first: int  # 25-fps frame index of the track's first crop
     stream: FeatureStream | None = None
-    mouth: np.ndarray | None = None  # the previous crop's mouth patch
+    mouth: np.ndarray | None = None  # the previous crop's mouth region (sync.mouth_region)
     motion: list[float] | None = None
 
 
@@ -332,7 +333,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     `times`, when given, accumulates wall seconds per step (session, mfcc, decode, crop, encoder,
     backend) and the counts "frames" (decoded) and "face_frames" (crops) for benchmarks.
     `motion`, when given, receives per track `[[t, mouth motion], ...]` measured on the same crops
-    (features.crop_mouth): the attribution stage correlates it with loudness.
+    (sync.mouth_motion's vertical flow spread): the attribution's lip-sound sync reads it beside the rows.
     `crops`: the grey face regions the faces pass kept (av.crops): tracks found there are cut
     from them and the video is decoded only for the others (none, when the faces pass ran now).
     `visual`, when given, receives per track `(first 25-fps frame, (T, 128) float16 rows)`: the visual
@@ -445,7 +446,7 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
 def _push(p: _Pending, crop: np.ndarray) -> None:
     """One frame's crop into its track: the encoder stream (a chunk runs once enough are in) and mouth motion."""
     p.stream.push(crop)
-    if p.motion is not None:
-        patch = features.crop_mouth(crop)
-        p.motion.append(0.0 if p.mouth is None else float(np.mean(np.abs(patch - p.mouth))))
-        p.mouth = patch
+    if p.motion is not None:  # the lips' opening and closing (sync.mouth_motion), which the attribution's sync reads
+        mouth = mouth_region(crop)
+        p.motion.append(0.0 if p.mouth is None else mouth_flow(p.mouth, mouth))
+        p.mouth = mouth

@@ -74,13 +74,23 @@ def mouth_motion(crops: np.ndarray) -> np.ndarray:
     out = np.zeros(len(crops))
     prev = None
     for i, crop in enumerate(crops):
-        mouth = np.ascontiguousarray(crop[CROP_MOUTH], np.uint8)
+        mouth = mouth_region(crop)
         if prev is not None:
-            flow = cv2.calcOpticalFlowFarneback(prev, mouth, None, *_FLOW)
-            fy = flow[..., 1]
-            out[i] = float(np.mean(np.abs(fy - fy.mean())))
+            out[i] = mouth_flow(prev, mouth)
         prev = mouth
     return out
+
+
+def mouth_region(crop: np.ndarray) -> np.ndarray:
+    """The mouth region of one 112x112 uint8 Light-ASD crop, as mouth_flow takes it."""
+    return np.ascontiguousarray(crop[CROP_MOUTH], np.uint8)
+
+
+def mouth_flow(prev: np.ndarray, mouth: np.ndarray) -> float:
+    """One frame of mouth_motion: the spread of the vertical Farneback flow from the previous frame's mouth
+    region to this one's (mouth_region), its mean (the head's own motion) taken out."""
+    fy = cv2.calcOpticalFlowFarneback(prev, mouth, None, *_FLOW)[..., 1]
+    return float(np.mean(np.abs(fy - fy.mean())))
 
 
 def speech_energy(audio: np.ndarray) -> np.ndarray:
