@@ -35,6 +35,7 @@ import copy
 import dataclasses
 import itertools
 import json
+import math
 import os
 import pickle
 import sys
@@ -160,6 +161,31 @@ def explain(name: str, job: dict, settings: AttributionSettings) -> None:
               f"truth {u['speaker']}, {', '.join(speaking)}")
 
 
+def speaking_sync(job: dict, settings: AttributionSettings) -> list[tuple[float, float]]:
+    """(pooled lip-sound sync z, seconds with a z) of each face over each voice cluster Light-ASD sees it saying,
+    where the truth has that face speaking for most of that time: what AttributionSettings.follow, a speaker's
+    pooled z per root second, is the mean of (measured on the shared scenes only)."""
+    scene = copy.deepcopy(job["scene"])
+    result = av_attribute.diarize_av(job["turns"], scene, job["audio"], job["motion"], settings, job["voices"],
+                                     job["sync_of"])
+    names = score.person_map(scene, job["truth"])
+    out = []
+    for c in sorted({r.cluster for r in result.turns}):
+        for person in sorted({p for r in result.turns if r.cluster == c for p in r.turn.faces}):
+            mine = [r.turn for r in result.turns if r.cluster == c and r.turn.voice is not None
+                    and person in r.turn.sync and av_attribute.seen(r.turn, settings) == person]
+            found = av_attribute.sync(person, mine)
+            if found is None:
+                continue
+            truly = sum(t.duration for t in mine if any(
+                o["person"] == names.get(person) and o["speaking"]
+                for o in (score.turn_at(job["truth"], (t.start + t.end) / 2) or {"on_screen": []})["on_screen"]))
+            seconds = sum(t.duration for t in mine)
+            if truly > seconds / 2:
+                out.append((found.value, seconds))
+    return out
+
+
 def objective(s: score.Score) -> float:
     """What the settings are chosen for: the issue's figures, each 0..1, and no phrase across a change."""
     parts = [s.right_face, s.speaker, s.asd_fused if s.asd_fused is not None else 1.0]
@@ -223,6 +249,16 @@ def main() -> None:
             job = stages(name, args.unseen / name, path, truth)
             held_out[name] = (job, points[best])
             _row(name, job, *run(job, points[best]), "")
+    found = {name: speaking_sync(job, AttributionSettings()) for name, job in jobs.items()}
+    every = [(z / math.sqrt(d), d) for xs in found.values() for z, d in xs]
+    print("\nspeaking faces' pooled lip-sound sync per root second, per voice Light-ASD sees them saying: "
+          + "; ".join(f"{n} {' '.join(f'{z / math.sqrt(d):+.2f}' for z, d in xs)}" for n, xs in found.items()))
+    if len(every) > 1:
+        mean = sum(x for x, _ in every) / len(every)
+        var = sum((x - mean) ** 2 for x, _ in every) / (len(every) - 1) - sum(1 / d for _, d in every) / len(every)
+        d = AttributionSettings()
+        print(f"mean {mean:.2f}, spread between faces {math.sqrt(max(var, 0.0)):.2f} (a rate's own noise, 1 / its "
+              f"seconds, taken out): AttributionSettings.follow {d.follow:g}, follow_spread {d.follow_spread:g}")
     for knob in ("margin", "sync"):
         values = sorted(GRID[knob])
         print(f"\nhow much rests on one threshold: right face at {knob} {' / '.join(f'{v:g}' for v in values)}, "

@@ -41,6 +41,12 @@ class AttributionSettings:
     voice: float = 0.6  # cosine distance under which two voices are one speaker
     clear: float = 0.8  # cosine distance above which one person's voices clearly differ (two speakers)
     sync: float = 1.645  # standard deviations a face's lip-sound sync must lead the others' by to count (5 %)
+    # A speaking face's pooled lip-sound sync over its own voice, per square root of a second of it: the mean
+    # over the shared scenes' speakers, and how much faces differ in it (the spread of those rates less their
+    # own noise); benchmarks/attribution.py measures both. A voice a face's lips follow clearly less than a
+    # speaker's would (by `sync` standard deviations) is not its own (attribute.follows).
+    follow: float = 0.62
+    follow_spread: float = 0.42
 
 
 @dataclass

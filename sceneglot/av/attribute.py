@@ -17,7 +17,10 @@ visible and every logit is below `silent`. Turns are then clustered by voice
   `clear` apart (a person filmed with two microphones stays one speaker);
 - other turns join by voice up to `voice`.
 
-A cluster with seen turns belongs to that person; of several such clusters
+A cluster with seen turns belongs to that person, unless that face's lips, pooled over those turns,
+follow its sound clearly less than a speaker's lips follow their own voice (`follows`: Light-ASD scores
+lips moving to a muted recording as speaking, so a voice-over on such a face is heard from off screen,
+evidence "sync"); of several such clusters
 (voices that clearly differ) the face keeps the one its lips follow (pooled
 lip-sound sync, when that separates them beyond chance; else the one it is
 seen saying most strongly), among those Light-ASD sees it saying if any (a
@@ -269,6 +272,23 @@ def sync(person: str, items: list[Turn]) -> Sync | None:
     return Sync(float(w @ np.array([z for _, z in found]) / math.sqrt(float(w @ w))), 1.0)
 
 
+def follows(person: str, mine: list[Turn], s: AttributionSettings) -> tuple[bool, float]:
+    """(whether `person`'s lips may be saying the voice heard over `mine`, the turns it is seen saying it;
+    how sure a "no" is). A speaking face's pooled sync over D seconds is about normal, mean `s.follow` sqrt(D)
+    and variance 1 + (`s.follow_spread`^2) D (the z's own unit noise, and faces that follow their sound more
+    or less well: a phone-band recording, a face half turned away); lips moving to a muted recording under
+    another voice stay at chance (z 0). "This face says this voice" is rejected when the pooled z falls
+    `s.sync` standard deviations below that (a one-sided test at the level `sync` stands for): a weak sync
+    on a true speaker is kept, lips clearly out of step with the voice are not. No turn with a z: kept."""
+    found = [t for t in mine if person in t.sync]
+    pooled = sync(person, found)
+    if pooled is None:
+        return True, 0.0
+    seconds = sum(t.duration for t in found)
+    deviation = (pooled.value - s.follow * math.sqrt(seconds)) / math.sqrt(1.0 + s.follow_spread ** 2 * seconds)
+    return deviation >= -s.sync, 1.0 - _phi(deviation)
+
+
 def own_voice(person: str, spans: dict[int, list[Turn]]) -> int:
     """Of several clearly different voices (clusters -> the turns it is seen saying each) one face is seen
     saying, the one that is its own: the voice its lips follow best (sync), when that lead over the next
@@ -300,6 +320,7 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dic
     face's sync by more than the standard error of that difference."""
     clusters = sorted(set(labels))
     owner: dict[int, tuple[str | None, str, float]] = {}
+    refused: dict[int, tuple[str, float]] = {}  # cluster -> the face seen saying it whose lips do not follow it
     for c in clusters:
         votes: dict[str, float] = {}
         shown_by: dict[str, set[str]] = {}  # person -> what showed them speaking (ASD, SYNC) in this cluster
@@ -314,7 +335,14 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dic
             person = max(votes, key=votes.get)
             heard = sum(t.duration for t, lab in zip(items, labels, strict=True) if lab == c)
             how = ASD if ASD in shown_by[person] else SYNC
-            owner[c] = (person, how, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
+            # Light-ASD scores lips moving to a muted recording as speaking: the voice is the face's only if
+            # its lips are not clearly out of step with it (a voice-over on a face that mouths something else)
+            ok, sure = follows(person, [t for t, lab in zip(items, labels, strict=True) if lab == c
+                                        and t.voice is not None and seen(t, s) == person], s)
+            if ok:
+                owner[c] = (person, how, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
+            else:
+                refused[c] = (person, round(sure, 3))
     # Voices that clearly differ (they stayed apart under must-link) seen on one face are not all that
     # person's: the face is seen saying one of them, and lips moving to a muted recording fool Light-ASD
     # as well. The face keeps its own voice (own_voice); the others are heard from off screen.
@@ -341,6 +369,8 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dic
             mine = [t for t, lab in zip(items, labels, strict=True) if lab == c]
             heard = sum(t.duration for t in mine)
             for j, p in enumerate(free):
+                if refused.get(c, (None,))[0] == p:
+                    continue  # its lips were shown not to follow this voice
                 on = [t for t in mine if p in t.faces]
                 shown = sum(t.duration for t in on)
                 if shown < turns_mod.VISIBLE * heard or any(t.faces[p] < s.silent for t in on):
@@ -361,8 +391,8 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dic
         for i, j in zip(rows, cols, strict=True):
             if np.isfinite(gain[i, j]):
                 owner[rest[i]] = (free[j], COOCCURRENCE, round(_sigmoid(4 * gain[i, j]) * 0.5 + 0.25, 3))
-    for c in clusters:
-        owner.setdefault(c, (None, VOICE, 1.0))
+    for c in clusters:  # heard from off screen; SYNC: over a face whose lips were shown not to follow it
+        owner.setdefault(c, (None, SYNC, refused[c][1]) if c in refused else (None, VOICE, 1.0))
     return owner
 
 
@@ -382,8 +412,8 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
     if not items:
         return _audio_only(turns)
     turns_mod.add_face_evidence(items, faces)
-    if sync_of is None and motion:
-        sync_of = turns_mod.motion_sync_of(motion, audio)
+    # two views of each face's lips where the asd stage kept both (Light-ASD's encoder rows, the mouth's flow)
+    sync_of = turns_mod.pooled_sync_of(sync_of, turns_mod.motion_sync_of(motion, audio) if motion else None)
     if sync_of is not None:
         turns_mod.add_sync(items, scene.tracks, sync_of)
     if voices is None:
@@ -410,6 +440,8 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
             r.person, r.evidence, r.confidence = p, SYNC, _phi(_sync_lead(t, p))
         elif person is not None and person in t.faces and t.faces[person] >= s.silent:
             r.person, r.evidence, r.confidence = person, VOICE if how in (ASD, SYNC) else how, conf
+        elif person is None and how == SYNC:  # a voice-over on a face mouthing something else: off screen
+            r.evidence, r.confidence = SYNC, conf
         else:  # the speaker's face is not on screen (or is seen silent): heard from off screen
             r.evidence = VOICE if person is not None or not t.faces else ASD
             r.confidence = conf if not t.faces else 1.0 - _sigmoid(max(t.faces.values()))

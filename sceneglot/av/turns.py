@@ -235,6 +235,24 @@ def motion_sync_of(motion: dict[str, list[list[float]]], audio: np.ndarray) -> S
     return sync_of
 
 
+def pooled_sync_of(*sources: SyncOf | None) -> SyncOf | None:
+    """One SyncOf from several measurements of the same lips (Light-ASD's encoder rows, the mouth's flow):
+    their z's pooled by Stouffer (sync.combined), so each turn's z rests on two views of the lips, not one.
+    None when no source is given."""
+    from . import sync
+
+    given = [f for f in sources if f is not None]
+    if len(given) <= 1:
+        return given[0] if given else None
+
+    def sync_of(track: str, lo: int, hi: int) -> Sync | None:
+        found = [x for f in given if (x := f(track, lo, hi)) is not None and x.null]
+        z = sync.combined(*found)
+        return None if z is None else sync.Sync(0.0, 0, z, min(x.null for x in found))
+
+    return sync_of
+
+
 def voice_frames(audio: np.ndarray, start: float = 0.0, end: float | None = None) -> VoiceFrames:
     """CAM++ frame-level features of audio[start:end] in blocks, when the diarization kept none."""
     end = len(audio) / SAMPLE_RATE if end is None else end
