@@ -46,7 +46,7 @@ class AttributionSettings:
     # own noise); benchmarks/attribution.py measures both. A voice a face's lips follow clearly less than a
     # speaker's would (by `sync` standard deviations) is not its own (attribute.follows).
     follow: float = 0.62
-    follow_spread: float = 0.42
+    follow_spread: float = 0.44
 
 
 @dataclass
