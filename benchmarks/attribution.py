@@ -23,6 +23,8 @@ scene out; ties keep the defaults), and the row shows the held-out scene under t
 voice-over from another recording over a shot; truth derived from the sources') and scores them with the
 settings chosen on all the shared scenes given: nothing is chosen on them.
 --explain prints, per scene, every turn's evidence and decision beside the truth (how a wrong one comes about).
+Then the speaking faces' pooled lip-sound sync per root second on the shared scenes given, per voice Light-ASD
+sees them saying, with its mean and spread between faces (what AttributionSettings.follow and follow_spread are).
 Last, per scene, the right face at each margin and at each sync level of the grid (the other settings at their
 defaults): how much a result rests on that one threshold.
 Load averages are printed: other jobs on the machine inflate wall times.
