@@ -312,13 +312,16 @@ def faces_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], wind
 
 def run_faces(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Executor, crops: Any = None) -> Any:
     """Faces as one computation, or per window for a long input (windows.py: one executor task each),
-    tracks joined at the edges and persons clustered once here. `crops` serves one window only (a long
-    input's active speakers decode their own frames)."""
+    tracks joined at the edges and persons clustered once here. `crops`: an av.crops.FaceCrops for an input
+    of one window, a windows.WindowSpeakers for a long one (tracks inside a window scored from its squares)."""
     from . import windows
 
     ws = windows.face_windows(info, job.faces)
     if len(ws) == 1:
         return executor("faces", faces_stage, job, info, audio, crops)
+    if isinstance(crops, windows.WindowSpeakers):  # here: each window's inner tracks scored as it ends
+        return windows.combine([crops.faces(Path(job.input), job.faces, info, ws, k) for k in range(len(ws))],
+                               ws, job.faces, info)
     parts = map_stage(executor, "faces", faces_window_stage, job, info, audio, [(w,) for w in ws])
     return windows.combine(parts, ws, job.faces, info)
 
@@ -332,13 +335,15 @@ def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[
     pipeline keeps in the job folder beside the stage's cache. Without `rows`, "encoded" holds the tracks'
     visual rows only (no soundtrack rows): a task of a stage split into tasks of tracks (run_asd) after the
     first, which computes the soundtrack's rows once for all."""
+    from . import windows
     from .av import LIGHT_ASD, active_speakers
 
     sound = audio.track() if info.has_audio and info.has_video and tracks else None
     visual: dict[str, Any] = {}
+    served = crops.served() if isinstance(crops, windows.WindowSpeakers) else None
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
-                            threads=threads, info=info, audio=sound, crops=crops, rows=rows,
-                            visual=None if rows else visual)
+                            threads=threads, info=info, audio=sound, crops=None if served is not None else crops,
+                            rows=rows, visual=None if rows else visual, served=served)
     encoded = found.encoded
     if not rows and sound is not None and found.method == LIGHT_ASD:
         import numpy as np
@@ -575,6 +580,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
     # The vision stages' modules (OpenCV: ~2 CPU-s) before the speech thread starts. Faces -> active speakers
     # is the job's longest chain, and imports hold the GIL: started beside the speech thread's (torch ~3 CPU-s,
     # faster-whisper), the faces stage began only once torch was in.
+    from . import windows
     from .av.crops import FaceCrops
     from .vision import FacesResult
 
@@ -601,14 +607,21 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
         frames = info.frame_count or round(info.duration * info.fps) or None
         # One decode for faces and ASD: the faces pass keeps the grey face regions Light-ASD needs
         # (av.crops); ASD decodes the video itself only when faces came from the cache or elsewhere.
-        crops = FaceCrops(folder.folder, info.fps) if here and which == "light-asd" and info.has_video else None
+        crops = None
+        if here and which == "light-asd" and info.has_video:
+            if len(windows.face_windows(info, job.faces)) == 1:
+                crops = FaceCrops(folder.folder, info.fps)
+            elif info.has_audio:  # a long input: tracks inside a window scored as it ends, from its squares
+                threads = asd_threads if job.asd.parallel else None
+                crops = windows.WindowSpeakers(folder.folder, info.fps, audio.track, job.asd.engine, job.asd.model,
+                                               threads)
         try:
             faces = run_stage(progress, folder, "faces", asdict(job.faces),
                               lambda: run_faces(job, info, audio, executor, crops), FacesResult, frames)
             scores, outcome["encoded"] = asd_scores(faces, crops, here)  # encoded: av.sync.Encoded | None
             return faces, scores
         finally:
-            if crops is not None:
+            if isinstance(crops, FaceCrops):
                 crops.close()
 
     def asd_scores(faces, crops, here):

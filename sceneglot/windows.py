@@ -158,11 +158,74 @@ def face_windows(info, settings) -> list[Window]:
     return plan(info.duration, frame=1.0 / fps, every=settings.every)
 
 
-def window_faces(path, settings, info, window: Window):
-    """The faces of one window (vision's frames, detections and crops of that window only)."""
+def window_faces(path, settings, info, window: Window, crops=None):
+    """The faces of one window (vision's frames, detections and crops of that window only); `crops` (an
+    av.crops.FaceCrops) also receives the grey face regions of that window, as in vision.analyze_faces."""
     from .vision import _compute
 
-    return _compute(path, settings, info, window.start, window.end)
+    return _compute(path, settings, info, window.start, window.end, crops=crops)
+
+
+def at_edge(track, windows: list[Window], k: int, frame: float) -> bool:
+    """Whether `track` of window k may be joined to a track of the window before or after it (join's test:
+    it touches an edge that is not a shot change), so its boxes are final only once the windows are joined."""
+    w = windows[k]
+    starts = k > 0 and not w.cut_before and track.start <= w.start + frame / 2
+    ends = k + 1 < len(windows) and not windows[k + 1].cut_before and track.end >= w.end - frame - frame / 2
+    return starts or ends
+
+
+class WindowSpeakers:
+    """Active speakers of a long input scored window by window from that window's own kept face regions.
+
+    Why: one window's faces pass keeps the grey squares Light-ASD cuts its crops from (av.crops), so
+    an input of one window decodes nothing for ASD; keeping them for every window of a long input is
+    GBs of spool (up to 92 KB a face and frame). So as each window's faces pass ends, the tracks wholly
+    inside it (`at_edge` false: no join can extend their boxes) are scored from its squares, which are
+    then dropped: the spool holds one window's squares at a time (the shared scenes keep 20-50 MB for
+    8-14 s, so a 180 s window of such scenes ~0.3-1.1 GB of disk, in page cache rather than held
+    memory; the index is ~100 bytes a square). Tracks that meet an edge go to the asd stage,
+    which decodes the video for them only, from a seek to the first (asd.score_tracks). A track's
+    scores, motion and visual rows depend on its own crops and MFCC span only, so they are those the
+    asd stage would give from the same crops.
+
+    `sound()`: the soundtrack (soundtrack.Soundtrack); `threads`: asd.Engine's. `served()` gives the results
+    by final track id once the windows are joined (join renames tracks in place).
+    """
+
+    def __init__(self, folder, fps: float, sound, engine: str = "onnxruntime", model_name: str = "light-asd",
+                 threads=None) -> None:
+        self.folder, self.fps, self.sound = folder, fps, sound
+        self.engine, self.model_name, self.threads = engine, model_name, threads
+        self._runner = None
+        self._done: list[tuple] = []  # (track, scores, motion, (first frame, visual rows))
+
+    def faces(self, path, settings, info, windows: list[Window], k: int):
+        """Window k's faces (window_faces), its inner tracks scored from its kept squares."""
+        from .av import asd
+        from .av.crops import FaceCrops
+
+        crops = FaceCrops(self.folder, self.fps)
+        try:
+            part = window_faces(path, settings, info, windows[k], crops)
+            fps = info.fps if info.fps > 0 else 25.0
+            inner = [tr for tr in part.tracks if not at_edge(tr, windows, k, 1.0 / fps)]
+            if inner:
+                if self._runner is None:
+                    self._runner = asd.Engine(self.engine, self.model_name, self.threads)
+                motion: dict = {}
+                visual: dict = {}
+                scores = asd.score_tracks(path, inner, self.sound(), engine=self._runner, motion=motion,
+                                          crops=crops, visual=visual, report=False)
+                self._runner.release_encoder()  # its arena (~+285 MiB) not held through the next faces pass
+                self._done += [(tr, scores[tr.id], motion.get(tr.id), visual.get(tr.id)) for tr in inner]
+        finally:
+            crops.close()
+        return part
+
+    def served(self) -> dict[str, tuple]:
+        """{final track id: (scores, motion, (first frame, visual rows))} of the tracks scored so far."""
+        return {tr.id: (scores, motion, visual) for tr, scores, motion, visual in self._done}
 
 
 def combine(parts: list, windows: list[Window], settings, info):
@@ -198,5 +261,6 @@ def speech_window(track, k: int, count: int, length: float = WINDOW, slack: floa
     return Window(start, max(start, end))
 
 
-__all__ = ["MIN_IOU", "SLACK", "WINDOW", "Window", "analyze_faces", "combine", "face_windows", "join", "pause_edge",
-           "plan", "speech_count", "speech_window", "speech_windows", "window_faces"]
+__all__ = ["MIN_IOU", "SLACK", "WINDOW", "Window", "WindowSpeakers", "analyze_faces", "at_edge", "combine",
+           "face_windows", "join", "pause_edge", "plan", "speech_count", "speech_window", "speech_windows",
+           "window_faces"]

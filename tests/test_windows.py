@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from sceneglot import media, windows
@@ -56,3 +57,49 @@ def test_track_crossing_an_edge_stays_one(whole):
     assert groups(got) == groups(ref)
     assert [x for s in got.shots for x in (s.start, s.end)] == pytest.approx(
         [x for s in ref.shots for x in (s.start, s.end)], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_tracks_inside_a_window_scored_from_its_own_squares(tmp_path):
+    """A long input's active speakers (windows.WindowSpeakers), on cut2 in three windows whose edges fall
+    inside shots: the tracks wholly inside a window are scored from that window's kept squares as it ends,
+    exactly as the one-window run scores the same tracks from the whole file's squares (scores, mouth
+    motion, visual rows); the tracks joined across an edge are decoded, from a seek, and equal a decode
+    of every track; the video is decoded for the joined tracks' frames only."""
+    from sceneglot.av import asd
+    from sceneglot.av.crops import FaceCrops
+    from sceneglot.soundtrack import Soundtrack
+
+    info = media.probe(CUT2)
+    grid = 5 / info.fps
+    edges = [round(round(info.duration * k / 3 / grid) * grid, 6) for k in (1, 2)]
+    ws = [windows.Window(a, b) for a, b in zip([0.0, *edges], [*edges, info.duration], strict=True)]
+    sound = Soundtrack(CUT2, info.audio_stream)
+    speakers = windows.WindowSpeakers(tmp_path, info.fps, lambda: sound)
+    got = windows.combine([speakers.faces(CUT2, FacesSettings(), info, ws, k) for k in range(3)], ws,
+                          FacesSettings(), info)
+    served = speakers.served()
+    joined = [t.id for t in got.tracks if t.id not in served]
+    assert served and joined, "cut2's tracks: two inside a window, two across an edge"
+    assert all(any(t.start < e < t.end for e in edges) for t in got.tracks if t.id in joined)
+
+    motion, visual, times = {}, {}, {}
+    scores = asd.score_tracks(CUT2, got.tracks, sound, motion=motion, visual=visual, served=served, times=times)
+    all_motion, all_visual, all_times = {}, {}, {}
+    decoded = asd.score_tracks(CUT2, got.tracks, sound, motion=all_motion, visual=all_visual, times=all_times)
+    for tid in joined:
+        assert scores[tid] == decoded[tid] and motion[tid] == all_motion[tid]
+        assert np.array_equal(visual[tid][1], all_visual[tid][1])
+    assert times["frames"] < all_times["frames"] - 100
+
+    crops = FaceCrops(tmp_path, info.fps)
+    whole = analyze_faces(CUT2, settings=FacesSettings(), info=info, crops=crops)
+    one_motion, one_visual = {}, {}
+    one = asd.score_tracks(CUT2, whole.tracks, sound, motion=one_motion, visual=one_visual, crops=crops)
+    crops.close()
+    for tid in served:
+        track = next(t for t in got.tracks if t.id == tid)
+        same = next(t for t in whole.tracks if t.boxes == track.boxes)  # a track inside a window: the same boxes
+        assert scores[tid] == one[same.id] and motion[tid] == one_motion[same.id]
+        assert visual[tid][0] == one_visual[same.id][0]
+        assert np.array_equal(visual[tid][1], one_visual[same.id][1])

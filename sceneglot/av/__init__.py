@@ -75,7 +75,8 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
                     threads: Threads = None, times: dict[str, float] | None = None,
                     info: MediaInfo | None = None, audio: np.ndarray | None = None,
                     crops: FaceCrops | None = None,
-                    visual: dict[str, tuple[int, np.ndarray]] | None = None, rows: bool = False) -> ActiveSpeakers:
+                    visual: dict[str, tuple[int, np.ndarray]] | None = None, rows: bool = False,
+                    served: dict[str, tuple] | None = None) -> ActiveSpeakers:
     """Per-track, per-frame speaking scores (> 0 speaking) with the best scorer available.
 
     `threads`: onnxruntime threads for Light-ASD, a number or a function of the moment
@@ -86,7 +87,8 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
     encoder rows per track (asd.score_tracks; left empty by the lip-motion fallback). `rows`: also
     return Light-ASD's encoder rows as `encoded` (av.sync.Encoded: those visual rows and the audio
     encoder's over the whole soundtrack, asd.soundtrack_audio), computed on the engine that scored the
-    tracks, so the network's files are loaded once.
+    tracks, so the network's files are loaded once. `served`: Light-ASD results of tracks already scored
+    (asd.score_tracks), taken as they are.
     """
     if engine not in ENGINES:
         from ..errors import InputError
@@ -111,7 +113,7 @@ def active_speakers(path, tracks: list[Track], *, engine: str = "onnxruntime", m
         runner = asd.Engine(engine, model_name, threads)
         visual = {} if visual is None and rows else visual
         scores = asd.score_tracks(path, tracks, audio, engine=runner, times=times, motion=motion, crops=crops,
-                                  visual=visual)
+                                  visual=visual, served=served)
         if rows:
             from .sync import Encoded
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from .. import media
 from ..errors import BackendError, InputError
-from ..jobs import part, step, timed
+from ..jobs import part, timed
+from ..jobs import step as _step
 from ..scene import Track
 from . import ENGINES, export, features
 from .sync import mouth_flow, mouth_region
@@ -256,7 +257,7 @@ def soundtrack_audio(engine: Engine, audio, out: np.ndarray | None = None,
     spool = RowSpool(128) if out is None else None
     step_ = features.STEPS_PER_FRAME
     for k in range(0, total, AUDIO_CHUNK):
-        step(0)  # a cancelled job stops here (the frames' progress is the stage's)
+        _step(0)  # a cancelled job stops here (the frames' progress is the stage's)
         end = min(total, k + AUDIO_CHUNK)
         lo, hi = max(0, k - CONTEXT), min(total, end + CONTEXT)
         with part("mfcc"):
@@ -326,7 +327,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
                  times: dict[str, float] | None = None,
                  motion: dict[str, list[list[float]]] | None = None,
                  crops: FaceCrops | None = None,
-                 visual: dict[str, tuple[int, np.ndarray]] | None = None) -> dict[str, list[list[float]]]:
+                 visual: dict[str, tuple[int, np.ndarray]] | None = None,
+                 served: dict[str, tuple] | None = None, report: bool = True) -> dict[str, list[list[float]]]:
     """Light-ASD scores per track: `{track_id: [[t, score], ...]}` at 25 fps, score > 0 meaning speaking.
 
     `audio` is the whole soundtrack, 16 kHz mono float32 (media.read_audio).
@@ -339,11 +341,16 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     `visual`, when given, receives per track `(first 25-fps frame, (T, 128) float16 rows)`: the visual
     encoder's own features of the same crops (a second output of the same encoder calls), for av.sync;
     each track's rows go to a spool file as the track is done (spool.RowSpool) and come back memory-mapped.
+    `served`: tracks already scored, `{track_id: (scores, motion, (first frame, visual rows))}` (a long
+    input's tracks scored as their faces window ended, windows.WindowSpeakers): taken as they are.
+    `report`: progress steps (else only the cancel check: a pass run inside another stage).
     """
     from ..spool import RowSpool
 
     tracks = sorted(tracks, key=lambda t: (t.start, t.id))  # results in this order (pipeline.track_runs' too)
     times = {} if times is None else times
+    served = served or {}
+    step = _step if report else lambda *_: _step(0)
 
     def add(step: str, since: float) -> float:
         now = time.perf_counter()
@@ -356,6 +363,8 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
     t = add("session", t)
     pending: list[_Pending] = []
     for tr in tracks:
+        if tr.id in served:
+            continue
         geo = features.geometry(tr.boxes, tr.start, tr.end)
         if len(geo.times):
             first = round(geo.times[0] * features.FPS)
@@ -365,6 +374,14 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray, *, engine: En
                                     motion=[] if motion is not None else None))
     add("mfcc", t)
     results: dict[str, list[list[float]]] = {tr.id: [] for tr in tracks}
+    for tid, (got, moved, rows) in served.items():
+        if tid not in results:
+            continue
+        results[tid] = got
+        if motion is not None and moved is not None:
+            motion[tid] = moved
+        if visual is not None and rows is not None:
+            visual[tid] = rows
     if not pending:
         return results
     spool = RowSpool(128) if visual is not None else None
