@@ -265,3 +265,23 @@ def test_a_word_takes_the_turn_it_overlaps_most_among_many():
             gap = min(max(r.turn.start - mid, mid - r.turn.end) for r in results)
             got = by_time.turn_of(word)
             assert max(got.turn.start - mid, mid - got.turn.end) == gap
+
+
+def test_a_word_timed_into_the_previous_voice_is_clipped_to_its_own_turns():
+    # Whisper's first word after a change starts 0.14 s early, in the pause and the other voice; a zero-length
+    # word in the pause, nearer the turn before, is said next to the word after it: each goes to its word's
+    # turn's phrase, timed inside that turn.
+    words = [Word(0.2, 0.6, "a"), Word(0.6, 2.3, "b"), Word(2.36, 2.6, "At"), Word(2.6, 3.0, "c"),
+             Word(3.25, 3.25, "To"), Word(3.25, 3.6, "the"), Word(3.6, 4.0, "end")]
+    scene = _scene(words)
+    result = Attribution([TurnResult(Turn(0.1, 2.22, "S0"), 0, "S0", "PA", att.ASD, 0.9),
+                          TurnResult(Turn(2.42, 2.48, "S1"), 1, "S1", "PB", att.ASD, 0.9),
+                          TurnResult(Turn(2.48, 3.1, "S1"), 1, "S1", "PB", att.ASD, 0.9),
+                          TurnResult(Turn(3.45, 4.2, "S0"), 0, "S0", "PA", att.ASD, 0.9)],
+                         [Speaker("S0", "PA"), Speaker("S1", "PB")])
+    att.apply(scene, result)
+    assert [[w.text for w in s.words] for s in scene.segments] == [["a", "b"], ["At", "c"], ["To", "the", "end"]]
+    assert [(s.person, s.start, s.end) for s in scene.segments] == [("PA", 0.2, 2.22), ("PB", 2.42, 3.0),
+                                                                     ("PA", 3.45, 4.0)]
+    at, to = words[2], words[4]
+    assert (at.start, at.end) == (2.42, 2.6) and (to.start, to.end) == (3.45, 3.45)

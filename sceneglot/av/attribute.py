@@ -505,40 +505,92 @@ class _TurnsByTime:
         """The turn a word belongs to: of the (speaker, face) pairs heard while it is said, the one it overlaps
         most in all (a word across a cut-up turn is not split by the cut), and that pair's longest overlap;
         a word no turn overlaps, the nearest turn. Turns are weighed in the results' order (ties: the first)."""
+        got = self.heard(word)
+        if got is not None:
+            return got[0]
+        if not self.results:
+            return None
+        mid = (word.start + word.end) / 2
+        return self.results[int(np.argmin(np.maximum(self.start - mid, mid - self.end)))]
+
+    def heard(self, word: Word) -> tuple[TurnResult, float, float] | None:
+        """turn_of's turn for a word some turn overlaps, with the span its pair's turns that it overlaps
+        cover (first start, last end): where that pair is heard while the word is said. None: no overlap."""
         lo = int(np.searchsorted(self.reach, word.start, side="right"))  # the turns before end by word.start
         hi = bisect.bisect_left(self.starts, word.end)  # the turns after start at word.end or later
         total: dict[tuple[str | None, str | None], float] = {}
         longest: dict[tuple[str | None, str | None], tuple[float, TurnResult]] = {}
+        span: dict[tuple[str | None, str | None], tuple[float, float]] = {}
         for i in sorted(self.order[lo:hi]):
             r = self.results[i]
             ov = min(word.end, r.turn.end) - max(word.start, r.turn.start)
             if ov > 0:
                 key = (r.speaker, r.person)
                 total[key] = total.get(key, 0.0) + ov
+                a, b = span.get(key, (r.turn.start, r.turn.end))
+                span[key] = (min(a, r.turn.start), max(b, r.turn.end))
                 if ov > longest.get(key, (0.0, r))[0]:
                     longest[key] = (ov, r)
-        if total:
-            return longest[max(total, key=total.get)][1]
-        if not self.results:
+        if not total:
             return None
-        mid = (word.start + word.end) / 2
-        return self.results[int(np.argmin(np.maximum(self.start - mid, mid - self.end)))]
+        key = max(total, key=total.get)
+        return longest[key][1], *span[key]
+
+
+def _place(words: list[Word], by_time: _TurnsByTime) -> dict[int, TurnResult]:
+    """Each word's turn (by id), and its times moved inside where that turn's speaker is heard.
+
+    Why move them: Whisper's word times drift by a tenth of a second or so with the sound (a 1 ms shift
+    of dialogue.mp4's sound after a gap moved words 0.14 s) and often reach into the pause or the other
+    voice beside a word, most at a sentence's first word after a change of speaker; kept, such a word's
+    time lies mostly in the previous speaker's turn while it sits in the next one's phrase. A word's
+    speaker is the pair of turns it overlaps most, so its start and end are clipped to the span those
+    turns cover while it is said. A word no turn overlaps (said in a pause, or timed zero-length
+    there) goes with the neighbouring word nearest to it in time that some turn does hear, the word
+    it is said next to, and is put at the nearer edge of where that word's speaker is heard; with no
+    such neighbour, at the nearest turn's."""
+    order = sorted(words, key=lambda w: w.start)
+    heard = [by_time.heard(w) for w in order]
+    # the nearest heard word before and after each place in time order (-1: none), in one pass each way
+    prevs, nexts, last = [], [-1] * len(order), -1
+    for i, got in enumerate(heard):
+        prevs.append(last)
+        last = i if got is not None else last
+    last = -1
+    for i in range(len(order) - 1, -1, -1):
+        nexts[i] = last
+        last = i if heard[i] is not None else last
+    owner: dict[int, TurnResult] = {}
+    for i, (w, got) in enumerate(zip(order, heard, strict=True)):
+        if got is None:
+            near = [(w.start - order[j].end, j) for j in (prevs[i],) if j >= 0]
+            near += [(order[j].start - w.end, j) for j in (nexts[i],) if j >= 0]
+            if near:
+                r, a, b = heard[min(near)[1]]
+            elif (r := by_time.turn_of(w)) is not None:
+                a, b = r.turn.start, r.turn.end
+            else:
+                continue
+        else:
+            r, a, b = got
+        owner[id(w)] = r
+        start, end = min(max(w.start, a), b), max(min(w.end, b), a)
+        w.start, w.end = start, max(end, start)
+    return owner
 
 
 def apply(scene: Scene, result: Attribution, rules: PhraseRules | None = None) -> None:
-    """Words take their turn's speaker and face; phrases are rebuilt so none spans two of either."""
+    """Words take their turn's speaker and face, their times inside it (_place); phrases are rebuilt so none
+    spans two of either."""
     from ..speech import phrases
 
     if result.method == "audio":
         return
-    owner: dict[int, TurnResult] = {}
-    by_time = _TurnsByTime(result.turns)
+    owner = _place([w for seg in scene.segments for w in seg.words], _TurnsByTime(result.turns))
     for seg in scene.segments:
         for w in seg.words:
-            r = by_time.turn_of(w)
-            if r is not None:
-                w.speaker = r.speaker
-                owner[id(w)] = r
+            if id(w) in owner:
+                w.speaker = owner[id(w)].speaker
 
     def person(w: Word) -> str | None:
         r = owner.get(id(w))
