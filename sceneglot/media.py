@@ -279,23 +279,52 @@ GAP = 0.01  # s: timestamps further on than the samples before them by more than
 def sample_index(t: float, rate: int = SAMPLE_RATE) -> int:
     """The index of the sample at `t` s from the container's start in what iter_audio gives: round(t * rate).
 
-    Why one rule: the whole decode places its stream's first sample and fills its gaps by it (_gap_fill),
+    Why one rule: the whole decode places its stream's first sample and fills its gaps by it (_filled),
     a span read (read_audio_span, soundtrack.Soundtrack.read, soundtrack.Spans.read) cuts its bounds by it,
     so a span and the same times of the whole decode are the same samples."""
     return round(t * rate)
 
 
-def _gap_fill(t: float, produced: int, rate: int) -> int:
-    """The zeros the whole decode adds before a frame at `t` s once `produced` samples are out: up to
-    sample_index(t) where that is over GAP on, else none (a remux's wobble, a splice's step, counted through).
+def _silence(like: av.AudioFrame, n: int, pts: int | None) -> Iterator[av.AudioFrame]:
+    """`n` samples of silence in `like`'s format, layout and rate from `pts`, a second a frame at most."""
+    rate = like.sample_rate
+    for k in range(0, n, rate):
+        m = min(rate, n - k)
+        out = av.AudioFrame(format=like.format.name, layout=like.layout, samples=m, align=1)
+        for plane in out.planes:
+            plane.update(bytes(plane.buffer_size))
+        out.sample_rate, out.time_base = rate, like.time_base
+        if pts is not None and like.time_base:
+            out.pts = pts + round(k / rate / like.time_base)
+        yield out
 
-    The resampler holds its last few input samples' output back (16 samples, 1 ms, from 48 to 16 kHz), so the
-    frame after a gap comes that much late and its held samples follow the zeros. Feeding the silence
-    through the resampler instead would put it on time; that moved Whisper's words on dialogue.mp4 (its
-    two 64 ms gaps) enough to fail tests/test_av_scenes (a word timed 0.14 s early, across a cut), so the
-    rule is kept, and a span read from a seek applies the same one (_seeked_span)."""
-    lost = sample_index(t, rate) - produced
-    return lost if lost > GAP * rate else 0
+
+def _filled(frames: Iterator[av.AudioFrame], t0: float | None = None) -> Iterator[av.AudioFrame]:
+    """`frames` with silence frames before one whose time is over GAP past where the count has got (lost,
+    skipped or damaged packets), so it is back on its time; a step under GAP (a remux's wobble, a splice) is
+    counted through, as a player plays it. The count starts at the first frame, at its sample_index from `t0`
+    s (default: its own time, so 0); a seek passes the stream's first frame's time.
+
+    Why before the resampler: the silence goes in where the sound was missing, so the sound after a gap sits
+    on its timestamp. Zeros added to the output instead went after the resampler's held samples (16, 1 ms,
+    at 48 -> 16 kHz), so that sound came 1 ms late. The whole decode and a span from a seek both run their
+    frames through this, so both fill a gap alike."""
+    n = None  # samples counted, from t0
+    for frame in frames:
+        if frame.time is not None:
+            if t0 is None:
+                t0 = frame.time
+            at = sample_index(frame.time - t0, frame.sample_rate)
+            lost = 0 if n is None else at - n
+            if n is None:
+                n = at
+            if lost > GAP * frame.sample_rate:
+                step = frame.time_base and round(1 / frame.sample_rate / frame.time_base)
+                yield from _silence(frame, lost, frame.pts - lost * step if step and frame.pts is not None else None)
+                n += lost
+        yield frame
+        if n is not None:
+            n += frame.samples
 
 
 def iter_audio(
@@ -306,7 +335,7 @@ def iter_audio(
 
     `stream` is the audio stream to read (default: `audio_stream`'s choice). The stream's first
     sample goes where its time says (sample_index: silence before it, or its samples before time 0
-    dropped); from there samples are counted, a gap over GAP filled (_gap_fill). Packets that do not
+    dropped); from there samples are counted, a gap over GAP filled on time (_filled). Packets that do not
     decode are skipped with a DamageWarning, and the time they covered is filled so later samples keep
     their times.
     """
@@ -355,14 +384,12 @@ def iter_audio(
                 yield from add(samples)
 
         try:
-            for frame in decoded():
+            for frame in _filled(decoded()):  # a gap after skipped or missing packets: silence, on time
                 if skip is None:  # where the stream starts on the container's clock
                     lead = sample_index(frame.time - origin, sample_rate) if frame.time is not None else 0
                     if lead > 0:  # audio starts late: pad so sample 0 is time 0
                         yield from add(np.zeros(lead, np.float32))
                     skip = max(0, -lead)
-                elif frame.time is not None and (lost := _gap_fill(frame.time - origin, sent + have, sample_rate)):
-                    yield from add(np.zeros(lost, np.float32))  # after skipped or missing packets
                 yield from resampled(frame)
             yield from resampled(None)
         except av.error.FFmpegError as exc:
@@ -427,14 +454,16 @@ def read_audio_span(path: str | os.PathLike, start: float, end: float | None, sa
     the stream's first sample, the first decoded frame cut there), PREROLL s before `start` so the
     codec and the resampler have settled, and the whole decode's leading pad or trim is applied by
     the same rule (sample_index); from there samples are counted, and a gap filled, by the whole
-    decode's rule (_gap_fill). So the samples are the whole decode's: bit for bit where the codec's
+    decode's rule (_filled). So the samples are the whole decode's: bit for bit where the codec's
     output depends only on the packets decoded (PCM, FLAC, MP3, Opus, AAC without noise substitution),
     within PNS noise on FFmpeg's AAC (its noise generator runs through the whole stream, so a decoder
     started at a seek draws other noise in the noise bands). Decoded from the start instead where
     timestamps do not count samples (a remux from a millisecond time base), the stream's index shows a
-    gap or a step before the seek (the whole decode's count is off the timestamps after it), a step
-    lies where the seek starts, the seek lands late or a packet does not decode. A stream without a
-    full index of fixed-size frames (WAV, FLAC) is taken as counting samples up to the seek.
+    step before the seek (a splice: the whole decode's count is off the timestamps after it) or a gap
+    (on them again after it, but the check does not follow the count), a step under GAP lies where the
+    seek starts (a gap there is filled as the whole decode fills it), the seek lands late or a packet
+    does not decode. A stream without a full index of fixed-size frames (WAV, FLAC) is taken as counting
+    samples up to the seek.
     """
     got = seek_audio_span(path, start, end, sample_rate, stream)
     if got is not None:
@@ -489,9 +518,10 @@ def _start(container: av.container.InputContainer, src: av.audio.stream.AudioStr
 
 def _check_counted(src: av.audio.stream.AudioStream, until: int) -> None:
     """_NoSeek where the stream's index shows a packet before `until` (pts) that does not start one frame on
-    from the last: a gap the whole decode filled (and its resampler's delay after it) or a step it counted
-    through, which a seek past it cannot see. A stream without a full index of fixed-size frames (WAV, FLAC)
-    is taken as counting samples, as its first frames do (_exact)."""
+    from the last: a step the whole decode counted through, which a seek past it cannot see, or a gap (after
+    which the whole decode is on the timestamps again: not followed here, so decoded from the start too).
+    A stream without a full index of fixed-size frames (WAV, FLAC) is taken as counting samples, as its first
+    frames do (_exact)."""
     size, entries = src.codec_context.frame_size, src.index_entries
     if not size or not src.frames or len(entries) != src.frames:
         return
@@ -526,16 +556,13 @@ def _seeked_span(path: str | os.PathLike, a: int, b: int | None, sample_rate: in
 
         expect, steady = None, True
         try:
-            for frame in decoded():
+            for frame in _filled(decoded(), float(p0 * src.time_base)):  # a gap filled as the whole decode fills it
                 if frame.pts is None or frame.sample_rate != rate:
                     raise _NoSeek
-                # From the settling frames to the one after the first fed, a step would put the start off
-                # the grid; after that the count goes on, and gaps are filled, as the whole decode does it.
+                # From the settling frames to the one after the first fed, a step under GAP would put the
+                # start off the grid; after that the count goes on as the whole decode's does.
                 if expect is not None and frame.pts != expect and steady:
                     raise _NoSeek
-                if not steady and (lost := _gap_fill(frame.time - origin, at + have, sample_rate)):
-                    parts.append(np.zeros(lost, np.float32))
-                    have += lost
                 expect = frame.pts + frame.samples
                 steady = steady and frame.pts - p0 <= feed
                 if not started and frame.pts - p0 > feed - settle // 2:
