@@ -45,6 +45,12 @@ class MediaInfo:
     container: str | None = None
     audio_stream: int | None = None  # which audio stream (0-based among them) the job listened to
 
+    @property
+    def frame_rate(self) -> float:
+        """The frame rate timing rules run on: 25 where the file states none (audio only, a still, a broken
+        header), so a frame period and frame indices always exist."""
+        return self.fps if self.fps and self.fps > 0 else 25.0
+
 
 @dataclass
 class Word:

@@ -154,7 +154,7 @@ def join(parts: list, windows: list[Window], frame: float) -> tuple[list, dict[s
 
 def face_windows(info, settings) -> list[Window]:
     """The faces stage's windows of an input (one when it is not long)."""
-    fps = info.fps if info.fps > 0 else 25.0
+    fps = info.frame_rate
     return plan(info.duration, frame=1.0 / fps, every=settings.every)
 
 
@@ -208,7 +208,7 @@ class WindowSpeakers:
         crops = FaceCrops(self.folder, self.fps)
         try:
             part = window_faces(path, settings, info, windows[k], crops)
-            fps = info.fps if info.fps > 0 else 25.0
+            fps = info.frame_rate
             inner = [tr for tr in part.tracks if not at_edge(tr, windows, k, 1.0 / fps)]
             if inner:
                 if self._runner is None:
@@ -233,7 +233,7 @@ def combine(parts: list, windows: list[Window], settings, info):
     from .vision import FacesResult, name_persons
     from .vision.shots import shots_from_starts
 
-    fps = info.fps if info.fps > 0 else 25.0
+    fps = info.frame_rate
     tracks, emb = join(parts, windows, 1.0 / fps)
     persons = name_persons(tracks, [emb[t.id] for t in tracks], settings.threshold)
     starts = [sh.start for part in parts for sh in part.shots[1:]]

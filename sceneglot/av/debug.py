@@ -14,7 +14,7 @@ _GREEN, _RED, _WHITE = (60, 220, 60), (60, 60, 230), (255, 255, 255)
 def render(path, scene: Scene, out_path) -> None:
     """Re-decode `path` at its own rate; boxes are green while the face's score is > 0, red otherwise."""
     info = media.probe(path)
-    fps = info.fps if info.fps > 0 else 25.0
+    fps = info.frame_rate
     boxes: dict[int, list] = {}
     for tr in scene.tracks:
         scores = {round(t * FPS): s for t, s in tr.speaking}

@@ -77,7 +77,7 @@ class Painter:
         self._starts = [c.start for c in self.cues]
         self._longest = max((c.end - c.start for c in self.cues), default=0.0)
         self.colors = speaker_colors(cue_speakers(scene, self.cues))
-        self.fps = scene.media.fps or 25.0
+        self.fps = scene.media.frame_rate
 
     def visible(self, t: float) -> list[Cue]:
         hi = bisect.bisect_right(self._starts, t + 1e-6)

@@ -385,7 +385,7 @@ def make_cues(scene: Scene) -> list[Cue]:
                 language=seg.language, person=seg.person, segment=seg.id,
                 name=names.get(seg.speaker, seg.speaker or ""),
             ))
-    return time_cues(cues, scene.media.fps or 25.0, scene.media.duration or None)
+    return time_cues(cues, scene.media.frame_rate, scene.media.duration or None)
 
 
 # ---------------------------------------------------------------- placement
@@ -561,7 +561,7 @@ def _edge(times, face, every, rows, live, measure: Measure, W: int, H: int, m: i
 def place_cues(scene: Scene, cues: list[Cue], measure: Measure | None = None) -> list[Cue]:
     """Give every cue a size and a per-frame path; earlier cues keep their place."""
     W, H = scene.media.width, scene.media.height
-    fps = scene.media.fps or 25.0
+    fps = scene.media.frame_rate
     measure = measure or estimate_measure(H)
     m = max(4, round(H * MARGIN))
     cache: dict[str, np.ndarray] = {}

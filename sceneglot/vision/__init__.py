@@ -77,7 +77,7 @@ def _compute(path, s: FacesSettings, info: MediaInfo, start: float = 0.0, end: f
     size = _detect_size(info, s.detect_size)
     dw, dh = size or (info.width, info.height)
     sx, sy = info.width / dw, info.height / dh
-    fps = info.fps if info.fps > 0 else 25.0
+    fps = info.frame_rate
     clock = {"decode": 0.0, "shots": 0.0, "detect": 0.0, "track": 0.0, "crops": 0.0, "identity": 0.0}
     shot_det = ShotDetector(ShotSettings())
     detector = AdaptiveDetector((dw, dh), score_threshold=s.score_threshold)

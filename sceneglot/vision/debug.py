@@ -27,7 +27,7 @@ def render(path, result: FacesResult, out_path) -> None:
             by_time.setdefault(round(row[0], 4), []).append((tr.id, tr.person, row[1:]))
     person_index = {p.id: n for n, p in enumerate(result.persons)}
     cut_times = {round(s.start, 4) for s in result.shots[1:]}
-    fps = info.fps if info.fps > 0 else 25.0
+    fps = info.frame_rate
     with media.VideoWriter(out_path, fps, info.width, info.height,
                            audio_from=path if info.has_audio else None) as out:
         for fr in media.iter_frames(path):
