@@ -174,14 +174,15 @@ def asr_stage(job: Job, info: MediaInfo, audio: Callable[[], Any]) -> Transcript
     return Transcript(segments, english, with_english=_whisper_pivot(job) is not None)
 
 
-def asr_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], k: int, count: int) -> tuple[list, list]:
-    """Whisper over speech window k of `count` (windows.speech_window), only that window's audio read:
-    (segments, Whisper's English), times in seconds of the input."""
+def asr_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], k: int, count: int,
+                     length: float | None = None, slack: float | None = None) -> tuple[list, list]:
+    """Whisper over speech window k of `count` (windows.speech_window, of `length` and `slack`: windows.WINDOW
+    and SLACK by default), only that window's audio read: (segments, Whisper's English), times in s of the input."""
     from . import windows
     from .speech import asr
 
     track = audio.spans()
-    w = windows.speech_window(track, k, count)
+    w = windows.speech_window(track, k, count, length or windows.WINDOW, slack or windows.SLACK)
     total = round(info.duration, 3)
 
     def progress(chunks):

@@ -24,7 +24,7 @@ from ray.cluster_utils import Cluster
 
 from sceneglot import scene as scene_io
 from sceneglot.jobs import fingerprint
-from tests.media_fixtures import CUT2, SHARED, TWOSHOT
+from tests.media_fixtures import CUT2, DIAR_WAV, SHARED, TWOSHOT
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,6 +169,31 @@ def test_windows_run_as_tasks_and_join_as_locally(cluster):
         [(t.id, t.start, t.end, len(t.boxes)) for t in here.tracks]
     assert [p.tracks for p in there.persons] == [p.tracks for p in here.persons]
     assert there.frames == here.frames == sum(p.frames for p in parts) > 0
+
+
+def test_speech_windows_run_as_tasks_with_the_local_text(cluster, monkeypatch):
+    """A long input's ASR: one Ray task per speech window (submitted together, each finding its window's edges
+    from the minute around them and reading its audio from seeks) gives the segments, words and times the
+    local run gives window by window from the decoded soundtrack. Short windows (8 s, 3 s slack) make the
+    30 s sample.wav four windows; the local run has the threads of a 1-CPU task."""
+    from sceneglot import media, pipeline, windows
+    from sceneglot.cluster import RayExecutor
+    from sceneglot.jobs import Job, SpeechSettings
+
+    monkeypatch.setenv("SCENEGLOT_THREADS", "1")
+    info = media.probe(DIAR_WAV)
+    job = Job(input=str(DIAR_WAV), folder="unused", speech=SpeechSettings(language="en"))
+    count = windows.speech_count(info.duration, 8.0, 3.0)
+    assert count == 4
+    items = [(k, count, 8.0, 3.0) for k in range(count)]
+    with RayExecutor(cluster.address) as executor:
+        there = pipeline.map_stage(executor, "asr", pipeline.asr_window_stage, job, info, None, items)
+    here = pipeline.map_stage(pipeline.local, "asr", pipeline.asr_window_stage, job, info,
+                              pipeline.lazy_audio(DIAR_WAV, info), items)
+    said = lambda parts: [[(s.start, s.end, s.text, [(w.start, w.end, w.text) for w in s.words])  # noqa: E731
+                           for s in segs] for segs, _ in parts]
+    assert said(there) == said(here)
+    assert sum(len(segs) for segs, _ in here) >= count  # someone speaks in every window
 
 
 def test_pivot_english_decoded_on_the_cluster_reaches_the_translation(cluster, tmp_path):
