@@ -104,12 +104,15 @@ class _Audio:
                     self._track = Soundtrack(self.path, self.info.audio_stream, step=jobs.step)
             return self._track
 
-    def spans(self):
+    def spans(self, hold: tuple[float, float] | None = None):
+        """The Soundtrack, or with `seek` a soundtrack.Spans (`hold`: a stretch (start, end) s decoded once and
+        read from memory, Spans.hold)."""
         if not self.seek:
             return self.track()
         from .soundtrack import Spans
 
-        return Spans(self.path, self.info.audio_stream, self.info.duration)
+        found = Spans(self.path, self.info.audio_stream, self.info.duration)
+        return found.hold(*hold) if hold else found
 
     def __call__(self):
         return self.track().array()
@@ -339,7 +342,16 @@ def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[
     from . import windows
     from .av import LIGHT_ASD, active_speakers
 
-    sound = audio.track() if info.has_audio and info.has_video and tracks else None
+    sound = None
+    if info.has_audio and info.has_video and tracks:
+        # The soundtrack's rows need all of it. A later task's tracks (rows False) of a long input need only their
+        # stretch: on a Ray node decoded from a seek (the ASR windows' reading), not the whole soundtrack. An input
+        # of one speech window keeps the whole decode, cheap there and exact on any codec (a seek's samples are
+        # the whole decode's within PNS noise on FFmpeg's AAC, media.read_audio_span).
+        if rows or windows.speech_count(info.duration) == 1:
+            sound = audio.track()
+        else:
+            sound = audio.spans((min(t.start for t in tracks) - 1.0, max(t.end for t in tracks) + 1.0))
     visual: dict[str, Any] = {}
     served = crops.served() if isinstance(crops, windows.WindowSpeakers) else None
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,

@@ -196,6 +196,41 @@ def test_speech_windows_run_as_tasks_with_the_local_text(cluster, monkeypatch):
     assert sum(len(segs) for segs, _ in here) >= count  # someone speaks in every window
 
 
+def test_a_task_of_late_tracks_reads_only_their_stretch_of_sound(tmp_path):
+    """An active-speaker task after the first (pipeline._asd_tasks: rows False) of a long input on a Ray node
+    reads its tracks' stretch of the soundtrack from a seek (the provider cluster._stage_task hands it), never
+    the whole soundtrack, and scores as the same task reading the decoded soundtrack. The input: 4 minutes
+    (over one speech window) of a small test picture and pink noise in AAC without PNS, whose noise a decoder
+    started at a seek draws otherwise (media.read_audio_span); the tracks are late, at 200-206 s."""
+    import numpy as np
+
+    from sceneglot import media, pipeline, windows
+    from sceneglot.jobs import Job
+    from sceneglot.scene import Track
+    from sceneglot.soundtrack import Soundtrack
+
+    clip = tmp_path / "long-nopns.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=240",
+                    "-f", "lavfi", "-i", "anoisesrc=d=240:c=pink:r=48000:a=0.3", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-g", "250", "-c:a", "aac", "-aac_pns", "0", str(clip)], check=True)
+    info = media.probe(clip)
+    assert windows.speech_count(info.duration) > 1
+    tracks = [Track(tid, a, b, [[t, 20, 10, 140, 110] for t in np.arange(a, b + 1e-6, 0.04)])
+              for tid, a, b in [("T2", 200.0, 202.96), ("T3", 203.04, 206.0)]]
+    job = Job(input=str(clip), folder="unused")
+    seek = pipeline.lazy_audio(clip, info, seek=True)
+    there = pipeline.asd_stage(job, info, seek, tracks, rows=False)
+    here = pipeline.asd_stage(job, info, pipeline.lazy_audio(clip, info), tracks, rows=False)
+    assert seek._track is None  # nothing decoded whole, here or (below) in the Spans the task read
+    spans, whole = seek.spans((199.0, 207.0)), Soundtrack(clip)
+    assert len(spans) == len(whole) and spans._whole is None  # its length too, from the last seconds
+    assert np.array_equal(spans.read(199.5, 206.5), whole.read(199.5, 206.5))
+    assert there["scores"] == here["scores"] and there["motion"] == here["motion"]
+    assert all(len(there["scores"][t.id]) == 75 for t in tracks)
+    for t in tracks:
+        assert np.array_equal(there["encoded"].visual[t.id][1], here["encoded"].visual[t.id][1])
+
+
 def test_pivot_english_decoded_on_the_cluster_reaches_the_translation(cluster, tmp_path):
     """translate --to pt --ray on German speech: the ASR task decodes Whisper's English beside the transcript and
     sends it back in its result, and the driver's X->en leg takes it from there: the driver loads no Whisper."""
