@@ -100,10 +100,15 @@ def score_tracks(path, tracks: Iterable[Track], audio: np.ndarray) -> dict[str, 
     if not plans:
         return {tr.id: [] for tr in tracks}
     last = max(p[0] + len(p[1]) for p in plans.values())
-    for frame in media.iter_frames(path, fps=features.FPS, end=(last + 0.5) / features.FPS, grey=True):
-        step(frame.index, last + 1, "frames")  # progress; a cancelled job stops here
+    # Decoded from the first track's frame (a seek to the keyframe before it), not from the file's start, as
+    # asd.score_tracks does: a task of late tracks (pipeline._asd_tasks) decodes its own span.
+    origin = min(p[0] for p in plans.values())
+    for frame in media.iter_frames(path, fps=features.FPS, start=origin / features.FPS,
+                                   end=(last + 0.5) / features.FPS, grey=True):
+        k = origin + frame.index
+        step(k, last + 1, "frames")  # progress; a cancelled job stops here
         for first, times, boxes, marks, motion, prev in plans.values():
-            i = frame.index - first
+            i = k - first
             if 0 <= i < len(times):
                 patch = _patch(frame.image, _mouth_box(boxes[i], None if marks is None else marks[i]))
                 moved = 0.0 if patch is None or prev[0] is None else float(np.mean(np.abs(patch - prev[0])))
