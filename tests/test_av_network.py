@@ -70,24 +70,35 @@ def test_export_is_cached_by_weights_hash(tmp_path, monkeypatch):
 
 
 def test_thread_count_can_change_between_encoder_calls(real_inputs, monkeypatch):
-    """pipeline.analyze gives ASD one core while speech runs and all once it is done: same features either way."""
+    """pipeline.analyze gives ASD one core while speech runs and all once it is done: the cores are asked
+    before each encoder call, a call on two cores runs as two pieces side by side on the one session
+    (one intra-op thread: nothing reloads), and the features are the same either way."""
+    import threading
+
     audio, video = real_inputs
-    asked = []
+    ran: list[str] = []  # the thread each session run was on
 
     def threads():
-        asked.append(len(asked))
-        return 1 if len(asked) == 1 else 0
+        return 1 if not ran else 2  # one core for the first call, two after
 
     monkeypatch.setattr(asd, "CHUNK", 25)
     monkeypatch.setattr(asd, "WHOLE", 0)  # chunked although the track is short
+    monkeypatch.setattr(asd, "MIN_PART", 10)  # the last call (41 frames) is cut in two as well
     moving = asd.Engine("onnxruntime", threads=threads)
     loads = []
     real_load = moving._load
-    moving._load = lambda path, n, **kw: loads.append(n) or real_load(path, n, **kw)  # counts sessions, calls through
+
+    def load(path, n, **kw):  # counts sessions and the threads their runs are on, calls through
+        loads.append(n)
+        run = real_load(path, n, **kw)
+        return lambda feeds: ran.append(threading.current_thread().name) or run(feeds)
+
+    moving._load = load
     feats = moving.encode(audio, video)
-    assert len(asked) == 3 and loads == [1, 0]  # a new session when the count changes, then it is kept ...
-    assert moving._encoder_threads == 0  # ... and only that one is held (each keeps its own activation arena)
-    fixed = asd.Engine("onnxruntime", threads=2).encode(audio, video)
+    assert loads == [1] and moving._encoder_threads == 1  # one session, one thread a piece, kept throughout
+    assert ran[0] == threading.current_thread().name and len(ran) == 3  # the first call whole, then two pieces
+    assert sum(name.startswith("sceneglot-asd") for name in ran[1:]) == 1  # its second piece ran beside the first
+    fixed = asd.Engine("onnxruntime", threads=1).encode(audio, video)
     assert np.abs(feats - fixed).max() < 1e-4
 
 

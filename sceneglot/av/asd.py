@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,16 @@ WHOLE = 100
 # each of its 3 blocks (±6); the audio encoder's reach ±17 MFCC rows (block 1 ±2, pool ±1, block 2 ±2
 # at 50 Hz, pool ±1, block 3 ±2 at 25 Hz), 4.25 frames. So each chunk's own frames see no padding.
 CONTEXT = 6
+# Pieces of one encoder call run side by side (onnxruntime, one intra-op thread each on up to PARTS
+# cores), instead of one call on several intra-op threads: those did not spend the second core here.
+# Two 62-frame calls (random crops, 2 cores, busy machine: the medians moved with the load, the order
+# did not): one after another on one thread ~6.3-6.9 ms a frame, on one session of 2 intra-op threads
+# 6.6-7.3 and +15-22% CPU (threads waiting on each other), side by side on one 1-thread session 4.1-4.7.
+# Each piece holds its own activations: PARTS pieces of CHUNK frames (+ CONTEXT) peak as a call of
+# PARTS * (CHUNK + 2 * CONTEXT) frames, so PARTS bounds the arena whatever the cores.
+PARTS = 4
+# A piece has at least this many frames of its own: two pieces cost 2 * CONTEXT more frames than one call.
+MIN_PART = 25
 
 
 Threads = int | Callable[[], int | None] | None
@@ -60,11 +71,13 @@ class Engine:
     """The exported network: encoders (heavy, per frame) and GRU back end (light, per window).
 
     kind "onnxruntime" (default) or "opencv" (cv2.dnn); both run the same ONNX files.
-    `threads`: onnxruntime intra-op threads for the encoders, 0 meaning all cores; or a function
-    asked before each encoder call, so a stage sharing the CPU with another (speech recognition
-    in `pipeline.analyze`) takes one core while the other runs and every core once it is done.
-    None (given or returned): $SCENEGLOT_THREADS, else all cores. The back end is sequential
-    and runs on one thread.
+    `threads`: the cores the encoders may take, 0 meaning all; or a function asked before each
+    encoder call, so a stage sharing the CPU with another (speech recognition in
+    `pipeline.analyze`) takes one core while the other runs and every core once it is done.
+    None (given or returned): $SCENEGLOT_THREADS, else all cores. With onnxruntime, n cores are
+    spent as up to PARTS pieces of the call's frames run side by side (each piece with CONTEXT
+    frames of its neighbours, so the rows equal one call's), each piece on n // PARTS intra-op
+    threads (at least one): see PARTS. The back end is sequential and runs on one thread.
     """
 
     def __init__(self, kind: str = "onnxruntime", model_name: str = "light-asd", threads: Threads = None) -> None:
@@ -75,18 +88,30 @@ class Engine:
         self.paths = export.onnx_paths(model_name)
         # onnxruntime: the 2-D-convolution encoder (same function, less CPU); OpenCV loads only the 3-D one.
         self._encoder_path = self.paths["encoder2d" if kind == "onnxruntime" else "encoder"]
-        # One encoder session at a time, for the thread count last asked for (a replaced one is let go
-        # before the next loads); its arena holds the largest bounded call's activations (see CHUNK).
+        # One encoder session at a time, for the intra-op thread count last needed (a replaced one is let go
+        # before the next loads); its arena holds the largest bounded call's activations (see CHUNK), the
+        # pieces run side by side together (see PARTS).
         self._encoder_threads: int | None = None
         self._encoder_run: Callable | None = None
+        self._pool: ThreadPoolExecutor | None = None  # runs a call's pieces after the first (which runs here)
         self._backend = self._load(self.paths["backend"], 1)
         self._audio: Callable | None = None  # the audio encoder alone (soundtrack_audio), loaded when first asked
 
-    def _encoder(self) -> Callable:
+    def cores(self) -> int:
+        """The cores the encoders may take now (`threads` asked afresh): at least 1."""
         n = self.threads() if callable(self.threads) else self.threads
         if n is None:
             n = int(os.environ.get("SCENEGLOT_THREADS", "0"))
-        n = n if self.kind == "onnxruntime" else 0  # cv2.dnn has one process-wide thread setting
+        return n if n > 0 else os.cpu_count() or 1
+
+    def parts(self, cores: int | None = None) -> int:
+        """How many pieces an encoder call is cut into now (1 for OpenCV, whose net is not re-entrant)."""
+        return max(1, min(PARTS, self.cores() if cores is None else cores)) if self.kind == "onnxruntime" else 1
+
+    def _encoder(self, cores: int) -> Callable:
+        # onnxruntime: the cores a piece gets (1 on up to PARTS cores: no reload when the count changes there);
+        # cv2.dnn has one process-wide thread setting (0: its own default).
+        n = max(1, cores // self.parts(cores)) if self.kind == "onnxruntime" else 0
         if n != self._encoder_threads or self._encoder_run is None:
             self._encoder_run = None  # the old session's memory goes before the new one's comes
             self._encoder_run = self._load(self._encoder_path, n, pattern=False, outputs=2)
@@ -97,6 +122,9 @@ class Engine:
         """Let the encoder session and its arena (~+285 MiB, see CHUNK) go, before a pass that needs only the
         audio encoder or the back end (soundtrack_audio); the next encoder call loads it again."""
         self._encoder_run, self._encoder_threads = None, None
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _load(self, path, threads: int, arena: bool = True, outputs: int = 1, pattern: bool | None = None):
         """A function feeds -> the graph's first output, or a list of its first `outputs` outputs."""
@@ -131,10 +159,31 @@ class Engine:
     def encoders(self, audio: np.ndarray, video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One encoder call: (4T, 13) MFCC + (T, 112, 112) crops -> the encoders' sum (T, 128), the back
         end's input, and the visual encoder's own rows (T, 128), for av.sync."""
-        feeds = {"audio": np.ascontiguousarray(audio, np.float32)[None],
-                 "video": np.ascontiguousarray(video, np.float32)[None]}
-        fused, visual = self._encoder()(feeds)
-        return fused.reshape(len(video), 128), visual.reshape(len(video), 128)
+        cores = self.cores()
+        run = self._encoder(cores)
+        frames = len(video)
+        pieces = max(1, min(self.parts(cores), frames // MIN_PART))
+        step = features.STEPS_PER_FRAME
+
+        def piece(k: int) -> tuple[np.ndarray, np.ndarray]:
+            # Piece k's own frames [a, b), encoded with up to CONTEXT real frames either side (the call's
+            # own ends as they are), so its rows are the whole call's.
+            a, b = frames * k // pieces, frames * (k + 1) // pieces
+            lo, hi = max(0, a - CONTEXT), min(frames, b + CONTEXT)
+            feeds = {"audio": np.ascontiguousarray(audio[lo * step:hi * step], np.float32)[None],
+                     "video": np.ascontiguousarray(video[lo:hi], np.float32)[None]}
+            fused, visual = run(feeds)
+            return fused.reshape(hi - lo, 128)[a - lo:b - lo], visual.reshape(hi - lo, 128)[a - lo:b - lo]
+
+        if pieces == 1:
+            fused, visual = run({"audio": np.ascontiguousarray(audio, np.float32)[None],
+                                 "video": np.ascontiguousarray(video, np.float32)[None]})
+            return fused.reshape(frames, 128), visual.reshape(frames, 128)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PARTS - 1, thread_name_prefix="sceneglot-asd")
+        later = [self._pool.submit(piece, k) for k in range(1, pieces)]  # onnxruntime runs without the GIL
+        got = [piece(0)] + [f.result() for f in later]
+        return np.concatenate([g[0] for g in got]), np.concatenate([g[1] for g in got])
 
     def audio_rows(self, mfcc: np.ndarray) -> np.ndarray:
         """The audio encoder alone, one call: (4N, 13) MFCC -> (N, 128); the ends see zero padding."""
@@ -183,6 +232,7 @@ class FeatureStream:
         self.done = 0  # frames encoded so far
         self.parts: list[np.ndarray] = []
         self.visual: list[np.ndarray] | None = [] if visual else None
+        self.pieces = engine.parts() if self.limit > WHOLE else 1  # asked again after each call (chunk)
 
     @property
     def frames(self) -> int:
@@ -190,8 +240,10 @@ class FeatureStream:
 
     @property
     def chunk(self) -> int:
-        """Frames per encoder call: the whole track when it is no longer than WHOLE, else CHUNK."""
-        return self.limit if self.limit <= WHOLE else CHUNK
+        """Frames per encoder call: the whole track when it is no longer than WHOLE, else CHUNK for each
+        piece the engine cut calls into when last asked (Engine.parts, after each call), so each piece runs
+        CHUNK frames."""
+        return self.limit if self.limit <= WHOLE else CHUNK * self.pieces
 
     def push(self, crop: np.ndarray) -> None:
         if self.frames >= self.limit:
@@ -224,6 +276,8 @@ class FeatureStream:
                 self.visual.append(visual[self.done - lo:end - lo].astype(np.float16))
         self.parts.append(out[self.done - lo:end - lo])
         self.done = end
+        if self.limit > WHOLE:
+            self.pieces = self.engine.parts()  # the next call's size: the cores the engine may take now
         drop = max(0, end - CONTEXT - self.base)  # the next chunk's left context starts at end - CONTEXT
         del self.crops[:drop]
         self.base += drop
