@@ -191,6 +191,12 @@ class WindowSpeakers:
 
     `sound()`: the soundtrack (soundtrack.Soundtrack); `threads`: asd.Engine's. `served()` gives the results
     by final track id once the windows are joined (join renames tracks in place).
+
+    Until then a served track's scores and motion are kept as (N, 2) float64 arrays, 16 bytes a frame each,
+    and turned back into the same lists of floats by served(): as the asd stage's lists of [t, value] they
+    were ~130 bytes a frame each, held from their window's faces pass (where the job peaks, beside ASR and
+    diarization) to the end: 5.24 MiB for the 162 tracks (21338 face frames) served on benchmarks/inputs.
+    scenes(600), ~0.7 MiB packed; their visual rows are memory-mapped from the spool (5.2 MiB of file).
     """
 
     def __init__(self, folder, fps: float, sound, engine: str = "onnxruntime", model_name: str = "light-asd",
@@ -198,7 +204,7 @@ class WindowSpeakers:
         self.folder, self.fps, self.sound = folder, fps, sound
         self.engine, self.model_name, self.threads = engine, model_name, threads
         self._runner = None
-        self._done: list[tuple] = []  # (track, scores, motion, (first frame, visual rows))
+        self._done: list[tuple] = []  # (track, scores, motion, (first frame, visual rows)), packed (_pack)
 
     def faces(self, path, settings, info, windows: list[Window], k: int):
         """Window k's faces (window_faces), its inner tracks scored from its kept squares."""
@@ -218,14 +224,25 @@ class WindowSpeakers:
                 scores = asd.score_tracks(path, inner, self.sound(), engine=self._runner, motion=motion,
                                           crops=crops, visual=visual, report=False)
                 self._runner.release_encoder()  # its arena (~+285 MiB) not held through the next faces pass
-                self._done += [(tr, scores[tr.id], motion.get(tr.id), visual.get(tr.id)) for tr in inner]
+                self._done += [(tr, _pack(scores[tr.id]), _pack(motion.get(tr.id)), visual.get(tr.id))
+                               for tr in inner]
         finally:
             crops.close()
         return part
 
     def served(self) -> dict[str, tuple]:
         """{final track id: (scores, motion, (first frame, visual rows))} of the tracks scored so far."""
-        return {tr.id: (scores, motion, visual) for tr, scores, motion, visual in self._done}
+        return {tr.id: (_unpack(scores), _unpack(motion), visual) for tr, scores, motion, visual in self._done}
+
+
+def _pack(rows):
+    """[[t, value], ...] as an (N, 2) float64 array (None stays None): the same floats, 16 bytes a row."""
+    return None if rows is None else np.asarray(rows, np.float64).reshape(-1, 2)
+
+
+def _unpack(rows):
+    """_pack's rows as the lists of floats they were."""
+    return None if rows is None else rows.tolist()
 
 
 def combine(parts: list, windows: list[Window], settings, info):
