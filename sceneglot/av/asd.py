@@ -218,7 +218,8 @@ class FeatureStream:
 
     Each chunk is encoded with CONTEXT real frames either side, which makes the
     result equal to one pass over the whole track while at most CHUNK + 2 * CONTEXT
-    crops are held: a track an hour long keeps 128 floats per frame, not its crops.
+    crops are held (CHUNK for each piece the engine cuts a call into: Engine.parts): a track
+    an hour long keeps 128 floats per frame, not its crops.
     `audio` is the track's MFCC rows from its first frame; crops past its end are ignored.
     `visual`: also keep the visual encoder's own rows (float16), `visual_rows()` once finished.
     """
@@ -232,7 +233,7 @@ class FeatureStream:
         self.done = 0  # frames encoded so far
         self.parts: list[np.ndarray] = []
         self.visual: list[np.ndarray] | None = [] if visual else None
-        self.pieces = engine.parts() if self.limit > WHOLE else 1  # asked again after each call (chunk)
+        self.pieces = self._pieces()  # asked again after each call (chunk)
 
     @property
     def frames(self) -> int:
@@ -276,13 +277,18 @@ class FeatureStream:
                 self.visual.append(visual[self.done - lo:end - lo].astype(np.float16))
         self.parts.append(out[self.done - lo:end - lo])
         self.done = end
-        if self.limit > WHOLE:
-            self.pieces = self.engine.parts()  # the next call's size: the cores the engine may take now
+        self.pieces = self._pieces()  # the next call's size: the cores the engine may take now
         drop = max(0, end - CONTEXT - self.base)  # the next chunk's left context starts at end - CONTEXT
         del self.crops[:drop]
         self.base += drop
         if self.times is not None:
             self.times["encoder"] = self.times.get("encoder", 0.0) + time.perf_counter() - t
+
+    def _pieces(self) -> int:
+        """The pieces the engine cuts a call into now (Engine.parts; 1 for an engine that cuts none, or a
+        track short enough to go in one call)."""
+        parts = getattr(self.engine, "parts", None)
+        return parts() if parts is not None and self.limit > WHOLE else 1
 
 
 # Frames of soundtrack per audio encoder call (soundtrack_audio): 30 s, the MFCC's own block (features.BLOCK_ROWS).
