@@ -57,6 +57,23 @@ def test_a_sentence_the_beam_leaves_out_is_decoded_again():
     assert words[0].start < 0.5
 
 
+def test_quick_speech_keeps_its_first_sentence():
+    """dialogue.mp4 played 5 % faster (linear resampling): Whisper base times its words shorter, so the first
+    sentence and the next both score as faster-whisper's "anomalous" segments, and its hallucination skip (off
+    since) dropped the first and decoded again from 1 s on: "just come home" and the end were lost, and the
+    chunk cost four 30 s windows."""
+    base = read_audio(EVAL / "scenes" / "dialogue.mp4")
+    n = int(len(base) / 1.05)
+    audio = np.interp(np.arange(n) * 1.05, np.arange(len(base)), base).astype(np.float32)
+    segs = asr.transcribe(audio)
+    regions = asr.vad.speech_regions(audio, 16000, threshold=0.5, min_silence=0.3, pad=0.2)
+    assert asr.unheard(regions, segs, 0.0, len(audio) / 16000) == []
+    text = " ".join(s.text for s in segs).lower()
+    assert text.count("end of the day") == 2 and "come home" in text and "congressional district" in text
+    assert "loved ones" in text and "fest" in text
+    assert segs[0].words[0].start < 0.5
+
+
 def test_diarization_sample_two_speakers():
     audio, ref = read_audio(DIAR_WAV), read_rttm(DIAR_WAV.with_suffix(".rttm"))
     turns = diarize(audio)  # overlap-aware segmentation method: measured 5.4 %

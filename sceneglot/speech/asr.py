@@ -252,11 +252,17 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     piece = audio[int(t0 * SR):int((chunk.end + TAIL) * SR)]
     wanted = opts.english is not None and chunk.language not in (None, "en") and opts.english(chunk.language)
     prompt = english_prompt(model, chunk.language) if wanted and opts.english_batched else None
+    # No hallucination_silence_threshold: faster-whisper's skip drops a window's first segment and all after it and
+    # decodes again from 1 s on (a new 30 s window) wherever that segment and the next score as "anomalous", which
+    # Whisper base's short word times on quick speech do (8 words' sum of 15 x (0.133 s - duration) at 3 or more):
+    # dialogue.mp4's first sentence scores 7.6, 6 of the first-window segments of the 8 scenes and re-edits and jfk
+    # score so; the next one's plain score alone kept each, and with dialogue's audio 5 % faster it does not, and
+    # the first sentence was lost. Text over silence is for the VAD chunks, hallucinated() and _in_speech to refuse.
     with model.keeping_encodings() as encoded, model.riding(prompt, english_cap(len(piece) / SR)) as ride:
         raw, _info = model.transcribe(
             piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
             condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
-            no_speech_threshold=0.6, hallucination_silence_threshold=2.0,
+            no_speech_threshold=0.6, hallucination_silence_threshold=None,
         )
         raw = list(raw)
     # One 30 s window (chunks are at most max_chunk long): its encoder output serves the translate task too.
