@@ -121,9 +121,16 @@ class RayExecutor:
         windows of a long input): the scheduler runs as many side by side as the cluster has CPUs for."""
         key, refs = self._input(job.input)
         job_data, info_data, opts = job.to_dict(), dataclasses.asdict(info), self.options(stage)
-        tasks = [_stage_task.options(**opts).remote(fn, job_data, info_data, key, refs, __version__, *item)
+        tasks = [_stage_task.options(**opts).remote(fn, job_data, info_data, key, refs, release(), *item)
                  for item in items]
         return wait_all(tasks)
+
+
+def release() -> str:
+    """The running sceneglot: its version and the digest of its whole source (codekey.package)."""
+    from . import codekey
+
+    return f"{__version__}+{codekey.package()}"
 
 
 def wait(ref: ray.ObjectRef) -> Any:
@@ -190,8 +197,8 @@ def _threads(n: int) -> None:
 @ray.remote
 def _stage_task(fn: Callable[..., Any], job_data: dict[str, Any], info_data: dict[str, Any], key: str,
                 refs: list[ray.ObjectRef], version: str, *args: Any) -> Any:
-    if version != __version__:
-        raise BackendError(f"this Ray node runs sceneglot {__version__}, the job was submitted by {version}")
+    if version != release():  # the driver keys its stage caches by its own code (codekey): a node's must match
+        raise BackendError(f"this Ray node runs sceneglot {release()}, the job was submitted by {version}")
     from .pipeline import lazy_audio
     from .scene import MediaInfo
 

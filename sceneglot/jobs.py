@@ -39,7 +39,8 @@ Public API::
 - Stages report with `step(done, total, message)` and only look at the cancel token through it:
   outside a job both are no-ops, so a stage function stays a plain function.
 - `JobFolder(folder, input_path).cached(stage, settings, compute, as_type)`: a stage's result as
-  FOLDER/stage-NAME.json keyed by the input's fingerprint, the settings and the sceneglot version.
+  FOLDER/stage-NAME.json keyed by the input's fingerprint, the settings, the sceneglot version and
+  the digest of the code that computes the stage (codekey.py): a changed stage computes again.
 """
 
 from __future__ import annotations
@@ -221,13 +222,19 @@ def settings_key(*parts: Any) -> str:
 class JobFolder:
     """A job's folder: stage caches, scene.json, job.json and the exports live here.
 
-    `cached` keys a stage's saved result by the input's fingerprint, the stage's settings and the
-    sceneglot version, so a re-run after a crash, a Ctrl-C, or with other settings for a later
-    stage recomputes only what changed. Stages never see this: the pipeline wraps them.
+    `cached` keys a stage's saved result by the input's fingerprint, the stage's settings, the
+    sceneglot version and the digest of the stage's code (codekey.digest: its modules and what they
+    import), so a re-run after a crash, a Ctrl-C, with other settings for a later stage, or after an
+    upgrade that changed some stages' code recomputes only what changed. Stages never see this: the
+    pipeline wraps them. `code`: the package tree whose source keys the caches (this one by default).
+    `peek` reads a stage's last result whatever its key: what an edited scene is compared with (render,
+    hand-edited translations), so an upgrade never discards a user's edits.
     """
 
-    def __init__(self, folder: str | os.PathLike, input_path: str | os.PathLike | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike, input_path: str | os.PathLike | None = None,
+                 code: str | os.PathLike | None = None) -> None:
         self.folder = Path(folder)
+        self.code = str(code) if code is not None else None
         self.folder.mkdir(parents=True, exist_ok=True)
         self.input_key = fingerprint(input_path) if input_path is not None else ""
         self.hits: set[str] = set()  # stages read from their cache in this run
@@ -236,7 +243,10 @@ class JobFolder:
         return self.folder / name
 
     def key(self, stage: str, settings: Any) -> str:
-        return settings_key(self.input_key, stage, settings, __version__)
+        from . import codekey
+
+        code = codekey.digest(stage) if self.code is None else codekey.stage_digest(stage, self.code)
+        return settings_key(self.input_key, stage, settings, __version__, code)
 
     def load(self, stage: str, settings: Any, as_type: Any) -> Any | None:
         """The cached result of `stage` for these settings, or None."""

@@ -88,6 +88,100 @@ def test_stage_cache_keys_on_input_settings_and_version(tmp_path):
     assert len(runs) == 4
 
 
+def _package_copy(where: Path) -> Path:
+    """A copy of the sceneglot source tree (what an upgrade or an edit changes), without caches."""
+    import shutil
+
+    from sceneglot import codekey
+
+    shutil.copytree(codekey.PACKAGE, where, ignore=shutil.ignore_patterns("__pycache__", "static"))
+    return where
+
+
+def _touch(root: Path, name: str) -> None:
+    """A change to one module's code (a comment is code to a content digest: it cannot tell)."""
+    path = root / name
+    path.write_text(path.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+
+
+def test_a_stage_code_digest_follows_content_only_and_only_that_stage_code(tmp_path):
+    from sceneglot import codekey
+
+    stages = ("asr", "diarization", "faces", "asd", "analysis", "translate")
+    here = {s: codekey.digest(s) for s in stages}
+    assert len({here[s] for s in stages if s != "asd"}) == len(stages) - 1  # each stage its own code
+    tree = _package_copy(tmp_path / "a" / "sceneglot")
+    assert {s: codekey.stage_digest(s, tree) for s in stages} == here  # another path, same content: same keys
+    assert codekey.package_digest(tree) == codekey.package()
+    assert codekey.stage_digest("some-new-stage", tree) == codekey.package()  # unknown: the whole package
+
+    def changed(name: str) -> set[str]:
+        copy = _package_copy(tmp_path / name.replace("/", "-") / "sceneglot")
+        _touch(copy, name)
+        return {s for s in stages if codekey.stage_digest(s, copy) != here[s]}
+
+    assert changed("speech/asr.py") == {"asr", "analysis", "translate"}  # translate: Whisper's X->en leg
+    assert changed("speech/segmentation.py") == {"diarization", "analysis"}
+    assert changed("vision/track.py") == {"faces", "asd", "analysis"}  # a long input's asd runs in the faces pass
+    assert changed("av/asd.py") == {"faces", "asd", "analysis"}
+    assert changed("av/attribute.py") == {"analysis"}
+    assert changed("translate/bergamot.py") == {"translate"}  # a backend imported by name counts too
+    assert changed("av/score.py") == set()  # the evaluation's scoring: no stage's code
+    assert changed("pipeline.py") == set(stages)
+    assert changed("__init__.py") == set(stages)  # the version's file: every stage's package
+    # An import inside a stage's function is followed: av/score.py becomes ASR's code once asr_stage imports it.
+    copy = _package_copy(tmp_path / "import" / "sceneglot")
+    source = (copy / "pipeline.py").read_text(encoding="utf-8")
+    marker = "    from .speech import asr\n\n    segments, english = asr.transcribe_with_english("
+    assert marker in source
+    (copy / "pipeline.py").write_text(source.replace(marker, "    from .av import score  # noqa: F401\n" + marker))
+    assert "av/score.py" in codekey.files("asr", copy) and "av/score.py" not in codekey.files("diarization", copy)
+
+
+def test_the_import_lines_read_name_every_import_the_parsed_files_have():
+    """codekey reads a module's imports from its import lines (cheaper than parsing the file): on every module of
+    the package they name all the parsed file's imports (a docstring's example may add one, never drop one)."""
+    from sceneglot import codekey
+
+    for path in codekey.PACKAGE.rglob("*.py"):
+        rel = path.relative_to(codekey.PACKAGE).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        source, package = path.read_bytes(), path.name == "__init__.py"
+        lines = set(codekey._targets(module, package, source, None))
+        assert lines >= set(codekey._targets(module, package, source, None, True)), path
+
+
+def test_a_real_stage_cache_serves_the_same_code_and_not_a_changed_one(tmp_path):
+    from sceneglot.pipeline import run_stage
+    from sceneglot.vision import FacesResult, analyze_faces
+
+    runs: list[FacesResult] = []
+
+    def faces() -> FacesResult:
+        runs.append(analyze_faces(GRID[0]))
+        return runs[-1]
+
+    def stage(code: Path | None) -> tuple[FacesResult, str]:
+        events: list[Event] = []
+        folder = JobFolder(tmp_path / "job", GRID[0], code=code)
+        found = run_stage(Progress([events.append]), folder, "faces", jobs.to_data(FacesSettings()), faces,
+                          FacesResult)
+        return found, events[-1].message
+
+    first, how = stage(None)
+    assert how == "done" and len(runs) == 1 and first.tracks
+    same = _package_copy(tmp_path / "same" / "sceneglot")  # the same code somewhere else (another Ray node)
+    again, how = stage(same)
+    assert how == "cached" and len(runs) == 1 and jobs.to_data(again) == jobs.to_data(first)
+    other = _package_copy(tmp_path / "other" / "sceneglot")
+    _touch(other, "av/score.py")  # not the faces stage's code: still served
+    assert stage(other)[1] == "cached" and len(runs) == 1
+    _touch(other, "vision/faces.py")  # the faces stage's own code changed: computed again
+    fresh, how = stage(other)
+    assert how == "done" and len(runs) == 2 and jobs.to_data(fresh) == jobs.to_data(first)
+    assert stage(other)[1] == "cached" and len(runs) == 2
+
+
 def test_events_reach_every_listener_in_order_and_cancel_stops_at_the_next_step():
     seen_a, seen_b = [], []
     progress = Progress([seen_a.append, seen_b.append], interval=0.0)
@@ -216,6 +310,52 @@ def test_a_real_job_times_its_stages_and_their_parts(grid_job):
     assert {"decode", "encoder", "backend", "mfcc"} <= set(asd.parts)
     assert sum(w for w, _ in asd.parts.values()) <= asd.seconds + 0.01 and asd.cpu > 0
     assert ends["faces"].message == "cached" and ends["faces"].parts == {}
+
+
+@pytest.mark.slow
+def test_an_edited_scene_survives_an_upgrade_of_every_analysis_stage(grid_job, tmp_path):
+    """The user's edits are never discarded by new code: after an upgrade that changes every analysis stage's
+    code (their caches no longer serve), a re-render from the edited scene.json keeps the edits."""
+    import shutil
+
+    from sceneglot import codekey
+    from sceneglot import scene as scene_io
+
+    folder = tmp_path / "job"
+    shutil.copytree(grid_job["folder"], folder, ignore=shutil.ignore_patterns("*.mp4", "*.srt", "*.vtt", "*.ass"))
+    job = Job.load(folder)
+    job.folder = str(folder)
+    job.save()
+    scene = scene_io.load(folder / "scene.json")
+    scene.segments[0].text = "an edited line the user wrote"
+    scene.speakers[0].name = "Ana"
+    scene_io.save(scene, folder / "scene.json")
+    upgraded = _package_copy(tmp_path / "upgraded" / "sceneglot")
+    for name in ("speech/asr.py", "speech/diarize.py", "vision/faces.py", "av/asd.py", "av/attribute.py"):
+        _touch(upgraded, name)
+    code = (
+        "import json, sys; from sceneglot import codekey, jobs; folder = jobs.Job.load(sys.argv[1]);"
+        "saved = json.load(open(sys.argv[1] + '/stage-analysis.json'));"
+        "jf = jobs.JobFolder(sys.argv[1], folder.input);"
+        "served = saved['key'] == jf.key('analysis', saved['settings']);"
+        "result = jobs.render_job(folder);"
+        "print('RESULT', json.dumps([str(codekey.PACKAGE), served, codekey.digest('analysis'),"
+        " sorted(str(p) for p in result.outputs.values())]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(upgraded.parent), "SCENEGLOT_MODEL_PATH": str(SHARED / "models"),
+           "SCENEGLOT_QUIET": "1"}
+    proc = subprocess.run([sys.executable, "-c", code, str(folder)], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    package, served, digest, outputs = json.loads(proc.stdout.split("RESULT ", 1)[1])
+    assert package == str(upgraded) and digest != codekey.digest("analysis")  # it ran the upgraded code
+    assert not served  # the analysis the old code cached does not serve the new code
+    again = scene_io.load(folder / "scene.json")
+    edited = "an edited line the user wrote"
+    assert again.segments[0].text == edited and again.speakers[0].name == "Ana"
+    assert " ".join(w.text.strip() for w in again.segments[0].words) == edited  # re-timed to the edit
+    subtitles = [Path(p) for p in outputs if p.endswith(".srt")]
+    assert subtitles and edited in subtitles[0].read_text(encoding="utf-8")
 
 
 def _heavy_modules(args: list[str]) -> list[str]:
