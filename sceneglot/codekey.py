@@ -21,7 +21,7 @@ asd and the analysis, not ASR or diarization; a change to
 speech/asr.py invalidates ASR and the analysis; what a stage's key takes from an earlier stage's result
 (asd's key holds the face tracks, translate's the source texts) rebuilds the later stage only when that
 result changed. A stage with no entry here (or a module that cannot be found) gets the whole package's digest:
-correctness over reuse. Reading and hashing the files costs ~0.1 CPU-s once per process (functools.cache).
+correctness over reuse. Reading and hashing the files costs ~0.2 CPU-s once per process (functools.cache; busy machine).
 Only .py files count: model weights are named in the settings, the models store checks their hashes.
 """
 
