@@ -6,7 +6,9 @@
 Per scene the heavy stages (ASR + diarization, faces, Light-ASD) run once, cached under DIR/SCENE when
 --jobs is given, then the attribution runs for every point of a small grid of
 its settings. For each scene, the settings are those that score best on the *other* scenes (leave one
-scene out; ties keep the defaults), and the row shows the held-out scene under them:
+scene out; ties keep the defaults), and the row shows the held-out scene under them. follows' speaker model
+(AttributionSettings.follow, follow_spread: how well a speaking face's lips follow its own voice) is measured
+per fold on the other scenes as well, and the grid is scored under each fold's:
 
 - right face: share of truth speech time (under a phrase) whose phrase has the right face, or none when
   the speaker is heard from off screen; speaker: the phrase's speaker maps to the truth speaker
@@ -24,7 +26,8 @@ voice-over from another recording over a shot; truth derived from the sources') 
 settings chosen on all the shared scenes given: nothing is chosen on them.
 --explain prints, per scene, every turn's evidence and decision beside the truth (how a wrong one comes about).
 Then the speaking faces' pooled lip-sound sync per root second on the shared scenes given, per voice Light-ASD
-sees them saying, with its mean and spread between faces (what AttributionSettings.follow and follow_spread are).
+sees them saying, with its mean and spread between faces per fold (on the other scenes) and on all of them
+(what AttributionSettings.follow and follow_spread ship; the re-edits run with those).
 Last, per scene, the right face at each margin and at each sync level of the grid (the other settings at their
 defaults): how much a result rests on that one threshold.
 Load averages are printed: other jobs on the machine inflate wall times.
@@ -188,6 +191,18 @@ def speaking_sync(job: dict, settings: AttributionSettings) -> list[tuple[float,
     return out
 
 
+def speaker_model(rates: list[list[tuple[float, float]]]) -> tuple[float, float] | None:
+    """(follow, follow_spread) from speaking_sync's (z, seconds) of some scenes: the mean of the faces' rates
+    z / sqrt(seconds), and their spread between faces less a rate's own noise (1 / its seconds), both rounded
+    to 0.01 as AttributionSettings ships them. None: under two rates."""
+    every = [(z / math.sqrt(d), d) for xs in rates for z, d in xs]
+    if len(every) < 2:
+        return None
+    mean = sum(x for x, _ in every) / len(every)
+    var = sum((x - mean) ** 2 for x, _ in every) / (len(every) - 1) - sum(1 / d for _, d in every) / len(every)
+    return round(mean, 2), round(math.sqrt(max(var, 0.0)), 2)
+
+
 def objective(s: score.Score) -> float:
     """What the settings are chosen for: the issue's figures, each 0..1, and no phrase across a change."""
     parts = [s.right_face, s.speaker, s.asd_fused if s.asd_fused is not None else 1.0]
@@ -219,54 +234,73 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("SCENEGLOT_QUIET", "1")
     print("load avg " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    points = [AttributionSettings(**dict(zip(GRID, values, strict=True)))
-              for values in itertools.product(*GRID.values())]
+    grid = [dict(zip(GRID, values, strict=True)) for values in itertools.product(*GRID.values())]
     jobs = {name: stages(name, args.jobs / name if args.jobs else None) for name in args.scenes}
-    run(next(iter(jobs.values())), points[0])  # untimed: loads CAM++'s embedding layer, as diarization has in analyze
-    table = {name: [run(job, p) for p in points] for name, job in jobs.items()}
+    run(next(iter(jobs.values())), AttributionSettings())  # untimed: loads CAM++'s embedding layer, as in analyze
+    # follows' speaker model (follow, follow_spread) is measured on scenes too: per fold on the other scenes,
+    # like the grid's settings. The speaking faces' rates do not depend on it (the clustering and who is seen
+    # speaking do not use it), so they are found once per scene.
+    found = {name: speaking_sync(job, AttributionSettings()) for name, job in jobs.items()}
+    shipped_model = (AttributionSettings().follow, AttributionSettings().follow_spread)
+    models = {name: speaker_model([found[n] for n in args.scenes if n != name]) or shipped_model
+              for name in args.scenes}
+    tables: dict[tuple[float, float], dict] = {}
+
+    def table_of(model: tuple[float, float]) -> tuple[list[AttributionSettings], dict]:
+        points = [AttributionSettings(**g, follow=model[0], follow_spread=model[1]) for g in grid]
+        if model not in tables:
+            tables[model] = {name: [run(job, p) for p in points] for name, job in jobs.items()}
+        return points, tables[model]
+
     head = (f"{'scene':<17} {'right face':>10} {'speaker':>8} {'ASD raw':>8} {'ASD fused':>9} {'voice-over':>10} "
             f"{'people':>7} {'spanning':>8} {'attrib. s':>9} {'stages s':>8} {'share':>6}  settings (chosen on)")
-    print(head)
-    print("-" * len(head))
-    def choose(on: list[str]) -> tuple[int, str]:
+
+    def choose(on: list[str], model: tuple[float, float]) -> tuple[AttributionSettings, str]:
+        points, table = table_of(model)
         best = max(range(len(points)), key=lambda i: (sum(objective(table[n][i][0]) for n in on), -i))
         top = sum(objective(table[n][best][0]) for n in on)
         ties = sum(abs(sum(objective(table[n][i][0]) for n in on) - top) < 1e-9 for i in range(len(points)))
         p = points[best]
-        return best, (f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} sync {p.sync:g} ({', '.join(on)}; "
-                      f"{ties} of {len(points)} grid points tie)")
+        return p, (f"margin {p.margin:g} voice {p.voice:g} clear {p.clear:g} sync {p.sync:g} follow {p.follow:g} "
+                   f"spread {p.follow_spread:g} ({', '.join(on)}; {ties} of {len(points)} grid points tie)")
 
+    for name in args.scenes:
+        table_of(models[name])  # all tables first: the rows' timings below are then run back to back
+    print(head)
+    print("-" * len(head))
     held_out = {}
     for name in args.scenes:
-        best, how = choose([n for n in args.scenes if n != name] or [name])
-        held_out[name] = (jobs[name], points[best])
-        _row(name, jobs[name], *table[name][best], how)
+        p, how = choose([n for n in args.scenes if n != name] or [name], models[name])
+        held_out[name] = (jobs[name], p)
+        _row(name, jobs[name], *run(jobs[name], p), how)
     if args.unseen:
         import reedit
 
-        best, how = choose(args.scenes)
-        print(f"\nre-edited scenes (benchmarks/reedit.py), never used to choose anything; settings chosen on {how}")
+        p, how = choose(args.scenes, shipped_model)
+        print(f"\nre-edited scenes (benchmarks/reedit.py), never used to choose anything; settings chosen on {how}; "
+              "follow and spread as shipped (measured on all the shared scenes, rounded)")
         for name in reedit.SCENES:
             path, truth = reedit.build(name, args.unseen)
             job = stages(name, args.unseen / name, path, truth)
-            held_out[name] = (job, points[best])
-            _row(name, job, *run(job, points[best]), "")
-    found = {name: speaking_sync(job, AttributionSettings()) for name, job in jobs.items()}
-    every = [(z / math.sqrt(d), d) for xs in found.values() for z, d in xs]
+            held_out[name] = (job, p)
+            _row(name, job, *run(job, p), "")
     print("\nspeaking faces' pooled lip-sound sync per root second, per voice Light-ASD sees them saying: "
           + "; ".join(f"{n} {' '.join(f'{z / math.sqrt(d):+.2f}' for z, d in xs)}" for n, xs in found.items()))
-    if len(every) > 1:
-        mean = sum(x for x, _ in every) / len(every)
-        var = sum((x - mean) ** 2 for x, _ in every) / (len(every) - 1) - sum(1 / d for _, d in every) / len(every)
-        d = AttributionSettings()
-        print(f"mean {mean:.2f}, spread between faces {math.sqrt(max(var, 0.0)):.2f} (a rate's own noise, 1 / its "
-              f"seconds, taken out): AttributionSettings.follow {d.follow:g}, follow_spread {d.follow_spread:g}")
+    print("follows' speaker model per fold, measured on the other scenes (mean rate, spread between faces with a "
+          "rate's own noise, 1 / its seconds, taken out): " + "; ".join(
+              f"{n} held out {models[n][0]:.2f} / {models[n][1]:.2f}" for n in args.scenes))
+    every = speaker_model(list(found.values()))
+    if every is not None:
+        print(f"on all the scenes given: follow {every[0]:.2f}, follow_spread {every[1]:.2f}; "
+              f"shipped AttributionSettings.follow {shipped_model[0]:g}, follow_spread {shipped_model[1]:g}")
     for knob in ("margin", "sync"):
         values = sorted(GRID[knob])
         print(f"\nhow much rests on one threshold: right face at {knob} {' / '.join(f'{v:g}' for v in values)}, "
-              "the other settings at their defaults")
-        for name, (job, _) in held_out.items():
-            cells = " / ".join(f"{run(job, AttributionSettings(**{knob: v}))[0].right_face:.1%}" for v in values)
+              "the other settings at their defaults, follows' speaker model the row's")
+        for name, (job, p) in held_out.items():
+            model = {"follow": p.follow, "follow_spread": p.follow_spread}  # the fold's speaker model
+            cells = " / ".join(f"{run(job, AttributionSettings(**{knob: v}, **model))[0].right_face:.1%}"
+                               for v in values)
             print(f"{name:<17} {cells}", flush=True)
     if args.explain:
         for name, (job, p) in held_out.items():
