@@ -7,6 +7,7 @@ import numpy as np
 from sceneglot import av
 from sceneglot.av import attribute as att
 from sceneglot.av.attribute import Attribution, AttributionSettings, TurnResult
+from sceneglot.av.sync import ENCODER, FLOW
 from sceneglot.av.turns import Turn, leader_changes, short_turns
 from sceneglot.scene import MediaInfo, Person, Scene, Segment, Shot, Speaker, Track, Word
 from sceneglot.speech.diarize import SpeakerTurn
@@ -285,3 +286,51 @@ def test_a_word_timed_into_the_previous_voice_is_clipped_to_its_own_turns():
                                                                      ("PA", 3.45, 4.0)]
     at, to = words[2], words[4]
     assert (at.start, at.end) == (2.42, 2.6) and (to.start, to.end) == (3.45, 3.45)
+
+
+def test_a_voice_is_refused_a_face_only_on_the_views_of_the_lips_its_speaker_model_was_measured_on():
+    """follows' speaker model (follow, follow_spread) was measured on each turn's z pooled from both views of the
+    lips (Light-ASD's encoder rows and the mouth's flow): each turn's record says which views its z pools
+    (Turn.views, from sync.Sync.views), and only a z on both may refuse the face a voice it is seen saying."""
+    both, flow = {"PA": (ENCODER, FLOW)}, {"PA": (FLOW,)}
+    out_of_step = [Turn(0, 1.2, "S0", _voice(0), {"PA": 4.0}, {"PA": -2.8}, views=both)]
+    assert att.follows("PA", out_of_step, S)[0] is False
+    assert att._owners(out_of_step, [0], S)[0][0] is None  # heard from off screen
+    assert att._owners(out_of_step, [0], S)[0][1] == att.SYNC
+    alone = [Turn(0, 1.2, "S0", _voice(0), {"PA": 4.0}, {"PA": -2.8}, views=flow)]  # a GRID sentence, flow only
+    assert att.follows("PA", alone, S)[0] is True and att._owners(alone, [0], S)[0][0] == "PA"
+    in_step = [Turn(0, 1.2, "S0", _voice(0), {"PA": 4.0}, {"PA": 1.0}, views=both)]
+    assert att.follows("PA", in_step, S)[0] is True
+
+
+def test_of_two_voices_a_face_is_seen_saying_the_logit_decides_only_where_no_sync_was_measured():
+    """twoshot-voiceover's records (benchmarks/reedit.py): the left face is seen saying JFK's voice over its muted
+    lips at +5.3 and its own at +4.3; its lips follow each at z 0.81 and 0.82 per root second, over 2.7 and 3.0 s.
+    Its own voice is the one the lips are likelier a speaker's on (more speech at the same rate); with no sync
+    measured, the logit decides."""
+    both = {"PA": (ENCODER, FLOW)}
+    jfk = [Turn(3.5, 4.8, "S1", _voice(0), {"PA": 5.3}, {"PA": 0.81 * 1.3 ** 0.5}, views=both),
+           Turn(5.5, 6.9, "S1", _voice(0), {"PA": 5.3}, {"PA": 0.81 * 1.4 ** 0.5}, views=both)]
+    own = [Turn(6.9, 8.4, "S2", _voice(2), {"PA": 4.3}, {"PA": 0.82 * 1.5 ** 0.5}, views=both),
+           Turn(8.9, 10.4, "S2", _voice(2), {"PA": 4.3}, {"PA": 0.82 * 1.5 ** 0.5}, views=both)]
+    assert att.speaking_odds("PA", own, S) > att.speaking_odds("PA", jfk, S)
+    assert att.own_voice("PA", {1: jfk, 2: own}, S) == 2
+    unmeasured = {c: [Turn(t.start, t.end, "", faces=dict(t.faces)) for t in ts] for c, ts in ((1, jfk), (2, own))}
+    assert att.own_voice("PA", unmeasured, S) == 1
+    labels = att.cluster_turns(jfk + own, S)
+    assert labels == [0, 0, 1, 1]  # the voices clearly differ: two clusters
+    owners = att._owners(jfk + own, labels, S)
+    assert owners[1][0] == "PA" and owners[0][0] is None
+
+
+def test_of_two_voices_a_face_is_seen_saying_one_another_visible_face_could_be_saying_is_given_up_first():
+    """twoshot's records at margin 1: the left face is seen saying its own voice (+5.1, the right face silent at
+    -1.5) and, by a lead of 1.1, the right face's (+4.8 against +3.7: its lips keep moving, muted). Its lips follow
+    its own voice weakly (z 0.26 over 3.4 s) and hers no worse (0.29 over 1.8 s), so the lips alone would keep
+    hers; but hers may be the right face's, and its own voice nobody else's: it keeps its own."""
+    both = {"PA": (ENCODER, FLOW), "PB": (ENCODER, FLOW)}
+    own = [Turn(0.0, 1.7, "S0", _voice(0), {"PA": 5.1, "PB": -1.5}, {"PA": 0.19, "PB": -0.7}, views=both),
+           Turn(1.7, 3.4, "S0", _voice(0), {"PA": 5.1, "PB": -1.5}, {"PA": 0.19, "PB": -0.7}, views=both)]
+    hers = [Turn(4.3, 6.1, "S1", _voice(2), {"PA": 4.8, "PB": 3.7}, {"PA": 0.29, "PB": 1.2}, views=both)]
+    assert att.speaking_odds("PA", hers, S) > att.speaking_odds("PA", own, S)
+    assert att.own_voice("PA", {0: own, 1: hers}, S) == 0

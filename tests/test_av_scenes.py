@@ -61,3 +61,21 @@ def test_voice_over_lands_on_no_visible_face(scored):
 @pytest.mark.parametrize("name", SCENES)
 def test_no_phrase_spans_a_speaker_change(scored, name):
     assert scored(name).spanning == 0
+
+
+@pytest.mark.slow
+def test_a_voice_over_on_a_face_mouthing_its_own_muted_speech_is_heard_off_screen(tmp_path):
+    """benchmarks/reedit.py's twoshot-voiceover, built here: twoshot's right face speaking, then JFK's voice over
+    the two-shot's first 3.5 s (the left face's lips keep moving to her muted speech, Light-ASD +5.3), then her
+    own speech. Light-ASD sees her saying both voices, which stay apart (they clearly differ); her lips follow
+    each about equally per root second (z 0.81 and 0.82), so the one kept is the one her lips are likelier a
+    speaker's on over its length (attribute.own_voice), not the one with the higher logit: JFK's voice on no face."""
+    from benchmarks import reedit
+
+    path, truth = reedit.build("twoshot-voiceover", tmp_path)
+    os.environ["SCENEGLOT_QUIET"] = "1"
+    scene = pipeline.analyze(Job(input=str(path), folder=str(tmp_path / "job"))).scene
+    s = score.score(scene, truth)
+    assert s.voice_over >= 0.95
+    assert s.right_face >= 0.97 and s.speaker >= 0.95
+    assert s.spanning == 0

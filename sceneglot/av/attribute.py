@@ -21,11 +21,12 @@ A cluster with seen turns belongs to that person, unless that face's lips, poole
 follow its sound clearly less than a speaker's lips follow their own voice (`follows`: Light-ASD scores
 lips moving to a muted recording as speaking, so a voice-over on such a face is heard from off screen,
 evidence "sync"); of several such clusters
-(voices that clearly differ) the face keeps the one its lips follow (pooled
-lip-sound sync, when that separates them beyond chance; else the one it is
-seen saying most strongly), among those Light-ASD sees it saying if any (a
-voice seen only by the sync was chosen on the same z's), the others are heard
-from off screen. The rest are
+(voices that clearly differ) the face keeps, of those no other visible face
+could be saying (if any), the one under which its lips are likeliest a
+speaker's (pooled lip-sound sync, follows' speaker model against chance; with
+no sync measured, the one it is seen saying most strongly), among those
+Light-ASD sees it saying if any (a voice seen only by the sync was chosen on
+the same z's), the others are heard from off screen. The rest are
 matched one to one to persons who own no cluster yet, on how far each face's
 lips follow the cluster's speech ahead of the other faces' (Light-ASD's lead
 where no sync is measured); what stays unmatched is heard from off screen.
@@ -49,6 +50,7 @@ from ..scene import Scene, Segment, Speaker, Track, Word
 from . import AttributionSettings
 from . import turns as turns_mod
 from .features import FPS
+from .sync import ENCODER, FLOW
 from .turns import Turn
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["Attribution", "AttributionSettings", "Sync", "TurnResult", "attribute", "diarize_av", "fuse_phrases"]
 
 ASD, VOICE, COOCCURRENCE, SYNC = "asd", "voice", "co-occurrence", "sync"
+MODELLED = frozenset({ENCODER, FLOW})  # the views of the lips follows' speaker model was measured on, pooled
 MAX_PAUSE = 1.0  # s: a pause this short between two turns of one person is still that person speaking
 
 
@@ -272,6 +275,11 @@ def sync(person: str, items: list[Turn]) -> Sync | None:
     return Sync(float(w @ np.array([z for _, z in found]) / math.sqrt(float(w @ w))), 1.0)
 
 
+def _speaker_model(seconds: float, s: AttributionSettings) -> tuple[float, float]:
+    """(mean, variance) of a speaking face's pooled sync over `seconds` of its own voice (follows)."""
+    return s.follow * math.sqrt(seconds), 1.0 + s.follow_spread ** 2 * seconds
+
+
 def follows(person: str, mine: list[Turn], s: AttributionSettings) -> tuple[bool, float]:
     """(whether `person`'s lips may be saying the voice heard over `mine`, the turns it is seen saying it;
     how sure a "no" is). A speaking face's pooled sync over D seconds is about normal, mean `s.follow` sqrt(D)
@@ -279,49 +287,79 @@ def follows(person: str, mine: list[Turn], s: AttributionSettings) -> tuple[bool
     or less well: a phone-band recording, a face half turned away); lips moving to a muted recording under
     another voice stay at chance (z 0). "This face says this voice" is rejected when the pooled z falls
     `s.sync` standard deviations below that (a one-sided test at the level `sync` stands for): a weak sync
-    on a true speaker is kept, lips clearly out of step with the voice are not. No turn with a z: kept."""
+    on a true speaker is kept, lips clearly out of step with the voice are not. Kept: no turn with a z, or
+    a turn whose z rests on other views of the lips than the model was measured on (MODELLED, the turn's
+    Turn.views): from the flow alone a GRID speaker's lips scored z -2.8 over his own 1.2 s sentence
+    (tests/test_avsr_command.py, where the AVSR tool keeps no encoder rows)."""
     found = [t for t in mine if person in t.sync]
     pooled = sync(person, found)
-    if pooled is None:
+    if pooled is None or any(set(t.views.get(person, ())) != MODELLED for t in found):
         return True, 0.0
-    seconds = sum(t.duration for t in found)
-    deviation = (pooled.value - s.follow * math.sqrt(seconds)) / math.sqrt(1.0 + s.follow_spread ** 2 * seconds)
+    mean, var = _speaker_model(sum(t.duration for t in found), s)
+    deviation = (pooled.value - mean) / math.sqrt(var)
     return deviation >= -s.sync, 1.0 - _phi(deviation)
 
 
-def own_voice(person: str, spans: dict[int, list[Turn]]) -> int:
+def speaking_odds(person: str, mine: list[Turn], s: AttributionSettings) -> float | None:
+    """How much more likely `person`'s pooled lip sync over `mine` is if the face says the voice heard there
+    than if its lips move to something else: the log likelihood ratio of follows' speaker model,
+    N(follow sqrt(D), 1 + follow_spread^2 D), against chance, N(0, 1). It weighs a z by how much speech it
+    rests on (the same z per root second says more over more seconds). None: no turn with a z."""
+    found = [t for t in mine if person in t.sync]
+    pooled = sync(person, found)
+    if pooled is None:
+        return None
+    z = pooled.value
+    mean, var = _speaker_model(sum(t.duration for t in found), s)
+    return -(z - mean) ** 2 / (2 * var) - 0.5 * math.log(var) + z * z / 2
+
+
+def own_voice(person: str, spans: dict[int, list[Turn]], s: AttributionSettings | None = None) -> int:
     """Of several clearly different voices (clusters -> the turns it is seen saying each) one face is seen
-    saying, the one that is its own: the voice its lips follow best (sync), when that lead over the next
-    voice is more than the standard error of that difference; else the voice it is seen saying most
-    strongly (mean raw logit). Light-ASD's logit on a face whose lips move to its own muted recording is
-    as high as on the face speaking (+4..+5: a re-edit of twoshot with another voice over the man's shot,
-    benchmarks/reedit.py), so it decides only when the sync does not."""
-    strength, follow = {}, {}
+    saying, the one that is its own.
+
+    A voice heard while another visible face is not silent (its logit at `speak` or above over most of that
+    speech) may be that face's, and the co-occurrence match can give it there; a voice no other visible face
+    could be saying has no such explanation, so the face's own voice is looked for among those first (all of
+    them where every voice has another such face, or none has). Among them, the voice under which its lips
+    are likeliest a speaker's rather than lips moving to something else (speaking_odds: follows' speaker
+    model against chance, from the pooled sync over each voice), when every one has a sync to weigh; else
+    the voice it is seen saying most strongly (mean raw logit). Light-ASD's logit is no evidence between such
+    voices: on a face whose lips move to its own muted recording it is as high as on the face speaking, or
+    higher (a re-edit of twoshot with JFK's voice over the left face's shot, benchmarks/reedit.py: +5.3 under
+    JFK, +4.3 under its own voice, the lips' sync z per root second 0.81 and 0.82; deciding by the logit
+    wherever the z's were within their standard error gave JFK's voice that face and its own voice to
+    nobody), so it decides only where no sync was measured. Odds that differ little (0.10 there) are a weak
+    decision, but on the better part of the evidence there is."""
+    s = s or AttributionSettings()
+
+    def contested(mine: list[Turn]) -> bool:
+        heard = sum(t.duration for t in mine)
+        rival = sum(t.duration for t in mine if any(v >= s.speak for q, v in t.faces.items() if q != person))
+        return rival > heard / 2
+
+    alone = [c for c in spans if not contested(spans[c])]
+    spans = {c: spans[c] for c in alone} if alone else spans
+    strength, odds = {}, {}
     for c, mine in spans.items():
         strength[c] = sum(t.duration * t.faces[person] for t in mine) / max(sum(t.duration for t in mine), 1e-6)
-        found = sync(person, mine)
+        found = speaking_odds(person, mine, s)
         if found is not None:
-            follow[c] = found
-    ranked = sorted(follow, key=lambda c: -follow[c].value)
-    if len(ranked) == len(spans) and len(ranked) > 1:
-        best, next_ = follow[ranked[0]], follow[ranked[1]]
-        if best.value - next_.value > math.hypot(best.se, next_.se):
-            return ranked[0]
+            odds[c] = found
+    if len(odds) == len(spans) and len(odds) > 1:
+        return max(spans, key=lambda c: (odds[c], strength[c]))
     return max(spans, key=lambda c: strength[c])
 
 
-def _owners(items: list[Turn], labels: list[int], s: AttributionSettings,
-            refuse: bool = True) -> dict[int, tuple[str | None, str, float]]:
+def _owners(items: list[Turn], labels: list[int], s: AttributionSettings) -> dict[int, tuple[str | None, str, float]]:
     """Cluster -> (person, how it was decided, confidence).
 
     Clusters with turns seen speaking (among the turns with a voice) belong to that person. The others
     are matched one to one to the persons who own none, maximising the lead of that person's pooled lip
     sync (else raw ASD) over the other faces during the cluster's speech; a pair is possible only where
     the face is on screen for most of that speech, never seen silent during it, and not behind another
-    face's sync by more than the standard error of that difference. `refuse`: whether `follows` may take a
-    voice from a face seen saying it; only for the statistic its speaker model was measured on (both views
-    pooled): from the flow alone, a GRID speaker's lips scored z -2.8 over his own 1.2 s sentence
-    (tests/test_avsr_command.py, where no encoder rows are kept)."""
+    face's sync by more than the standard error of that difference. A face seen saying a cluster keeps it
+    only if its lips may be saying it (follows, which decides from each turn's sync record)."""
     clusters = sorted(set(labels))
     owner: dict[int, tuple[str | None, str, float]] = {}
     refused: dict[int, tuple[str, float]] = {}  # cluster -> the face seen saying it whose lips do not follow it
@@ -342,7 +380,7 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings,
             # Light-ASD scores lips moving to a muted recording as speaking: the voice is the face's only if
             # its lips are not clearly out of step with it (a voice-over on a face that mouths something else)
             ok, sure = follows(person, [t for t, lab in zip(items, labels, strict=True) if lab == c
-                                        and t.voice is not None and seen(t, s) == person], s) if refuse else (True, 0.0)
+                                        and t.voice is not None and seen(t, s) == person], s)
             if ok:
                 owner[c] = (person, how, round(min(1.0, votes[person] / max(heard, 1e-6)), 3))
             else:
@@ -359,7 +397,7 @@ def _owners(items: list[Turn], labels: list[int], s: AttributionSettings,
         if len(held) > 1:
             spans = {c: [t for t, lab in zip(items, labels, strict=True) if lab == c and t.voice is not None
                          and seen(t, s) == person] for c in [c for c in held if owner[c][1] == ASD] or held}
-            keep = own_voice(person, spans)
+            keep = own_voice(person, spans, s)
             for c in held:
                 if c != keep:
                     del owner[c]
@@ -416,9 +454,8 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
     if not items:
         return _audio_only(turns)
     turns_mod.add_face_evidence(items, faces)
-    # two views of each face's lips where the asd stage kept both (Light-ASD's encoder rows, the mouth's flow);
-    # follows' speaker model was measured on that pooled z only, so only then may it refuse a voice
-    refuse = sync_of is not None and bool(motion)
+    # two views of each face's lips where the asd stage kept both (Light-ASD's encoder rows, the mouth's flow),
+    # each turn's z naming those it pools (Turn.views: follows' speaker model was measured on both pooled)
     sync_of = turns_mod.pooled_sync_of(sync_of, turns_mod.motion_sync_of(motion, audio) if motion else None)
     if sync_of is not None:
         turns_mod.add_sync(items, scene.tracks, sync_of)
@@ -426,7 +463,7 @@ def diarize_av(turns: list[SpeakerTurn], scene: Scene, audio: np.ndarray,
         voices = turns_mod.voice_frames(audio, min(t.start for t in items) - 0.1, max(t.end for t in items) + 0.1)
     turns_mod.add_voices(items, audio, voices)
     labels = _attach_short(items, cluster_turns(items, s), s)
-    owner = _owners(items, labels, s, refuse)
+    owner = _owners(items, labels, s)
     # One speaker id per person (however many voice clusters it owns), one per off-screen cluster.
     first: dict[object, float] = {}
     for t, lab in zip(items, labels, strict=True):

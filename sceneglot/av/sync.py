@@ -53,15 +53,21 @@ BAND = (300.0, 3000.0)  # Hz: the speech band whose energy the mouth's opening m
 _FLOW = (0.5, 2, 9, 3, 5, 1.1, 0)
 
 
+ENCODER, FLOW = "encoder", "flow"  # the two views of the lips: Light-ASD's encoder rows, the mouth's optical flow
+
+
 @dataclass(frozen=True)
 class Sync:
     """One face over one turn: best correlation `r` at audio lag `lag` (frames, > 0: sound later than
-    the picture), its z-score `z` against `null` shifted positions of the same soundtrack."""
+    the picture), its z-score `z` against `null` shifted positions of the same soundtrack; `views`: the
+    measurements of the lips it rests on (ENCODER: embedding_sync, FLOW: motion_sync; a z pooled from both
+    by turns.pooled_sync_of names both)."""
 
     r: float
     lag: int
     z: float
     null: int
+    views: tuple[str, ...] = ()
 
 
 def mouth_motion(crops: np.ndarray) -> np.ndarray:
@@ -124,7 +130,7 @@ def _best(scores: np.ndarray, centres: np.ndarray, total: int) -> tuple[np.ndarr
     return grid.max(axis=1), lags[grid.argmax(axis=1)]
 
 
-def _sync(per_position: np.ndarray, start: int) -> Sync | None:
+def _sync(per_position: np.ndarray, start: int, view: str) -> Sync | None:
     total = len(per_position)
     null_at = _positions(start, total)
     if len(null_at) < 10:
@@ -132,7 +138,7 @@ def _sync(per_position: np.ndarray, start: int) -> Sync | None:
     true, lag = _best(per_position, np.array([start]), total)
     null, _ = _best(per_position, null_at, total)
     z = (true[0] - null.mean()) / max(float(null.std()), 1e-9)
-    return Sync(float(true[0]), int(lag[0]), float(z), len(null_at))
+    return Sync(float(true[0]), int(lag[0]), float(z), len(null_at), (view,))
 
 
 def motion_sync(motion: np.ndarray, energy: np.ndarray, start: int) -> Sync | None:
@@ -150,13 +156,13 @@ def motion_sync(motion: np.ndarray, energy: np.ndarray, start: int) -> Sync | No
     m = motion - motion.mean()
     m_norm = np.sqrt(np.sum(m * m))
     if m_norm < 1e-9:  # a still mouth follows nothing
-        return Sync(0.0, 0, 0.0, 0)
+        return Sync(0.0, 0, 0.0, 0, (FLOW,))
     ext = np.concatenate([energy, energy[: n - 1]])
     windows = np.lib.stride_tricks.sliding_window_view(ext, n)[:total]
     centred = windows - windows.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.sum(centred * centred, axis=1))
     r = centred @ m / np.maximum(norms * m_norm, 1e-12)
-    return _sync(r, start)
+    return _sync(r, start, FLOW)
 
 
 def embedding_sync(visual: np.ndarray, audio: np.ndarray, start: int) -> Sync | None:
@@ -181,7 +187,7 @@ def embedding_sync(visual: np.ndarray, audio: np.ndarray, start: int) -> Sync | 
     # dots[p + i, i] sits at flat offset p * n + i * (n + 1): a strided view of those diagonals, no gather
     size = dots.itemsize
     diagonals = np.lib.stride_tricks.as_strided(dots, (total, n), (n * size, (n + 1) * size), writeable=False)
-    return _sync(diagonals.mean(axis=1), start)
+    return _sync(diagonals.mean(axis=1), start, ENCODER)
 
 
 # Frames of soundtrack either side of a turn that Encoded.sync hands embedding_sync: every null shift

@@ -50,6 +50,7 @@ class Turn:
     faces: dict[str, float] = field(default_factory=dict)  # visible person -> mean raw Light-ASD logit
     sync: dict[str, float] = field(default_factory=dict)  # visible person -> z of its lips following the sound
     cut: str = "audio"  # why the turn starts here: "audio" (diarization), "shot", "face" or "length"
+    views: dict[str, tuple[str, ...]] = field(default_factory=dict)  # visible person -> what its z rests on (Sync)
 
     @property
     def duration(self) -> float:
@@ -208,6 +209,7 @@ def add_sync(turns: list[Turn], tracks: list[Track], sync_of: SyncOf) -> None:
                 found = sync_of(best[1], best[2], best[3])
                 if found is not None and found.null:
                     t.sync[person] = float(found.z)
+                    t.views[person] = found.views
 
 
 def motion_sync_of(motion: dict[str, list[list[float]]], audio: np.ndarray) -> SyncOf:
@@ -248,7 +250,8 @@ def pooled_sync_of(*sources: SyncOf | None) -> SyncOf | None:
     def sync_of(track: str, lo: int, hi: int) -> Sync | None:
         found = [x for f in given if (x := f(track, lo, hi)) is not None and x.null]
         z = sync.combined(*found)
-        return None if z is None else sync.Sync(0.0, 0, z, min(x.null for x in found))
+        views = tuple(sorted({v for x in found for v in x.views}))
+        return None if z is None else sync.Sync(0.0, 0, z, min(x.null for x in found), views)
 
     return sync_of
 
