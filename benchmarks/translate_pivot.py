@@ -162,15 +162,22 @@ def cli_job(clip: str, target: str | None, path: Path | None = None) -> tuple[fl
 
 
 GAP = 0.5  # seconds of silence between the copies of a clip in a --seconds input
-COPIES = 2  # whole copies of a clip in a --seconds input: a third trips Whisper's loop guard (see looped)
+COPIES = 2  # whole copies of a clip in a --seconds input (see looped: two already read as a loop in ru and ja)
 
 
 def looped(clip: str, seconds: float, work: Path) -> tuple[Path, float]:
     """`seconds` of one clip's speech: COPIES whole copies of it, GAP s of silence between them, then silence to
-    `seconds` (written in `work`, a temp folder; returns the file and its seconds of speech). Not more copies:
-    three verbatim repeats of a 6-9 s clip in one 30 s window are a loop to Whisper (compression ratio over
-    2.4: a temperature fallback of 30+ CPU s, then the asr stage drops every line as hallucinated; fayu looped
-    to 20 s gave 0 phrases), which a 20 s recording that does not repeat itself would not be."""
+    `seconds` (written in `work`, a temp folder; returns the file and its seconds of speech). A repeat is not a
+    recording that does not repeat itself: the ASR decodes the copies in one window (one chunk: a pause under
+    1.5 s does not split one language's chunks), and Whisper's compression ratio is the window's whole text's.
+    Three copies are over 2.4 in any language (fayu looped to 20 s); two already are in Russian and Japanese
+    (2.49 and 2.46, one copy 1.30 and 1.27: their UTF-8 takes two and three bytes a character; English two copies
+    1.86). Over 2.4 faster-whisper samples five more decodes (temperatures 0.2-1.0, five each), keeps the best,
+    and the asr stage drops its every line as hallucinated (the window's ratio) and decodes each wordless VAD
+    region again alone (asr._skipped_again): `sceneglot transcribe` took 24.5 CPU s on eluosi's input against
+    7.7 on deyu's (6af1bd0, busy, one run). And Whisper's English for fayu's second copy is the first's line
+    again, which asr.english_lines drops as a repeat, so that sentence goes to the X->en leg from its own
+    audio: the pivot costs more here than on a recording that does not repeat itself."""
     import wave
 
     with wave.open(str(MULTI / f"{clip}.wav"), "rb") as src:
