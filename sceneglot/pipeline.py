@@ -317,13 +317,14 @@ def faces_window_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], wind
 def run_faces(job: Job, info: MediaInfo, audio: Callable[[], Any], executor: Executor, crops: Any = None) -> Any:
     """Faces as one computation, or per window for a long input (windows.py: one executor task each),
     tracks joined at the edges and persons clustered once here. `crops`: an av.crops.FaceCrops for an input
-    of one window, a windows.WindowSpeakers for a long one (tracks inside a window scored from its squares)."""
+    of one window, a windows.WindowSpeakers for a long one (tracks inside a window scored from its squares),
+    as analyze makes them."""
     from . import windows
 
     ws = windows.face_windows(info, job.faces)
     if len(ws) == 1:
         return executor("faces", faces_stage, job, info, audio, crops)
-    if isinstance(crops, windows.WindowSpeakers):  # here: each window's inner tracks scored as it ends
+    if crops is not None:  # here, a WindowSpeakers: each window's pass, its inner tracks scored as it ends
         return windows.combine([crops.faces(Path(job.input), job.faces, info, ws, k) for k in range(len(ws))],
                                ws, job.faces, info)
     parts = map_stage(executor, "faces", faces_window_stage, job, info, audio, [(w,) for w in ws])
@@ -353,7 +354,9 @@ def asd_stage(job: Job, info: MediaInfo, audio: Callable[[], Any], tracks: list[
         else:
             sound = audio.spans((min(t.start for t in tracks) - 1.0, max(t.end for t in tracks) + 1.0))
     visual: dict[str, Any] = {}
-    served = crops.served() if isinstance(crops, windows.WindowSpeakers) else None
+    # A FaceCrops serves no track (None): every crop is cut from its squares. A WindowSpeakers' squares are
+    # gone; the tracks it did not serve (across an edge) are decoded.
+    served = crops.served() if crops is not None else None
     found = active_speakers(Path(job.input), tracks, engine=job.asd.engine, model_name=job.asd.model,
                             threads=threads, info=info, audio=sound, crops=None if served is not None else crops,
                             rows=rows, visual=None if rows else visual, served=served)
@@ -634,7 +637,7 @@ def analyze(job: Job, progress: Progress | None = None, *, info: MediaInfo | Non
             scores, outcome["encoded"] = asd_scores(faces, crops, here)  # encoded: av.sync.Encoded | None
             return faces, scores
         finally:
-            if isinstance(crops, FaceCrops):
+            if crops is not None:
                 crops.close()
 
     def asd_scores(faces, crops, here):

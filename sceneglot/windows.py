@@ -190,7 +190,8 @@ class WindowSpeakers:
     asd stage would give from the same crops.
 
     `sound()`: the soundtrack (soundtrack.Soundtrack); `threads`: asd.Engine's. `served()` gives the results
-    by final track id once the windows are joined (join renames tracks in place).
+    by final track id once the windows are joined (join renames tracks in place); `close()` drops the engine
+    (the two calls pipeline.analyze makes on an input of one window's av.crops.FaceCrops too).
 
     Until then a served track's scores and motion are kept as (N, 2) float64 arrays, 16 bytes a frame each,
     and turned back into the same lists of floats by served(): as the asd stage's lists of [t, value] they
@@ -233,6 +234,10 @@ class WindowSpeakers:
     def served(self) -> dict[str, tuple]:
         """{final track id: (scores, motion, (first frame, visual rows))} of the tracks scored so far."""
         return {tr.id: (_unpack(scores), _unpack(motion), visual) for tr, scores, motion, visual in self._done}
+
+    def close(self) -> None:
+        """Drop the engine (its network's session); each window's squares were dropped as it ended."""
+        self._runner = None
 
 
 def _pack(rows):

@@ -48,7 +48,12 @@ class _Entry:
 
 @dataclass
 class FaceCrops:
-    """Per face-track key, the kept squares in time order; `names` maps final track ids to keys."""
+    """Per face-track key, the kept squares in time order; `names` maps final track ids to keys.
+
+    The store of an input of one faces window (pipeline.analyze; a long input's is windows.WindowSpeakers,
+    with the same two calls the pipeline makes): `served()` None, since no track was scored ahead and the
+    asd stage cuts every crop from these squares; `close()` drops the spool.
+    """
 
     folder: str | os.PathLike | None = None
     fps: float = 25.0  # the source's frame rate: which frames the 25-fps grid samples
@@ -62,6 +67,10 @@ class FaceCrops:
         # Open for the store's life (closed by close()); unlinked at once, so a crash leaves nothing.
         self._file = tempfile.TemporaryFile(dir=self.folder, prefix=".sceneglot-crops-", buffering=0)  # noqa: SIM115
         self._size = 0
+
+    def served(self) -> None:
+        """Tracks scored ahead of the asd stage: none (windows.WindowSpeakers.served gives a long input's)."""
+        return None
 
     def close(self) -> None:
         self._file.close()
