@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.optimize import linear_sum_assignment
 
 from ..scene import Track
 
@@ -127,6 +125,11 @@ class Tracker:
         owner: list[RawTrack | None] = [None] * len(hits)
         free_t, free_d = set(range(len(self.active))), set(range(len(hits)))
         if preds and hits:
+            # scipy imported where used, not with this module: pipeline.analyze imports vision before its speech
+            # thread starts, and scipy.optimize and scipy.ndimage were ~0.55 CPU-s of that (the speech thread's
+            # diarization imports scipy.optimize itself).
+            from scipy.optimize import linear_sum_assignment
+
             cost = np.array([[1.0 - iou(p, h.box) for h in hits] for p in preds])
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols, strict=True):
@@ -197,6 +200,8 @@ def finish(t: RawTrack, times: np.ndarray, track_id: str, smooth: float = 2.0) -
     raw = np.array([h.box for h in t.hits])
     boxes = np.stack([np.interp(frames, at, raw[:, j]) for j in range(4)], axis=1)
     if smooth > 0 and len(frames) > 2:
+        from scipy.ndimage import gaussian_filter1d  # where used, as linear_sum_assignment in Tracker.step
+
         boxes = gaussian_filter1d(boxes, smooth, axis=0, mode="nearest")
     ts = times[frames]
     rows = [[round(float(tt), 6), *(round(float(v), 1) for v in b)] for tt, b in zip(ts, boxes, strict=True)]
