@@ -229,79 +229,19 @@ def unheard(regions: list[tuple[float, float]], segments: list[Segment], start: 
 
 def _skipped_again(model, audio: np.ndarray, chunk: Chunk, regions, found: list[Segment],
                    opts: AsrOptions) -> list[Segment]:
-    """The chunk's speech its decode left without words (unheard), decoded again and the words said inside each
-    stretch kept: the stretches of a chunk together in one Whisper window (_decode_stretches), then any part of
-    one still without words on its own. The English of the pivot is not asked for there: a sentence the ASR
-    pass's English does not cover is translated from its own audio anyway."""
-    stretches = unheard(regions, found, chunk.start, chunk.end)
-    if not stretches:
-        return []
+    """The chunk's speech its decode left without words (unheard), each stretch decoded on its own (with the
+    usual context around it) and the words said inside it kept. The English of the pivot is not asked for
+    there: a sentence the ASR pass's English does not cover is translated from its own audio anyway."""
     alone = replace(opts, english=None)
-    out: list[Segment] = []
-    for group in _window_groups(audio, stretches):
-        out += _decode_stretches(model, audio, chunk, group, alone)
-    for a, b in [left for s in stretches for left in unheard([s], out, *s)]:
+    out = []
+    for a, b in unheard(regions, found, chunk.start, chunk.end):
         again, _ = _decode_chunk(model, audio, Chunk(a, b, chunk.language, chunk.probability, chunk.probs),
                                  regions, alone)
-        out += _inside(again, a, b, chunk.language)
-    return out
-
-
-SEPARATE = 0.5  # seconds of silence between the stretches one window decodes again
-
-
-def _window_groups(audio: np.ndarray, stretches: list[tuple[float, float]],
-                   window: float = 29.0) -> list[list[tuple[float, float]]]:
-    """The stretches in order, in groups whose pieces (context and SEPARATE included) fit one Whisper window."""
-    groups: list[list[tuple[float, float]]] = []
-    length = 0.0
-    for a, b in stretches:
-        piece = min(len(audio) / SR, b + TAIL) - max(0.0, a - LEAD) + SEPARATE
-        if groups and length + piece <= window:
-            groups[-1].append((a, b))
-            length += piece
-        else:
-            groups.append([(a, b)])
-            length = piece
-    return groups
-
-
-def _decode_stretches(model, audio: np.ndarray, chunk: Chunk, stretches: list[tuple[float, float]],
-                      opts: AsrOptions) -> list[Segment]:
-    """One decode of the stretches' audio (each with the usual context, SEPARATE s of silence between): one 30 s
-    encoder window, beam search and word alignment for them all instead of one each. The words said inside each
-    stretch, times in seconds of `audio`."""
-    pieces, places, at = [], [], 0  # places: (first sample in the joined audio, first in audio, samples, a, b)
-    gap = np.zeros(int(SEPARATE * SR), np.float32)
-    for a, b in stretches:
-        first, last = int(max(0.0, a - LEAD) * SR), int((b + TAIL) * SR)
-        piece = audio[first:last]
-        places.append((at, first, len(piece), a, b))
-        pieces += [piece, gap]
-        at += len(piece) + len(gap)
-    joined = np.concatenate(pieces[:-1])
-    spans = [((j + round(a * SR) - k) / SR, (j + round(b * SR) - k) / SR) for j, k, _n, a, b in places]
-    # Its start less than LEAD into the joined audio: decoded from its sample 0 (_decode_chunk's t0).
-    whole = Chunk(spans[0][0], len(joined) / SR, chunk.language, chunk.probability, chunk.probs)
-    again, _ = _decode_chunk(model, joined, whole, spans, opts)
-    out = []
-    for seg in again:
-        for j, k, n, a, b in places:
-            shift = (k - j) / SR
-            words = [replace(w, start=round(w.start + shift, 3), end=round(w.end + shift, 3)) for w in seg.words
-                     if j / SR <= (w.start + w.end) / 2 < (j + n) / SR]
-            out += _inside([Segment(0, 0.0, 0.0, "", language=chunk.language, words=words)], a, b, chunk.language)
-    return out
-
-
-def _inside(segments: list[Segment], a: float, b: float, language: str | None) -> list[Segment]:
-    """Each segment's words said inside a..b (their middle), as a segment; none where a segment has none."""
-    out = []
-    for seg in segments:
-        words = [w for w in seg.words if a <= (w.start + w.end) / 2 <= b]
-        if words:
-            out.append(Segment(id=0, start=words[0].start, end=words[-1].end, text=join_words(words, language),
-                               language=language, words=words))
+        for seg in again:
+            words = [w for w in seg.words if a <= (w.start + w.end) / 2 <= b]
+            if words:
+                out.append(Segment(id=0, start=words[0].start, end=words[-1].end,
+                                   text=join_words(words, chunk.language), language=chunk.language, words=words))
     return out
 
 
