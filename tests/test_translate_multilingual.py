@@ -20,9 +20,12 @@ from sceneglot.speech.pipeline import transcribe_scene
 from sceneglot.translate import translate_scene
 
 MULTI = EVAL / "speech" / "multilingual"
-# clip -> (language, a word the English of its first sentence has: Homepage, habitudes, цветочная, 表面, 广州)
+# clip -> (language, a word the English of its first sentence has: Homepage, habitudes, цветочная, 广州). The
+# Japanese clip has none that holds across CPUs: Whisper base's English of it said "touched on the surface" on
+# the machines of earlier stops and "no face to face" on stop 26's AMD EPYC (the kernels' numerics decide its
+# beam); its quality is benchmarks/translate_pivot.py --quality's (chrF against a reference), not this test's.
 CLIPS = {"deyu": ("de", "homepage"), "fayu": ("fr", "habits"), "eluosi": ("ru", "flower"),
-         "japanese": ("ja", "surface"), "chinese_news": ("zh", "guangzhou")}
+         "japanese": ("ja", None), "chinese_news": ("zh", "guangzhou")}
 SECOND_LEG = {"pt": "bergamot", "es": "apertium", "ca": "apertium", "gl": "apertium"}
 
 
@@ -59,7 +62,9 @@ def test_each_spoken_language_reaches_every_offline_target(clip, tmp_path):
         scene_io.save(out, tmp_path / f"{target}.json")
         assert scene_io.load(tmp_path / f"{target}.json").segments[0].route == segs[0].route
     english_text = " ".join(s.translation for s in segs).lower()
-    assert word in english_text, english_text
+    assert sum(c.isascii() and c.isalpha() for c in english_text) > 10, english_text
+    assert not any(ord(c) >= 0x370 for c in english_text), english_text  # English, not the spoken script
+    assert word is None or word in english_text, english_text
 
 
 @pytest.mark.slow
@@ -179,10 +184,13 @@ def test_the_english_rides_in_the_transcriptions_batch_without_changing_either(t
 
 @pytest.mark.slow
 def test_the_riding_english_is_bounded_while_it_is_decoded():
-    """Without VAD the whole deyu clip makes Whisper base's English loop (to Whisper's 224 tokens unbounded):
-    the ride's own bound (english_cap of the window) stops it in the decode, the transcript is the one made
-    alone; and a bound shorter than the transcription cuts only the English (the transcription is decoded
-    again on its own)."""
+    """The ride's bound is enforced while the English is decoded: under english_cap of the window the English
+    never runs past it, and a bound below the English's own length cuts the English there while the transcript
+    stays the one made alone (a bound shorter than the transcription too: the transcription is decoded again
+    on its own). Whether Whisper base's English of the whole deyu clip without VAD loops is a matter of the
+    CPU's kernels, not of this code: it ran to Whisper's 224 tokens on the machines of earlier stops and ended
+    after 20 tokens (32 with CT2_FORCE_CPU_ISA=AVX) on stop 26's AMD EPYC; so the cut is asked for at half
+    the English's own length, which exists on any machine."""
     from sceneglot.media import read_audio
     from sceneglot.speech import asr
 
@@ -198,11 +206,14 @@ def test_the_riding_english_is_bounded_while_it_is_decoded():
     alone = lambda clip, language: [s.text for s in model.transcribe(  # noqa: E731
         read_audio(MULTI / f"{clip}.wav"), language=language, beam_size=5, vad_filter=False,
         condition_on_previous_text=False)[0]]
-    loose, looped, seconds = ride("deyu", "de", None)
-    cap = asr.english_cap(seconds)
-    bounded, english, _ = ride("deyu", "de", cap)
-    assert len(looped) > cap >= len(english) > 0
-    assert loose == bounded and "Homepage" in " ".join(bounded)  # unbounded: as alone (the test above)
+    loose, natural, seconds = ride("deyu", "de", None)
+    assert loose == alone("deyu", "de") and "Homepage" in " ".join(loose)
+    capped, english, _ = ride("deyu", "de", asr.english_cap(seconds))
+    assert 0 < len(english) <= asr.english_cap(seconds) and capped == loose
+    half = len(natural) // 2
+    assert half >= 4, natural  # an English of its own to cut
+    bounded, english, _ = ride("deyu", "de", half)
+    assert 0 < len(english) <= half and bounded == loose
     short, english, _ = ride("eluosi", "ru", 6)
     assert len(english) <= 6 and short == alone("eluosi", "ru")
 
