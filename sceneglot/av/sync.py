@@ -99,19 +99,30 @@ def mouth_flow(prev: np.ndarray, mouth: np.ndarray) -> float:
     return float(np.mean(np.abs(fy - fy.mean())))
 
 
-def speech_energy(audio: np.ndarray) -> np.ndarray:
+ENERGY_BLOCK = 1500  # frames speech_energy reads and transforms at once: 60 s, ~20 MiB of float64 blocks and spectra
+
+
+def speech_energy(audio) -> np.ndarray:
     """Per 25-fps frame (40 ms, no overlap) log energy in dB of the 300-3000 Hz band of 16 kHz mono audio.
 
-    Frame k covers samples k * 640 .. (k + 1) * 640 of `audio`: pass the soundtrack from a frame boundary.
+    Frame k covers samples k * 640 .. (k + 1) * 640 of `audio` (an array or a soundtrack.Soundtrack): pass
+    the soundtrack from a frame boundary. Read and transformed ENERGY_BLOCK frames at a time: over an hour's
+    soundtrack at once the float64 blocks, their windowed copy and their spectrum peaked at +1.3 GB (the
+    assign stage of benchmarks/long.py's 60-minute input, stop 26); each frame's value is its own either way.
     """
     n = len(audio) // HOP
     if n == 0:
         return np.zeros(0)
-    blocks = np.asarray(audio[: n * HOP], np.float64).reshape(n, HOP)
-    spectrum = np.abs(np.fft.rfft(blocks * np.hanning(HOP), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(HOP, 1.0 / SAMPLE_RATE)
-    band = (freqs >= BAND[0]) & (freqs <= BAND[1])
-    return 10 * np.log10(spectrum[:, band].sum(axis=1) + 1e-10)
+    window = np.hanning(HOP)
+    band = np.fft.rfftfreq(HOP, 1.0 / SAMPLE_RATE)
+    band = (band >= BAND[0]) & (band <= BAND[1])
+    out = np.empty(n)
+    for a in range(0, n, ENERGY_BLOCK):
+        b = min(n, a + ENERGY_BLOCK)
+        blocks = np.asarray(audio[a * HOP:b * HOP], np.float64).reshape(b - a, HOP)
+        spectrum = np.abs(np.fft.rfft(blocks * window, axis=1)) ** 2
+        out[a:b] = 10 * np.log10(spectrum[:, band].sum(axis=1) + 1e-10)
+    return out
 
 
 def _positions(start: int, total: int) -> np.ndarray:
