@@ -176,9 +176,7 @@ class Engine:
             return fused.reshape(hi - lo, 128)[a - lo:b - lo], visual.reshape(hi - lo, 128)[a - lo:b - lo]
 
         if pieces == 1:
-            fused, visual = run({"audio": np.ascontiguousarray(audio, np.float32)[None],
-                                 "video": np.ascontiguousarray(video, np.float32)[None]})
-            return fused.reshape(frames, 128), visual.reshape(frames, 128)
+            return piece(0)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(PARTS - 1, thread_name_prefix="sceneglot-asd")
         later = [self._pool.submit(piece, k) for k in range(1, pieces)]  # onnxruntime runs without the GIL
