@@ -261,6 +261,19 @@ def cache_dir(*parts: str) -> Path:
     return path
 
 
+_EXPORTING = threading.Lock()
+
+
+@contextlib.contextmanager
+def exporting():
+    """Held around every torch.onnx export into the store: the exporter keeps its state in module globals,
+    so two exports at once (a job's first run exports pyannote in the speech thread while the vision thread
+    exports Light-ASD) fail with "GLOBALS.in_onnx_export must be False". Callers look for the file again
+    once they hold it: the export they waited for may be the one they need."""
+    with _EXPORTING:
+        yield
+
+
 def offline() -> bool:
     return os.environ.get("SCENEGLOT_OFFLINE", "").lower() in {"1", "true", "yes"}
 

@@ -33,7 +33,9 @@ def onnx_paths(model_name: str = "light-asd") -> dict[str, Path]:
     models.cache_dir("onnx")
     paths = cached_paths(model_name)
     if not all(p.is_file() for p in paths.values()):
-        export(models.file(model_name), paths)
+        with models.exporting():
+            if not all(p.is_file() for p in paths.values()):
+                export(models.file(model_name), paths)
     return paths
 
 

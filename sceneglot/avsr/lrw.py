@@ -91,7 +91,10 @@ def onnx_path(ckpt: Checkpoints | None, video_weight: float = VIDEO_WEIGHT) -> P
     if not target.is_file():
         from .network import Ensemble, build
 
-        export(Ensemble(build(load_state(ckpt.video)), build(load_state(ckpt.audio)), video_weight), target)
+        with models.exporting():
+            if not target.is_file():
+                export(Ensemble(build(load_state(ckpt.video)), build(load_state(ckpt.audio)), video_weight),
+                       target)
     return target
 
 

@@ -41,9 +41,11 @@ def onnx_paths(*parts: str) -> dict[str, Path]:
     """
     models.cache_dir("onnx")
     paths = {part: p for part, p in cached_paths().items() if not parts or part in parts}
-    missing = {part for part, p in paths.items() if not p.is_file()}
-    if missing:
-        export({part: paths[part] for part in missing})
+    if any(not p.is_file() for p in paths.values()):
+        with models.exporting():
+            missing = {part for part, p in paths.items() if not p.is_file()}
+            if missing:
+                export({part: paths[part] for part in missing})
     return paths
 
 
