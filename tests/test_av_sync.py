@@ -142,3 +142,29 @@ def test_a_few_samples_of_audio_shift_leave_the_sync_decisions_as_they_were(crop
 
         assert (z("left", his) - z("right", his)) / np.sqrt(2) > level, shift  # measured 2.7 unshifted
         assert abs(z("right", hers) - z("left", hers)) / np.sqrt(2) < level, shift  # measured 1.2
+
+
+def _motion_sync_everywhere(motion: np.ndarray, energy: np.ndarray, start: int) -> sync.Sync | None:
+    """motion_sync as it was: the correlation at every position of the soundtrack given (stop 26)."""
+    n, total = len(motion), len(energy)
+    m = motion - motion.mean()
+    ext = np.concatenate([energy, energy[: n - 1]])
+    windows = np.lib.stride_tricks.sliding_window_view(ext, n)[:total]
+    centred = windows - windows.mean(axis=1, keepdims=True)
+    r = centred @ m / np.maximum(np.sqrt(np.sum(centred * centred, axis=1)) * np.sqrt(np.sum(m * m)), 1e-12)
+    return sync._sync(r, start, sync.FLOW)
+
+
+def test_motion_sync_reads_only_the_positions_it_needs_and_scores_as_over_the_whole_soundtrack():
+    # An ~13-minute soundtrack's energy: turns at its two ends (the null wraps round) and inside it. The
+    # correlations agree to rounding (BLAS sums a matrix's rows in blocks whose edges depend on its height).
+    rng = np.random.default_rng(5)
+    energy = 10 * rng.normal(size=20000)
+    for start in (0, 2, 300, 9876, 20000 - 400, 20000 - 60, 20000 - 26):
+        for n in (25, 37, 50):
+            if start + n > len(energy):
+                continue
+            motion = rng.random(n)
+            got, want = sync.motion_sync(motion, energy, start), _motion_sync_everywhere(motion, energy, start)
+            assert (got.lag, got.null, got.views) == (want.lag, want.null, want.views)
+            assert abs(got.r - want.r) < 1e-12 and abs(got.z - want.z) < 1e-9

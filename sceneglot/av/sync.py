@@ -135,13 +135,23 @@ def _positions(start: int, total: int) -> np.ndarray:
 
 
 def _best(scores: np.ndarray, centres: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per centre position, the best score over lags -LAG..LAG (positions wrap) and that lag."""
+    """Per centre position, the best score over lags -LAG..LAG (positions wrap) and that lag; `scores` holds
+    every position of `total` (only those within LAG of a centre are read)."""
     lags = np.arange(-LAG, LAG + 1)
     grid = scores[(centres[:, None] + lags[None, :]) % total]
     return grid.max(axis=1), lags[grid.argmax(axis=1)]
 
 
+def _read(start: int, total: int) -> np.ndarray:
+    """The positions (sorted, unique) _sync reads for a turn at `start`: the true one and the null's, each with
+    its lags."""
+    centres = np.concatenate([[start], _positions(start, total)])
+    return np.unique((centres[:, None] + np.arange(-LAG, LAG + 1)[None, :]) % total)
+
+
 def _sync(per_position: np.ndarray, start: int, view: str) -> Sync | None:
+    """The z of position `start`'s best lag against the null's: `per_position` is one score per position of the
+    soundtrack given, of which only those _read names are read."""
     total = len(per_position)
     null_at = _positions(start, total)
     if len(null_at) < 10:
@@ -155,9 +165,9 @@ def _sync(per_position: np.ndarray, start: int, view: str) -> Sync | None:
 def motion_sync(motion: np.ndarray, energy: np.ndarray, start: int) -> Sync | None:
     """How well `motion` (one face over a turn, frame by frame) follows `energy` from frame `start` on.
 
-    `energy` (speech_energy) covers the soundtrack around the turn (the whole of it for a short input,
-    at least SHIFT_SPAN frames either side for a long one); positions wrap round its ends. None when the
-    turn is under MIN_FRAMES or `energy` is too short for a null.
+    `energy` (speech_energy) covers the soundtrack around the turn, or all of it (the cost does not grow with
+    its length: only the positions the null and the lag search read are correlated); positions wrap round its
+    ends. None when the turn is under MIN_FRAMES or `energy` is too short for a null.
     """
     motion = np.asarray(motion, np.float64)
     energy = np.asarray(energy, np.float64)
@@ -168,11 +178,15 @@ def motion_sync(motion: np.ndarray, energy: np.ndarray, start: int) -> Sync | No
     m_norm = np.sqrt(np.sum(m * m))
     if m_norm < 1e-9:  # a still mouth follows nothing
         return Sync(0.0, 0, 0.0, 0, (FLOW,))
-    ext = np.concatenate([energy, energy[: n - 1]])
-    windows = np.lib.stride_tricks.sliding_window_view(ext, n)[:total]
+    # Only the positions the true fit and the null read (~800 of them, each a window of n frames wrapping
+    # round energy's ends): every position of an hour's energy made each turn cost the whole input's length,
+    # and the assign stage quadratic in it (benchmarks/long.py, stop 27).
+    at = _read(start, total)
+    windows = energy[(at[:, None] + np.arange(n)[None, :]) % total]
     centred = windows - windows.mean(axis=1, keepdims=True)
     norms = np.sqrt(np.sum(centred * centred, axis=1))
-    r = centred @ m / np.maximum(norms * m_norm, 1e-12)
+    r = np.empty(total)
+    r[at] = centred @ m / np.maximum(norms * m_norm, 1e-12)
     return _sync(r, start, FLOW)
 
 
