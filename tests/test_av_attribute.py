@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from sceneglot import av
@@ -334,3 +336,79 @@ def test_of_two_voices_a_face_is_seen_saying_one_another_visible_face_could_be_s
     hers = [Turn(4.3, 6.1, "S1", _voice(2), {"PA": 4.8, "PB": 3.7}, {"PA": 0.29, "PB": 1.2}, views=both)]
     assert att.speaking_odds("PA", hers, S) > att.speaking_odds("PA", own, S)
     assert att.own_voice("PA", {0: own, 1: hers}, S) == 0
+
+
+def test_a_short_turn_joins_the_nearest_voiced_turn_of_its_audio_label_as_a_scan_of_all_would():
+    rng = np.random.default_rng(11)
+    for n in (3, 40, 200):
+        items, labels = [], []
+        for _ in range(n):  # start times on a coarse grid: middles tie, the first turn in order wins
+            a = float(rng.integers(0, 2 * n)) / 2
+            voiced = rng.random() < 0.6
+            items.append(Turn(a, a + (1.0 if voiced else 0.2) * rng.integers(1, 3), f"S{rng.integers(3)}"))
+            labels.append(int(rng.integers(4)) if voiced else -1)
+        got = att._attach_short(items, labels, S)
+        voiced = [i for i, lab in enumerate(labels) if lab >= 0]
+        for i, t in enumerate(items):
+            if labels[i] >= 0:
+                continue
+            pool = [j for j in voiced if items[j].audio_speaker == t.audio_speaker] or voiced
+            mid = (t.start + t.end) / 2
+            if pool:  # as _attach_short scanned them before (stop 26)
+                assert got[i] == labels[min(pool, key=lambda j: abs((items[j].start + items[j].end) / 2 - mid))]
+
+
+def test_a_change_of_speaker_is_refined_from_the_words_near_it_as_from_all_of_them():
+    from sceneglot.av import turns
+    from sceneglot.speech.turns import VoiceFrames
+
+    rng = np.random.default_rng(2)
+    audio = rng.normal(size=16000 * 40).astype(np.float32)
+    t, words = 0.0, []
+    while t < 39:
+        t += float(rng.uniform(0.05, 0.4))
+        words.append(Word(t, t + float(rng.uniform(-0.02, 0.6)), "w"))  # some end before they start, some overlap
+        t += float(rng.uniform(0, 0.5))
+    words.sort(key=lambda w: w.start)
+    speech = [(w.start, w.end) for w in words]
+    gaps = [(x.end + y.start) / 2 for x, y in itertools.pairwise(words)]
+    times = 0.0125 + 0.02 * np.arange(1990)
+    voices = VoiceFrames(times, rng.normal(size=(len(times), 512)).astype(np.float16))
+    left, right = rng.normal(size=192), rng.normal(size=192)
+    near = att._NearWords(words)
+    for lo in (0.0, 3.3, 17.9, 36.0):
+        hi = lo + 3.7
+        mine, inside = near(lo, hi)
+        assert turns.acoustic_change(audio, lo, hi, mine, inside) == turns.acoustic_change(audio, lo, hi, speech, gaps)
+        assert (turns.refine_change(voices, lo, hi, left, right, inside)
+                == turns.refine_change(voices, lo, hi, left, right, gaps))
+
+
+def test_a_turns_sync_is_measured_on_the_track_covering_most_of_it_among_many():
+    from sceneglot.av import turns
+
+    rng = np.random.default_rng(4)
+    tracks = []
+    for k in range(300):
+        a = float(rng.integers(0, 3000)) / 4
+        tracks.append(Track(f"T{k}", a, a, [[a + i / 25, 0, 0, 1, 1] for i in range(int(rng.integers(5, 400)))],
+                            person=f"P{rng.integers(3)}"))
+    items = []
+    for _ in range(400):
+        a = float(rng.uniform(0, 760))
+        items.append(Turn(a, a + float(rng.uniform(0.02, 2)), "S0", faces={f"P{q}": 1.0 for q in range(3)}))
+    asked: list[tuple[str, int, int]] = []
+    turns.add_sync(items, tracks, lambda tid, lo, hi: asked.append((tid, lo, hi)))
+    want = []
+    for t in items:  # every track of the person, as add_sync scanned them before (stop 26)
+        frames = turns.frames_of(t)
+        if not len(frames):
+            continue
+        lo, hi = int(frames[0]), int(frames[-1]) + 1
+        for person in t.faces:
+            spans = [(tr.id, round(tr.boxes[0][0] * 25), round(tr.boxes[-1][0] * 25) + 1) for tr in tracks
+                     if tr.person == person]
+            best = max([(min(hi, b) - max(lo, a), tid, max(lo, a), min(hi, b)) for tid, a, b in spans], default=None)
+            if best is not None and best[0] > 0:
+                want.append(best[1:])
+    assert asked == want and len(want) > 100

@@ -234,6 +234,9 @@ def _attach_short(items: list[Turn], labels: list[int], s: AttributionSettings) 
             by_person.setdefault(p, labels[i])
     audio_ids: dict[str, int] = {}
     base = max(labels, default=-1) + 1
+    anyone = _Nearest(items, voiced)
+    same = {who: _Nearest(items, [j for j in voiced if items[j].audio_speaker == who])
+            for who in {items[j].audio_speaker for j in voiced}}
     for i, t in enumerate(items):
         if out[i] >= 0:
             continue
@@ -241,18 +244,35 @@ def _attach_short(items: list[Turn], labels: list[int], s: AttributionSettings) 
         if p is not None and p in by_person:
             out[i] = by_person[p]
             continue
-        mid = (t.start + t.end) / 2
-
-        def gap(j: int, t: Turn = t, mid: float = mid) -> float:
-            return abs((items[j].start + items[j].end) / 2 - mid)
-
-        same = [j for j in voiced if items[j].audio_speaker == t.audio_speaker]
-        pool = same or voiced
-        if pool:
-            out[i] = labels[min(pool, key=gap)]
+        pool = same.get(t.audio_speaker) or anyone
+        if pool.js:
+            out[i] = labels[pool((t.start + t.end) / 2)]
         else:
             out[i] = audio_ids.setdefault(t.audio_speaker, base + len(audio_ids))
     return out
+
+
+class _Nearest:
+    """Turns by the middle of their time, for _attach_short: the one whose middle is nearest a time (ties: the
+    first in the turns' order), by bisection (a scan of every voiced turn per short turn made it quadratic)."""
+
+    def __init__(self, items: list[Turn], js: list[int]) -> None:
+        self.js = sorted(js, key=lambda j: ((items[j].start + items[j].end) / 2, j))
+        self.mids = [(items[j].start + items[j].end) / 2 for j in self.js]
+
+    def __call__(self, mid: float) -> int:
+        """The nearest one's index. The distance grows (or stays, in rounding) going away from `mid` either
+        way, so the nearest are the first on each side and those as far as them."""
+        p = bisect.bisect_left(self.mids, mid)
+        best: tuple[float, int] | None = None
+        for step, k in ((-1, p - 1), (1, p)):
+            first = None
+            while 0 <= k < len(self.mids) and (first is None or abs(self.mids[k] - mid) == first):
+                first = abs(self.mids[k] - mid)
+                best = min(best or (first, self.js[k]), (first, self.js[k]))
+                k += step
+        assert best is not None
+        return best[1]
 
 
 class Sync(NamedTuple):
@@ -505,8 +525,7 @@ def _refine(results: list[TurnResult], voices: VoiceFrames, audio: np.ndarray, w
     """Move each change of speaker at a turn cut by length only (the two turns may each hold some of
     both voices) to the gap between words where the sound changes (turns.acoustic_change); where no
     gap leaves enough speech either side, to where the CAM++ voices change, from the two centroids."""
-    gaps = [(x.end + y.start) / 2 for x, y in itertools.pairwise(words)]
-    speech = [(w.start, w.end) for w in words]
+    near = _NearWords(words)
     cents: dict[int, np.ndarray] = {}
     for c in {r.cluster for r in results}:
         vs = [r.turn.voice for r in results if r.cluster == c and r.turn.voice is not None]
@@ -516,12 +535,32 @@ def _refine(results: list[TurnResult], voices: VoiceFrames, audio: np.ndarray, w
     for a, b in itertools.pairwise(results):
         if (b.turn.cut == "length" and a.speaker != b.speaker and a.cluster in cents and b.cluster in cents
                 and abs(b.turn.start - a.turn.end) < 1e-3):
+            speech, gaps = near(a.turn.start, b.turn.end)
             t = turns_mod.acoustic_change(audio, a.turn.start, b.turn.end, speech, gaps)
             if t is None:
                 t = turns_mod.refine_change(voices, a.turn.start, b.turn.end, cents[a.cluster], cents[b.cluster],
                                             gaps)
             if t is not None:
                 a.turn.end = b.turn.start = t
+
+
+class _NearWords:
+    """The words' spans and the gaps between consecutive words near a stretch of time, for _refine: what
+    acoustic_change and refine_change use of them (passing every word's span and gap to each change of
+    speaker made an hour's refinement quadratic: ~9000 words at each of its changes, a Python loop each)."""
+
+    def __init__(self, words: list[Word]) -> None:
+        self.speech = [(w.start, w.end) for w in words]
+        self.gaps = [(x.end + y.start) / 2 for x, y in itertools.pairwise(words)]
+        self.start, self.end = np.array([w.start for w in words]), np.array([w.end for w in words])
+        self.at = np.array(self.gaps)
+
+    def __call__(self, lo: float, hi: float) -> tuple[list[tuple[float, float]], list[float]]:
+        """(the spans of the words within a second of [lo, hi]: acoustic_change's speech frames lie inside
+        it; the gaps strictly inside (lo, hi), the only ones either function may choose), in the words' order."""
+        near = np.flatnonzero((self.start < hi + 1.0) & (self.end > lo - 1.0))
+        inside = np.flatnonzero((self.at > lo) & (self.at < hi))
+        return [self.speech[i] for i in near], [self.gaps[i] for i in inside]
 
 
 def _audio_only(turns: list[SpeakerTurn]) -> Attribution:

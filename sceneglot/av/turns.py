@@ -189,6 +189,22 @@ def add_face_evidence(turns: list[Turn], faces: dict[str, dict[int, float]]) -> 
                 t.faces[person] = float(np.mean(values))
 
 
+class _Spans:
+    """One person's track spans (id, first frame, end frame) by start, with the latest end up to each: the spans
+    a stretch of frames can overlap are found by bisection (a scan of all of them per turn made an hour's
+    add_sync quadratic: a person's tracks grow with the input)."""
+
+    def __init__(self, spans: list[tuple[str, int, int]]) -> None:
+        self.spans = sorted(spans, key=lambda x: x[1])
+        self.starts = [a for _, a, _ in self.spans]
+        self.reach = np.maximum.accumulate([b for _, _, b in self.spans])
+
+    def near(self, lo: int, hi: int) -> list[tuple[str, int, int]]:
+        """Every span overlapping frames [lo, hi) (and perhaps some that do not)."""
+        first = int(np.searchsorted(self.reach, lo, side="right"))  # those before it all end by lo
+        return self.spans[first:bisect.bisect_left(self.starts, hi)]  # those after it start at hi or later
+
+
 def add_sync(turns: list[Turn], tracks: list[Track], sync_of: SyncOf) -> None:
     """Each turn's visible persons' lip-sound sync z (sync.py), on the person's track that covers most of the
     turn; a person whose track covers too little of it for a z (under a second) gets none."""
@@ -197,13 +213,15 @@ def add_sync(turns: list[Turn], tracks: list[Track], sync_of: SyncOf) -> None:
         rows = tr.asd or tr.boxes
         if tr.person is not None and rows:
             spans.setdefault(tr.person, []).append((tr.id, round(rows[0][0] * FPS), round(rows[-1][0] * FPS) + 1))
+    by_person = {person: _Spans(mine) for person, mine in spans.items()}
     for t in turns:
         frames = _frames(t.start, t.end)
         if not len(frames):
             continue
         lo, hi = int(frames[0]), int(frames[-1]) + 1
         for person in t.faces:
-            cover = [(min(hi, b) - max(lo, a), tid, max(lo, a), min(hi, b)) for tid, a, b in spans.get(person, [])]
+            near = by_person[person].near(lo, hi) if person in by_person else []
+            cover = [(min(hi, b) - max(lo, a), tid, max(lo, a), min(hi, b)) for tid, a, b in near]
             best = max(cover, default=None)
             if best is not None and best[0] > 0:
                 found = sync_of(best[1], best[2], best[3])
