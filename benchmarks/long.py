@@ -9,7 +9,8 @@ of `sceneglot analyze INPUT --no-debug-video` (jobs.run_job) in its own process;
 The process also samples its RSS every 20 ms and prints the peak while each stage ran (stages overlap:
 speech runs beside faces and active speakers, so the stage peaks are the process's, not the stage's own
 share); `--sequential` runs speech before vision, so each stage's peak above its start is its own. Also:
-scene.json's load time. Under load, compare ratios, not seconds.
+scene.json's load time. CPU seconds (the job process's, os.wait4; per stage the process's CPU while it ran)
+per input minute show what grows with the input on a busy machine too. Under load, compare ratios and CPU.
 
 A Ray length is run locally and on Ray back to back on the same input, the order alternating with
 `--repeat` (local then Ray, Ray then local, ...), with the cluster up for both, so whatever else the
@@ -77,7 +78,8 @@ def run(src: Path, folder: Path, extra: list[str], env: dict[str, str] | None = 
         if code != 0 and not stopped:
             raise SystemExit(f"analyze failed on {src}:\n{err.read()[-2000:]}")
     report = lines[-1] if lines else {}
-    return {"wall": seconds, "rss": usage.ru_maxrss / 1024, "stages": report.get("stages", {}),
+    return {"wall": seconds, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024,
+            "stages": report.get("stages", {}),
             "stopped": stopped, "progress": report.get("progress", {}),
             "load": (round(load0, 1), round(os.getloadavg()[0], 1))}
 
@@ -102,13 +104,15 @@ def child(src: str, folder: str, ray: str | None, sequential: bool) -> None:
             now = round(time.perf_counter() - t0, 1)
             if ev.message in ("done", "cached"):
                 state["active"].discard(ev.stage)
-                row = state["stages"].setdefault(ev.stage, [0.0, 0.0, 0.0, 0.0])
+                row = state["stages"].setdefault(ev.stage, [0.0, 0.0, 0.0, 0.0, time.process_time(), 0.0])
                 row[3] = round(now - state["began"].get(ev.stage, now), 1)
+                row[5] = round(time.process_time() - row[4], 2)
             elif ev.stage not in state["active"] and ev.stage not in state["stages"]:
                 state["active"].add(ev.stage)
                 state["began"][ev.stage] = now
                 here = rss()
-                state["stages"][ev.stage] = [round(here), round(here), now, 0.0]  # start RSS, peak, start s, wall
+                # start RSS, peak, start s, wall s, process CPU s at the start, process CPU s while it ran
+                state["stages"][ev.stage] = [round(here), round(here), now, 0.0, time.process_time(), 0.0]
             if ev.total:
                 state["progress"][ev.stage] = [ev.done, ev.total, now]
 
@@ -236,14 +240,17 @@ def main() -> None:
         if cluster is not None:
             cluster.shutdown()
     print(f"load: {os.getloadavg()[0]:.1f} (1-min load average at the end), {os.cpu_count()} cores")
-    print("| input | where | wall s | s per input min | peak RSS MiB | scene.json MiB | scene.json load s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| input | where | wall s | s per input min | CPU s per input min | peak RSS MiB | scene.json MiB "
+          "| scene.json load s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for minutes, where, got, size, load in rows:
         if got["stopped"]:
-            print(f"| {minutes} min | {where} | stopped at {got['wall']:.0f} | - | {got['rss']:.0f} so far | - | - |")
+            print(f"| {minutes} min | {where} | stopped at {got['wall']:.0f} | - | - | {got['rss']:.0f} so far "
+                  "| - | - |")
         else:
-            print(f"| {minutes} min | {where} | {got['wall']:.0f} | {got['wall'] / minutes:.1f} | {got['rss']:.0f} "
-                  f"| {size:.2f} | {load:.2f} |")
+            print(f"| {minutes} min | {where} | {got['wall']:.0f} | {got['wall'] / minutes:.1f} "
+                  f"| {got['cpu'] / minutes if where == 'local' else float('nan'):.1f} | {got['rss']:.0f} "
+                  f"| {size:.2f} | {load:.2f} |")  # Ray: the stages' CPU is in its workers, not counted
     if pairs:
         print("\nRay against local on the same input, back to back (the 1-min load average at each run's start "
               "and end)")
@@ -275,6 +282,19 @@ def main() -> None:
             else:
                 cells.append("-")
         print(f"| {minutes} min | {where} | " + " | ".join(cells) + " |")
+    # A stage that grows faster than the input shows here as a rising figure down a column (the assign stage
+    # on stop 26's code: 0.6 CPU-s per input minute at 1 minute, 2.2 at 20). Its own CPU for assign, which
+    # runs alone; the others overlap (speech beside faces and asd) unless --sequential.
+    print("\nper stage: process CPU s per input minute while it ran (a stage's own where nothing ran beside it: "
+          "assign; all with --sequential); local runs")
+    print("| input | " + " | ".join(STAGES) + " | whole job |")
+    print("| --- |" + " ---: |" * (len(STAGES) + 1))
+    for minutes, where, got, _, _ in rows:
+        if where != "local" or got["stopped"]:
+            continue
+        cells = [f"{row[5] / minutes:.2f}" if (row := got["stages"].get(name)) and len(row) > 5 else "-"
+                 for name in STAGES]
+        print(f"| {minutes} min | " + " | ".join(cells) + f" | {got['cpu'] / minutes:.1f} |")
 
 
 STAGES = ("audio", "asr", "diarization", "faces", "asd", "assign")
