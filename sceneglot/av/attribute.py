@@ -261,18 +261,11 @@ class _Nearest:
         self.mids = [(items[j].start + items[j].end) / 2 for j in self.js]
 
     def __call__(self, mid: float) -> int:
-        """The nearest one's index. The distance grows (or stays, in rounding) going away from `mid` either
-        way, so the nearest are the first on each side and those as far as them."""
+        """The nearest one's index: the first at or after `mid`, or the first of the run of equal middles
+        just before it (sorted by (middle, index), so each run's first has the lowest index)."""
         p = bisect.bisect_left(self.mids, mid)
-        best: tuple[float, int] | None = None
-        for step, k in ((-1, p - 1), (1, p)):
-            first = None
-            while 0 <= k < len(self.mids) and (first is None or abs(self.mids[k] - mid) == first):
-                first = abs(self.mids[k] - mid)
-                best = min(best or (first, self.js[k]), (first, self.js[k]))
-                k += step
-        assert best is not None
-        return best[1]
+        sides = ([p] if p < len(self.mids) else []) + ([bisect.bisect_left(self.mids, self.mids[p - 1])] if p else [])
+        return self.js[min(sides, key=lambda k: (abs(self.mids[k] - mid), self.js[k]))]
 
 
 class Sync(NamedTuple):
