@@ -763,9 +763,20 @@ def int8_copy(name: str) -> Path | None:
     return folder if verified(folder / "model.bin", digest) else None
 
 
-@cache
 def whisper(name: str = "whisper-base"):
-    """One faster-whisper model per process, shared by ASR and the whisper translator.
+    """One faster-whisper model per process and thread count, shared by ASR and the whisper translator.
+
+    The count ($SCENEGLOT_THREADS: a Ray task's CPUs, else every core) is part of the key: a model loaded
+    with two threads and asked for again under one would decode with two, and CTranslate2's text can
+    depend on its threads on some CPUs.
+    """
+    threads = int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2
+    return _whisper(name, 0 if ctranslate2_cuda_devices() else threads)
+
+
+@cache
+def _whisper(name: str, threads: int):
+    """faster-whisper's model `name` with `threads` CPU threads (0: on CUDA).
 
     `name` is a store name or a CTranslate2 folder; float16 on CUDA when
     CTranslate2 sees a GPU, int8 on the CPU otherwise (a store model from its int8 copy, `int8_copy`:
@@ -783,7 +794,9 @@ def whisper(name: str = "whisper-base"):
     try:
         if device == "cuda":
             return model_class(folder, device=device, compute_type=compute)
-        threads = int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2  # a Ray task: its CPUs
         return model_class(folder, device=device, compute_type=compute, cpu_threads=threads)
     except (RuntimeError, ValueError) as exc:
         raise ModelError(f"cannot load Whisper model {name}: {exc}") from None
+
+
+whisper.cache_clear = _whisper.cache_clear  # every thread count's model

@@ -43,6 +43,20 @@ def test_whisper_runs_where_ctranslate2_sees_a_device():
     assert model.model.compute_type.startswith(models.whisper_device(count)[1])  # int8 weights: "int8_float32"
 
 
+def test_whisper_is_kept_per_thread_count(monkeypatch):
+    """A model loaded with every core is not handed to a run asked for one thread (a Ray task's CPUs, or the
+    Ray test's local side): CTranslate2's text can depend on its threads."""
+    monkeypatch.setenv("SCENEGLOT_THREADS", "2")
+    two = models.whisper("whisper-tiny.en")
+    monkeypatch.setenv("SCENEGLOT_THREADS", "1")
+    one = models.whisper("whisper-tiny.en")
+    assert one is models.whisper("whisper-tiny.en")
+    if not ctranslate2.get_cuda_device_count():
+        assert one is not two
+    models.whisper.cache_clear()
+    assert models.whisper("whisper-tiny.en") is not one
+
+
 def test_diarization_sessions_run_on_the_chosen_provider():
     """Segmentation and CAM++ run from their ONNX exports through models.onnx_session, as the active-speaker
     model does: CUDA requested when the onnxruntime build has it (onnx_providers above), else the CPU."""
