@@ -290,6 +290,29 @@ def test_a_word_timed_into_the_previous_voice_is_clipped_to_its_own_turns():
     assert (at.start, at.end) == (2.42, 2.6) and (to.start, to.end) == (3.45, 3.45)
 
 
+def test_a_zero_length_word_between_two_voices_goes_with_the_word_after_it():
+    # dialogue.mp4 on CI's CPU: Whisper times "a" zero-length at 7.04 s, between "in" (ending there) and "use"
+    # (starting there); the diarization changes 3 ms later, the edit point is 7.0 s. "a" is heard where "use"
+    # begins: it opens the second voice's phrase, timed at its turn's start. Elsewhere a tie keeps the word before.
+    words = [Word(6.4, 6.74, "perspective"), Word(6.74, 7.04, "in"), Word(7.04, 7.04, "a"), Word(7.04, 7.26, "use"),
+             Word(7.26, 7.5, "the")]
+    scene = _scene(words)
+    result = Attribution([TurnResult(Turn(5.068, 7.043, "S0"), 0, "S0", "PA", att.ASD, 0.9),
+                          TurnResult(Turn(7.043, 13.978, "S1"), 1, "S1", "PB", att.ASD, 0.9)],
+                         [Speaker("S0", "PA"), Speaker("S1", "PB")])
+    att.apply(scene, result)
+    assert [[w.text for w in s.words] for s in scene.segments] == [["perspective", "in"], ["a", "use", "the"]]
+    assert (words[2].start, words[2].end) == (7.043, 7.043)
+    # a word with length in a pause, as far from the words either side: the word before's, as before
+    words = [Word(1.0, 1.5, "one"), Word(2.0, 2.2, "um"), Word(2.7, 3.0, "two")]
+    scene = _scene(words)
+    result = Attribution([TurnResult(Turn(0.9, 1.6, "S0"), 0, "S0", "PA", att.ASD, 0.9),
+                          TurnResult(Turn(2.6, 3.1, "S1"), 1, "S1", "PB", att.ASD, 0.9)],
+                         [Speaker("S0", "PA"), Speaker("S1", "PB")])
+    att.apply(scene, result)
+    assert [[w.text for w in s.words] for s in scene.segments] == [["one", "um"], ["two"]]
+
+
 def test_a_voice_is_refused_a_face_only_on_the_views_of_the_lips_its_speaker_model_was_measured_on():
     """follows' speaker model (follow, follow_spread) was measured on each turn's z pooled from both views of the
     lips (Light-ASD's encoder rows and the mouth's flow): each turn's record says which views its z pools

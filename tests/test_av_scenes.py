@@ -63,7 +63,6 @@ def test_no_phrase_spans_a_speaker_change(scored, name):
     assert scored(name).spanning == 0
 
 
-
 @pytest.fixture(scope="module")
 def voiceover(tmp_path_factory) -> score.Score:
     """benchmarks/reedit.py's twoshot-voiceover, built in a tmp dir and analyzed: twoshot's right face speaking,
@@ -89,7 +88,5 @@ def test_a_voice_over_on_a_face_mouthing_its_own_muted_speech_is_heard_off_scree
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured 1: Whisper times 'part' 6.90-7.08 s, more than half of it before"
-                                       " the cut to the face's own sound at 7.0 s: its phrase starts in JFK's turn")
 def test_no_phrase_spans_the_voice_over_s_end(voiceover):
     assert voiceover.spanning == 0

@@ -623,7 +623,10 @@ def _place(words: list[Word], by_time: _TurnsByTime) -> dict[int, TurnResult]:
     turns cover while it is said. A word no turn overlaps (said in a pause, or timed zero-length
     there) goes with the neighbouring word nearest to it in time that some turn does hear, the word
     it is said next to, and is put at the nearer edge of where that word's speaker is heard; with no
-    such neighbour, at the nearest turn's."""
+    such neighbour, at the nearest turn's. Between two words with no gap either side (a zero-length word
+    inside a run of speech, at a change of speaker: its time says nothing of which side it is on), it goes
+    with the word after it: Whisper's alignment gives a word each of its tokens' onsets, and a word on
+    which it spends no frame the onset of the next word, where it is heard."""
     order = sorted(words, key=lambda w: w.start)
     heard = [by_time.heard(w) for w in order]
     # the nearest heard word before and after each place in time order (-1: none), in one pass each way
@@ -638,10 +641,13 @@ def _place(words: list[Word], by_time: _TurnsByTime) -> dict[int, TurnResult]:
     owner: dict[int, TurnResult] = {}
     for i, (w, got) in enumerate(zip(order, heard, strict=True)):
         if got is None:
-            near = [(w.start - order[j].end, j) for j in (prevs[i],) if j >= 0]
-            near += [(order[j].start - w.end, j) for j in (nexts[i],) if j >= 0]
+            # (gap, tie rank, neighbour): on equal gaps a zero-length word goes with the word after it (Whisper
+            # times a word its alignment spends no frame on at the next word's onset), any other with the one before
+            onset = w.end - w.start <= 1e-6
+            near = [(round(w.start - order[j].end, 6), int(onset), j) for j in (prevs[i],) if j >= 0]
+            near += [(round(order[j].start - w.end, 6), int(not onset), j) for j in (nexts[i],) if j >= 0]
             if near:
-                r, a, b = heard[min(near)[1]]
+                r, a, b = heard[min(near)[2]]
             elif (r := by_time.turn_of(w)) is not None:
                 a, b = r.turn.start, r.turn.end
             else:
