@@ -61,6 +61,7 @@ __all__ = ["Attribution", "AttributionSettings", "Sync", "TurnResult", "attribut
 
 ASD, VOICE, COOCCURRENCE, SYNC = "asd", "voice", "co-occurrence", "sync"
 MODELLED = frozenset({ENCODER, FLOW})  # the views of the lips follows' speaker model was measured on, pooled
+BLOCK_ROWS = 256  # cluster_turns: similarity rows made at once (256 x 2500 float64: 5 MB)
 MAX_PAUSE = 1.0  # s: a pause this short between two turns of one person is still that person speaking
 
 
@@ -163,10 +164,13 @@ def cluster_turns(items: list[Turn], s: AttributionSettings) -> list[int]:
         return both | (mute[:, pa] if pa >= 0 else False) | mute[a, seen_by]
 
     total = vecs @ vecs.T  # sums of pairwise similarities between clusters
+    del vecs
     size = np.ones(n)
     members = [[k] for k in range(n)]
     alive = np.ones(n, bool)
-    blocked = np.stack([blocked_row(a) for a in range(n)])
+    blocked = np.empty((n, n), bool)  # filled a row at a time: no list of rows beside it
+    for a in range(n):
+        blocked[a] = blocked_row(a)
 
     def barred(a: int, must: bool) -> np.ndarray:  # which of row a's pairs may not merge now
         out = blocked[a] | ~alive | ~alive[a]
@@ -174,23 +178,39 @@ def cluster_turns(items: list[Turn], s: AttributionSettings) -> list[int]:
             out |= (seen_by[a] < 0) | (seen_by != seen_by[a])
         return out
 
-    # Average linkage over a similarity matrix kept across merges: a merge of b into a changes only row
-    # and column a (and retires b), so only those are recomputed, and each row's best pair is refreshed
-    # where it involved a or b. Recomputing the matrix per merge made n merges cost n^3 (an hour's
-    # ~2500 voiced turns: minutes). The pair chosen is the one a whole-matrix argmax picks, ties included.
-    for must in (True, False):
-        sim = total / np.outer(size, size)
-        mask = blocked | ~alive[:, None] | ~alive[None, :]
+    def sims(rows: np.ndarray, must: bool) -> np.ndarray:
+        """Rows of the average-linkage similarity, barred pairs and the diagonal -inf: each entry
+        total[i, j] / (size[i] * size[j]), the value a kept matrix would hold for it."""
+        out = total[rows] / (size[rows, None] * size[None, :])
+        bar = blocked[rows] | ~alive[None, :] | ~alive[rows, None]
         if must:
-            mask |= (seen_by[:, None] < 0) | (seen_by[:, None] != seen_by[None, :])
-        sim[mask] = -np.inf
-        np.fill_diagonal(sim, -np.inf)
-        best_col = np.argmax(sim, axis=1)
-        best = sim[np.arange(n), best_col]
+            bar |= (seen_by[rows, None] < 0) | (seen_by[rows, None] != seen_by[None, :])
+        out[bar] = -np.inf
+        out[np.arange(len(rows)), rows] = -np.inf
+        return out
+
+    def argmax_rows(rows: np.ndarray, must: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's first largest similarity's column and value, a block of rows at a time."""
+        cols, vals = np.empty(len(rows), np.intp), np.empty(len(rows))
+        for k in range(0, len(rows), BLOCK_ROWS):
+            block = sims(rows[k:k + BLOCK_ROWS], must)
+            cols[k:k + BLOCK_ROWS] = np.argmax(block, axis=1)
+            vals[k:k + BLOCK_ROWS] = block[np.arange(len(block)), cols[k:k + BLOCK_ROWS]]
+        return cols, vals
+
+    # Average linkage over the similarity sums kept across merges: a merge of b into a changes only row
+    # and column a of `total` (and retires b), and each row's best pair is refreshed where it involved a
+    # or b. Recomputing the matrix per merge made n merges cost n^3 (an hour's ~2500 voiced turns:
+    # minutes). The similarity itself is not kept as a second n x n matrix (nor made whole at each
+    # phase): the rows a refresh reads are computed from `total`, a block at a time, to the same values,
+    # so the pair chosen is still the one a whole-matrix argmax picks, ties included.
+    everyone = np.arange(n)
+    for must in (True, False):
+        best_col, best = argmax_rows(everyone, must)
         while True:
             a = int(np.argmax(best))  # the first row holding the largest value, at its first column
             b = int(best_col[a])
-            if 1.0 - sim[a, b] > (s.clear if must else s.voice):
+            if 1.0 - best[a] > (s.clear if must else s.voice):
                 break
             total[a, :] += total[b, :]
             total[:, a] += total[:, b]
@@ -200,21 +220,14 @@ def cluster_turns(items: list[Turn], s: AttributionSettings) -> list[int]:
             seen_by[a] = max(seen_by[a], seen_by[b])  # at most one of them is a person (else blocked)
             mute[a] |= mute[b]
             blocked[a, :] = blocked[:, a] = blocked_row(a)
-            sim[b, :] = sim[:, b] = -np.inf
-            row = total[a, :] / (size[a] * size)
-            row[barred(a, must)] = -np.inf
-            row[a] = -np.inf
-            sim[a, :] = row
-            sim[:, a] = total[:, a] / (size * size[a])
-            sim[barred(a, must), a] = -np.inf  # barring is symmetric
-            sim[a, a] = -np.inf
-            column = sim[:, a]
+            column = total[:, a] / (size * size[a])
+            column[barred(a, must)] = -np.inf  # barring is symmetric
+            column[a] = -np.inf
             gained = (column > best) | ((column == best) & (best_col > a))
             best[gained], best_col[gained] = column[gained], a
             stale = np.flatnonzero((best_col == b) | (best_col == a) & ~gained)
             stale = np.union1d(stale, [a, b])
-            best_col[stale] = np.argmax(sim[stale], axis=1)
-            best[stale] = sim[stale, best_col[stale]]
+            best_col[stale], best[stale] = argmax_rows(stale, must)
     groups = sorted((members[k] for k in range(n) if alive[k]), key=min)
     for lab, group in enumerate(groups):
         for k in group:
