@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .files import write_text_atomic
+from .files import atomic_path
 
 SCHEMA = "sceneglot.scene/1"
 
@@ -298,8 +298,16 @@ def dumps(scene: Scene) -> str:
 
 
 def save(scene: Scene, path: str | os.PathLike) -> Path:
-    """Validate, then write atomically: a reader never sees half a scene."""
-    return write_text_atomic(path, dumps(scene))
+    """Validate, then write atomically: a reader never sees half a scene.
+
+    Streamed (json.dump), the same bytes as dumps: with indent, dumps makes every number's text its own
+    string and joins them at the end, ~9x the file at once (an hour's 25 MiB scene: ~230 MiB)."""
+    data = scene.to_dict()
+    validate(data)
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1, allow_nan=False)
+        fh.write("\n")
+    return Path(path)
 
 
 def load(path: str | os.PathLike) -> Scene:

@@ -44,3 +44,47 @@ def test_voice_clustering_holds_one_n_by_n_matrix_and_blocks_do_not_change_it(mo
     for rows in (7, 4096):  # rows a few or all at a time: the same choices
         monkeypatch.setattr(att, "BLOCK_ROWS", rows)
         assert att.cluster_turns(items, S) == labels
+
+
+def _scene(minutes: float):
+    """Two faces on screen throughout at 25 fps (boxes, landmarks, speaking and ASD rows), a phrase every 4 s."""
+    from sceneglot.scene import MediaInfo, Person, Scene, Segment, Shot, Speaker, Track, Word
+
+    rng = np.random.default_rng(0)
+    duration, tracks = 60.0 * minutes, []
+    for face in range(2):
+        for k, t0 in enumerate(np.arange(0.0, duration, 30.0)):
+            ts = np.round(np.arange(t0, min(duration, t0 + 30.0), 0.04), 3).tolist()
+            boxes = np.round(rng.uniform(0, 1000, (len(ts), 4)), 1).tolist()
+            marks = np.round(rng.uniform(0, 1000, (len(ts), 10)), 1).tolist()
+            scores = np.round(rng.normal(size=(len(ts), 2)), 3).tolist()
+            tracks.append(Track(f"T{face}-{k}", ts[0], ts[-1], [[t, *b] for t, b in zip(ts, boxes, strict=True)],
+                                f"P{face}", [[t, s] for t, (s, _) in zip(ts, scores, strict=True)],
+                                [[t, *m] for t, m in zip(ts, marks, strict=True)],
+                                [[t, s] for t, (_, s) in zip(ts, scores, strict=True)]))
+    segments = [Segment(i, t, t + 3.5, "a few words", "S0", "P0", "en",
+                        words=[Word(t, t + 1.0, "a"), Word(t + 1.2, t + 2.0, "few"), Word(t + 2.2, t + 3.5, "words")])
+                for i, t in enumerate(np.arange(0.0, duration, 4.0).tolist())]
+    return Scene(MediaInfo("in.mp4", duration, 25.0, 1280, 720, True), "en", None, [Shot(0.0, duration)],
+                 [Speaker("S0", "P0")], [Person(f"P{f}", [t.id for t in tracks if t.person == f"P{f}"])
+                                         for f in range(2)], tracks, segments)
+
+
+def test_scene_save_streams_the_same_bytes_as_dumps(tmp_path):
+    # json.dumps with indent joins a string per number at the end: ~9x the file at once (an hour's scene.json,
+    # 25 MiB: ~230 MiB on top of the scene); streamed, the scene's dict and little more.
+    from sceneglot import scene as scene_io
+
+    sc = _scene(3)
+    path = tmp_path / "scene.json"
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        scene_io.save(sc, path)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    size = path.stat().st_size
+    assert path.read_text(encoding="utf-8") == scene_io.dumps(sc)
+    assert peak < 4 * size, (peak, size)
+    assert scene_io.load(path) == sc
