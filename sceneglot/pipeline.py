@@ -272,11 +272,13 @@ def _store_voices(folder: JobFolder, key: str, voices: Any) -> None:
     so a key found there always names the features beside it."""
     import numpy as np
 
+    from .spool import save_rows
+
     if voices is None:
         return
     folder.path(VOICES).unlink(missing_ok=True)
     with atomic_path(folder.path(VOICE_FEATURES)) as tmp, tmp.open("wb") as fh:
-        np.save(fh, np.ascontiguousarray(voices.features))
+        save_rows(fh, voices.features)  # np.save's bytes; the map's pages not left resident (spool.py)
     with atomic_path(folder.path(VOICES)) as tmp, tmp.open("wb") as fh:
         np.savez(fh, key=np.array(key), times=voices.times)
 
@@ -382,6 +384,8 @@ def _store_encoded(folder: JobFolder, key: str, encoded: Any) -> None:
     and comes back last, so a key found there always names the rows beside it."""
     import numpy as np
 
+    from .spool import save_rows, write_rows
+
     folder.path(ENCODED).unlink(missing_ok=True)
     if encoded is None:
         return
@@ -391,9 +395,9 @@ def _store_encoded(folder: JobFolder, key: str, encoded: Any) -> None:
         np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
                                                   "fortran_order": False, "shape": (sum(counts), 128)})
         for i in ids:
-            np.ascontiguousarray(encoded.visual[i][1], np.float16).tofile(fh)
+            write_rows(fh, encoded.visual[i][1], np.float16)
     with atomic_path(folder.path(ENCODED_AUDIO)) as tmp, tmp.open("wb") as fh:
-        np.save(fh, np.asarray(encoded.audio, np.float16))
+        save_rows(fh, encoded.audio, np.float16)
     with atomic_path(folder.path(ENCODED)) as tmp, tmp.open("wb") as fh:
         np.savez(fh, key=np.array(key), ids=np.array(ids, dtype=str), firsts=np.array([encoded.visual[i][0]
                  for i in ids], np.int64), counts=np.array(counts, np.int64))

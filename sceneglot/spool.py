@@ -7,13 +7,22 @@ ended and then concatenated, they cost their size twice at the peak. A `RowSpool
 block to an unlinked scratch file as it is made (the OS removes the file when the last map or
 handle goes, whatever happens to the process) and `rows()` maps it: the pages a reader touches are
 read, nothing is held. A map pickles as a plain array (a Ray task's result travels whole).
+
+A mapped page once read stays in the process's resident set as long as the map lives (file-backed, so
+the OS may drop it, but it counts in RSS): copying an hour's CAM++ features to the job folder through
+their map, at the end of diarization, added their 184 MiB to RSS beside ASR and faces until the job's
+end. `save_rows` copies a map a block at a time and `release`s its pages after each block.
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import tempfile
 
 import numpy as np
+
+BLOCK = 1 << 14  # rows copied between releases (8 MiB of 512 float16)
 
 
 class RowSpool:
@@ -50,4 +59,34 @@ class RowSpool:
         self._fh.close()
 
 
-__all__ = ["RowSpool"]
+def release(rows: np.ndarray) -> None:
+    """Drop the pages of the memory map `rows` lies in from this process's resident set (MADV_DONTNEED):
+    the file and the OS's page cache keep them and a later read faults them back in. Anything that is not
+    a map (no numpy.memmap `_mmap`): nothing to do."""
+    whole = getattr(rows, "_mmap", None)
+    if whole is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # a closed map, a system without madvise
+        whole.madvise(mmap.MADV_DONTNEED)
+
+
+def write_rows(fh, rows: np.ndarray, dtype: np.dtype | type | None = None) -> None:
+    """`rows` as `dtype` (theirs by default), C order, appended to the binary file `fh` BLOCK rows at a time,
+    each block's mapped pages released once written: never the whole map resident at once."""
+    rows = np.asanyarray(rows)  # a map stays a map (its pages are what release drops)
+    dtype = np.dtype(rows.dtype if dtype is None else dtype)
+    for at in range(0, len(rows), BLOCK):
+        fh.write(np.ascontiguousarray(rows[at:at + BLOCK], dtype).tobytes())
+        release(rows)
+
+
+def save_rows(fh, rows: np.ndarray, dtype: np.dtype | type | None = None) -> None:
+    """np.save(fh, rows.astype(dtype)) to the byte, written by write_rows (a map is never all resident)."""
+    rows = np.asanyarray(rows)
+    dtype = np.dtype(rows.dtype if dtype is None else dtype)
+    np.lib.format.write_array_header_1_0(fh, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                                              "shape": tuple(rows.shape)})
+    write_rows(fh, rows, dtype)
+
+
+__all__ = ["BLOCK", "RowSpool", "release", "save_rows", "write_rows"]

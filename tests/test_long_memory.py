@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from sceneglot.av import attribute as att
 from sceneglot.av.attribute import AttributionSettings
@@ -88,3 +90,34 @@ def test_scene_save_streams_the_same_bytes_as_dumps(tmp_path):
     assert path.read_text(encoding="utf-8") == scene_io.dumps(sc)
     assert peak < 4 * size, (peak, size)
     assert scene_io.load(path) == sc
+
+
+def _resident_file_mib() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssFile")) / 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads Linux's RssFile")
+def test_spooled_rows_saved_to_the_job_folder_do_not_stay_resident(tmp_path):
+    # diarization's CAM++ features (184 MiB an hour) were copied to the job folder through their map, which
+    # left every page resident (RSS) beside ASR and faces to the job's end; save_rows writes np.save's bytes
+    # a block at a time and drops each block's pages.
+    from sceneglot.spool import BLOCK, RowSpool, save_rows
+
+    spool = RowSpool(512, folder=str(tmp_path))
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        spool.write(rng.standard_normal((8000, 512)).astype(np.float16))  # 6 x 7.8 MiB
+    rows = spool.rows()
+    before = _resident_file_mib()
+    with open(tmp_path / "saved.npy", "wb") as fh:
+        save_rows(fh, rows)
+    grew = _resident_file_mib() - before
+    assert grew < 2 * BLOCK * 512 * 2 / 2**20, grew  # two blocks' worth at most, not the 47 MiB of the map
+    with open(tmp_path / "plain.npy", "wb") as fh:
+        np.save(fh, np.ascontiguousarray(rows))
+    assert (tmp_path / "saved.npy").read_bytes() == (tmp_path / "plain.npy").read_bytes()
+    assert _resident_file_mib() - before > 40  # what np.save through the map leaves resident
+    with open(tmp_path / "cast.npy", "wb") as fh:  # a cast, and rows that are not a map
+        save_rows(fh, rows[:100].astype(np.float32), np.float16)
+    assert np.array_equal(np.load(tmp_path / "cast.npy"), rows[:100])
