@@ -10,8 +10,8 @@ read, nothing is held. A map pickles as a plain array (a Ray task's result trave
 
 A mapped page once read stays in the process's resident set as long as the map lives (file-backed, so
 the OS may drop it, but it counts in RSS): copying an hour's CAM++ features to the job folder through
-their map, at the end of diarization, added their 184 MiB to RSS beside ASR and faces until the job's
-end. `save_rows` copies a map a block at a time and `release`s its pages after each block.
+their map, at the end of diarization, added their 184 MiB to RSS beside ASR and faces while it ran.
+`save_rows` copies a map a block at a time and `release`s its pages after each block.
 """
 
 from __future__ import annotations

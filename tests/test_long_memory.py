@@ -100,8 +100,8 @@ def _resident_file_mib() -> float:
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads Linux's RssFile")
 def test_spooled_rows_saved_to_the_job_folder_do_not_stay_resident(tmp_path):
     # diarization's CAM++ features (184 MiB an hour) were copied to the job folder through their map, which
-    # left every page resident (RSS) beside ASR and faces to the job's end; save_rows writes np.save's bytes
-    # a block at a time and drops each block's pages.
+    # made every page resident (RSS) at the end of diarization, beside ASR and faces; save_rows writes
+    # np.save's bytes a block at a time and drops each block's pages.
     from sceneglot.spool import BLOCK, RowSpool, save_rows
 
     spool = RowSpool(512, folder=str(tmp_path))
