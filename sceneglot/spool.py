@@ -62,9 +62,10 @@ class RowSpool:
 def release(rows: np.ndarray) -> None:
     """Drop the pages of the memory map `rows` lies in from this process's resident set (MADV_DONTNEED):
     the file and the OS's page cache keep them and a later read faults them back in. Anything that is not
-    a map (no numpy.memmap `_mmap`): nothing to do."""
+    a read-only map (numpy.memmap's `_mmap`, mode "r"; a copy-on-write map's own pages would be lost):
+    nothing to do."""
     whole = getattr(rows, "_mmap", None)
-    if whole is None or not hasattr(mmap, "MADV_DONTNEED"):
+    if whole is None or getattr(rows, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
         return
     with contextlib.suppress(AttributeError, OSError, ValueError):  # a closed map, a system without madvise
         whole.madvise(mmap.MADV_DONTNEED)

@@ -53,12 +53,25 @@ def frame_features(feats: np.ndarray) -> np.ndarray:
     return _session("campplus-frames").run(None, {"fbank": x})[0][0]
 
 
+POOL_RELEASE = 64  # ranges pooled between two releases of a map's pages (64 turns: a few MiB)
+
+
 def pool(frames: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """Mean+std pooling and the embedding layer on row ranges of `frame_features` (float32, or float16
     as kept by turns.VoiceFrames: each range is pooled in float32); L2-normalised (n, 192)."""
     # Each range in float32 only while its statistics are taken: all of them held at once were nearly all of
-    # the input's speech (the attribution's turns: ~300 MB an hour).
-    return embed_stats(np.stack([_stats(frames[a:b].astype(np.float32, copy=False)) for a, b in spans]))
+    # the input's speech (the attribution's turns: ~300 MB an hour). Memory-mapped rows (the job folder's copy)
+    # have their pages dropped every POOL_RELEASE ranges: read once they stayed in RSS while the map lived
+    # (spool.release; the attribution's turns touch nearly all: ~184 MiB an hour).
+    from ..spool import release
+
+    stats = []
+    for k, (a, b) in enumerate(spans):
+        stats.append(_stats(frames[a:b].astype(np.float32, copy=False)))
+        if k % POOL_RELEASE == POOL_RELEASE - 1:
+            release(frames)
+    release(frames)
+    return embed_stats(np.stack(stats))
 
 
 def _stats(x: np.ndarray) -> np.ndarray:
