@@ -235,3 +235,58 @@ def test_the_whisper_translators_own_decode_runs_to_the_english_cap():
     assert asr.english_cap(1.0) < tokens < asr.english_cap(len(audio) / 16000) and "guangzhou" in text.lower()
     cut, tokens = decode(model, audio, "zh", seconds=1.0)
     assert tokens == asr.english_cap(1.0) and cut.split()[:10] == text.split()[:10], (tokens, cut)
+
+
+def test_a_repeated_english_line_is_kept_only_where_the_speech_says_it_again():
+    """A take said twice in one window has its English line twice: kept where the transcript under the repeat
+    says again what it said under the first; a repeat over no words (Whisper's English looping past the
+    speech) or over other words is dropped, as every repeat was before."""
+    from sceneglot.scene import Heard, Segment, Word
+    from sceneglot.speech.asr import unrepeated
+
+    def said(a, text):
+        words = [Word(a + i, a + i + 0.5, w) for i, w in enumerate(text.split())]
+        return Segment(id=0, start=words[0].start, end=words[-1].end, text=text, language="ru", words=words)
+
+    line = "New flower shop."
+    segments = [said(0.0, "Новый магазин цветочная лавка."), said(6.0, "Новый магазин цветочная лавка."),
+                said(18.0, "Мы создадим праздничное настроение.")]
+    lines = [Heard(0.0, 5.0, "ru", line), Heard(5.5, 11.0, "ru", line), Heard(11.0, 16.0, "ru", line),
+             Heard(17.5, 23.0, "ru", line)]
+    assert unrepeated(lines, segments) == lines[:2]
+
+
+@pytest.mark.slow
+def test_a_chunk_decoded_in_two_windows_keeps_its_english(monkeypatch):
+    """Four copies of deyu's speech 0.3 s apart, cut at 29.4 s: one chunk (under max_chunk), which
+    faster-whisper decodes in two windows (the first one's last segment ends before the window, so it seeks
+    back there). The first window's English, which the transcription's batch decoded anyway, is kept: it
+    covers the copies it heard whole (before, a chunk of two windows had none, and its every sentence was
+    decoded again by the X->en leg: 19.8 CPU s on a busy machine, against 2.8 with it)."""
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr, vad
+    from sceneglot.translate.base import Phrase, Request, SourceAudio
+    from sceneglot.translate.sentences import join
+    from sceneglot.translate.whisper import from_speech_stage
+
+    german = read_audio(MULTI / "deyu.wav")
+    regions = vad.speech_regions(german, 16000, threshold=0.5, min_silence=0.3, pad=0.2)
+    speech = german[int(regions[0][0] * 16000):int(regions[-1][1] * 16000)]
+    gap = np.zeros(int(0.3 * 16000), np.float32)
+    audio = np.concatenate([speech, gap] * 4)[:int(29.4 * 16000)]
+    model = asr.load_model(asr.AsrOptions().model)
+    windows = []
+    encode = model.encode
+    monkeypatch.setattr(model, "encode", lambda features: windows.append(1) or encode(features), raising=False)
+    segments, english = asr.transcribe_with_english(audio, options=asr.AsrOptions(english=lambda _language: True))
+    monkeypatch.undo()
+    assert len(asr.vad.merge_regions(asr.vad.speech_regions(audio, 16000, threshold=0.5, min_silence=0.3,
+                                                            pad=0.2), 0.5, 30.0)) == 1
+    assert len(windows) >= 2  # the chunk's two windows (and any stretch decoded again)
+    assert english and all(h.language == "de" and 0 <= h.start < h.end <= 30.0 for h in english)
+    assert all("homepage" in h.text.lower() for h in english), english
+    sentences = join(segments, "de")
+    phrases = tuple(Phrase(i, s.text, None, s.start, s.end) for i, s in enumerate(sentences))
+    covered = from_speech_stage(Request(phrases, "de", "en", phrases, SourceAudio("x.wav", None, tuple(english))),
+                                "de")
+    assert len(covered) >= 3, (sentences, english)

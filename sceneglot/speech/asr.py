@@ -34,6 +34,7 @@ CREDITS = re.compile(
     re.IGNORECASE,
 )
 LEAD, TAIL = 0.4, 0.2  # seconds of context decoded around each chunk
+WINDOW = 30.0  # seconds of audio in one Whisper window (its encoder's input)
 NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "my", "yue", "bo"}
 
 
@@ -194,8 +195,9 @@ def _transcribe(audio: np.ndarray, language: str | None, regions: list[tuple[flo
     english: list[Heard] = []
     for c in progress(chunks) if progress else chunks:
         found, lines = _decode_chunk(model, audio, c, regions, opts)
-        segments += sorted(found + _skipped_again(model, audio, c, regions, found, opts), key=lambda s: s.start)
-        english += lines
+        found = sorted(found + _skipped_again(model, audio, c, regions, found, opts), key=lambda s: s.start)
+        segments += found
+        english += unrepeated(lines, found)
     return segments, english
 
 
@@ -258,16 +260,21 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
     # dialogue.mp4's first sentence scores 7.6, 6 of the first-window segments of the 8 scenes and re-edits and jfk
     # score so; the next one's plain score alone kept each, and with dialogue's audio 5 % faster it does not, and
     # the first sentence was lost. Text over silence is for the VAD chunks, hallucinated() and _in_speech to refuse.
-    with model.keeping_encodings() as encoded, model.riding(prompt, english_cap(len(piece) / SR)) as ride:
+    with model.keeping_encodings() as encoded, model.riding(prompt, english_cap(min(len(piece) / SR, WINDOW))) as ride:
         raw, _info = model.transcribe(
             piece, language=chunk.language, beam_size=opts.beam_size, word_timestamps=True, vad_filter=False,
             condition_on_previous_text=False, compression_ratio_threshold=2.4, log_prob_threshold=-1.0,
             no_speech_threshold=0.6, hallucination_silence_threshold=None,
         )
         raw = list(raw)
-    # One 30 s window (chunks are at most max_chunk long): its encoder output serves the translate task too.
-    english = english_lines(model, encoded[0], chunk.language, t0, len(piece) / SR, opts.english_beam,
-                            ride.result if ride else None) if wanted and len(encoded) == 1 else []
+    # The English of the first 30 s window (its encoder output, the ride's decode on it). A chunk is at most
+    # max_chunk long, so that window holds all of its speech; faster-whisper decodes a second window where the
+    # first one's last segment ends before the window does (it seeks back to that timestamp: 2 windows for 4
+    # copies of deyu's speech in 29.4 s), and that window is the end of the first one again, whose English the
+    # first window's already has (another decode, and lines that say it twice). Only audio past the piece's 30 s
+    # (at most the chunk's last LEAD s, and TAIL) is not in it: a sentence the English leaves uncovered is
+    # decoded from its own audio.
+    seconds = min(len(piece) / SR, WINDOW)
     out = []
     for seg in raw:
         if hallucinated(seg.text, seg.no_speech_prob, seg.avg_logprob, seg.compression_ratio):
@@ -279,7 +286,30 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
             continue
         out.append(Segment(id=0, start=words[0].start, end=words[-1].end, text=join_words(words, chunk.language),
                            language=chunk.language, words=words))
+    # Repeated lines are kept here and judged against the chunk's whole transcript (unrepeated).
+    english = english_lines(model, encoded[0], chunk.language, t0, seconds, opts.english_beam,
+                            ride.result if ride else None, repeats=True) if wanted and encoded else []
     return out, english
+
+
+def unrepeated(lines: list[Heard], segments: list[Segment], alike: float = 0.8) -> list[Heard]:
+    """`lines` without those repeating the line before, except where the transcript's words under the repeat
+    say again what those under the line before said (difflib ratio of the two texts at least `alike`): then
+    the English repeats because the speech does (a take said twice in one window), not because Whisper's
+    English loops past the speech (no words there, or other words)."""
+    import difflib
+
+    def under(line: Heard) -> str:
+        return " ".join(w.text for s in segments for w in s.words if line.start <= (w.start + w.end) / 2 <= line.end)
+
+    out: list[Heard] = []
+    for line in lines:
+        if out and out[-1].text == line.text:
+            a, b = under(out[-1]), under(line)
+            if not (a and b and difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= alike):
+                continue
+        out.append(line)
+    return out
 
 
 # The English's own bound, in Whisper tokens (text and timestamps) for a window of `seconds`: ENGLISH_BASE +
@@ -305,15 +335,16 @@ def english_prompt(model, language: str) -> list[int]:
 
 
 def english_lines(model, encoded, language: str, offset: float, seconds: float, beam_size: int = 5,
-                  decoded=None) -> list[Heard]:
+                  decoded=None, repeats: bool = False) -> list[Heard]:
     """Whisper's translate task on a window's encoder output (`decoded`: already done in the
     transcription's batch): timed English lines.
 
     Whisper base, let run past the speech, repeats its last line; so the
     tokens are bounded while they are decoded (english_cap), and lines outside the audio, too short to
     hold speech, repeating the previous one, or compressing like a loop are
-    dropped. A sentence these lines do not cover is translated from its own
-    audio by the whisper translator instead.
+    dropped (`repeats`: repeats kept, for unrepeated to judge by the transcript: a take said twice in one
+    window, eluosi's two copies 0.5 s apart, has its English line twice, over each copy).
+    A sentence these lines do not cover is translated from its own audio by the whisper translator instead.
     """
     from faster_whisper.tokenizer import Tokenizer
 
@@ -337,8 +368,10 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float, 
             continue
         line = tokenizer.decode(text).strip()
         start, end, text = min(start, seconds), min(at, seconds), []
-        if line and end - start >= 0.3 and not _loops(line) and (not lines or lines[-1].text != line):
-            lines.append(Heard(round(offset + start, 3), round(offset + end, 3), language, line))
+        heard = Heard(round(offset + start, 3), round(offset + end, 3), language, line)
+        repeat = not repeats and bool(lines) and lines[-1].text == line
+        if line and end - start >= 0.3 and not _loops(line) and not repeat:
+            lines.append(heard)
         start = None
     return lines
 
