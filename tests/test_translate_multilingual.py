@@ -237,6 +237,34 @@ def test_the_whisper_translators_own_decode_runs_to_the_english_cap():
     assert tokens == asr.english_cap(1.0) and cut.split()[:10] == text.split()[:10], (tokens, cut)
 
 
+def _request(sentences, english):
+    from sceneglot.scene import Heard
+    from sceneglot.translate.base import Phrase, Request, SourceAudio
+
+    phrases = tuple(Phrase(i, text, None, a, b) for i, (a, b, text) in enumerate(sentences))
+    heard = tuple(Heard(a, b, "ru", text) for a, b, text in english)
+    return Request(phrases, "ru", "en", phrases, SourceAudio("x.wav", None, heard))
+
+
+def test_an_english_line_spanning_two_sentences_is_split_back_between_them():
+    """Whisper's English of eluosi's two sentences, said twice in one window (benchmarks/translate_pivot.py
+    --input looped), is one line per copy: each sentence gets its share of the line (at the line's own sentence
+    ends when it has as many, else in proportion to the source text, preferring a cut after punctuation), so
+    none goes to the X->en leg's second pass. It went to neither sentence before (neither holds half the line)."""
+    from sceneglot.translate.whisper import from_speech_stage
+
+    ru = [(0.0, 1.94, "Новый магазин цветочная лавка."),
+          (2.544, 5.464, "Мы создадим праздничное настроение круглосуточно.")]
+    one = "New flower shop, we create a festive mood around the eye."
+    assert from_speech_stage(_request(ru, [(0.0, 6.0, one)]), "ru") == {
+        0: "New flower shop,", 1: "we create a festive mood around the eye."}
+    two = "A new flower shop. We will create a festive mood."
+    assert from_speech_stage(_request(ru, [(0.0, 6.0, two)]), "ru") == {
+        0: "A new flower shop.", 1: "We will create a festive mood."}
+    # a line over one sentence and a little of the next is still that sentence's alone
+    assert from_speech_stage(_request(ru, [(0.0, 3.5, "A new flower shop.")]), "ru") == {0: "A new flower shop."}
+
+
 def test_a_repeated_english_line_is_kept_only_where_the_speech_says_it_again():
     """A take said twice in one window has its English line twice: kept where the transcript under the repeat
     says again what it said under the first; a repeat over no words (Whisper's English looping past the

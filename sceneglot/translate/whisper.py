@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import BackendError
 from .base import BackendInfo, Request, check_aligned
 from .languages import whisper_languages
+from .sentences import ends_sentence, split
 
 SAMPLE_RATE = 16000
 PAD = 0.25  # seconds of audio added before and after each sentence
@@ -136,6 +137,8 @@ def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
 
     Each English line goes to the sentence (among all of this language's
     sentences) it overlaps most, if that covers at least half of the line; a
+    line that holds two or more sentences (each at least half inside it: Whisper's English of "Новый
+    магазин цветочная лавка. Мы создадим ..." is one line) is split back among them (spanned). A
     sentence is answered only when its lines cover at least COVER of it (a
     decode cut short by its token cap leaves the end uncovered), else it is
     decoded from its own audio.
@@ -148,6 +151,13 @@ def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
     got: dict[int, list[tuple[float, str, float]]] = {}
     for line in lines:
         overlaps = [(min(line.end, p.end) - max(line.start, p.start), p) for p in every]
+        inside = sorted((o for o in overlaps if o[0] > 0 and o[0] >= 0.5 * (o[1].end - o[1].start)),
+                        key=lambda o: o[1].start)
+        if len(inside) >= 2:
+            weights = [len(p.text) * o / max(p.end - p.start, 1e-3) for o, p in inside]  # its text under the line
+            for (part, phrase), text in zip(inside, spanned(line.text, weights), strict=True):
+                got.setdefault(phrase.id, []).append((max(line.start, phrase.start), text, part))
+            continue
         best, phrase = max(overlaps, key=lambda o: o[0])
         if best > 0 and best >= 0.5 * (line.end - line.start):
             got.setdefault(phrase.id, []).append((line.start, line.text, best))
@@ -157,3 +167,18 @@ def from_speech_stage(request: Request, language: str | None) -> dict[int, str]:
         if parts and sum(b for _, _, b in parts) >= COVER * max(p.end - p.start, 1e-3):
             out[p.id] = " ".join(text for _, text, _ in parts)
     return out
+
+
+def spanned(text: str, weights: list[float]) -> list[str]:
+    """An English line's text split among the len(weights) sentences it spans, in order: at its own sentence
+    ends when it has as many sentences as they are, else at word boundaries in proportion to `weights` (each
+    sentence's source text under the line; sentences.split, which prefers a cut after punctuation)."""
+    ends: list[list[str]] = [[]]
+    for word in text.split():
+        ends[-1].append(word)
+        if ends_sentence(word):
+            ends.append([])
+    ends = [e for e in ends if e]
+    if len(ends) == len(weights):
+        return [" ".join(e) for e in ends]
+    return split(text, weights, "en")
