@@ -2,7 +2,7 @@
 
     python benchmarks/translate_pivot.py [--to pt] [--repeat 4] [--clips a,b]   # the share table (~8 min idle)
     python benchmarks/translate_pivot.py --quality [--repeat 2]     # the English against references (~4 min idle)
-    python benchmarks/translate_pivot.py --repeat 0 --seconds 20 --seconds-repeat 3   # the target as written
+    python benchmarks/translate_pivot.py --repeat 0 --seconds 20 --seconds-repeat 3 [--input takes]   # the target
     python benchmarks/translate_pivot.py --bound       # the riding English's own bound, leave one out (~2 min idle)
     python benchmarks/translate_pivot.py --profile [--repeat 2]   # where the English's CPU goes (~2 min idle)
 
@@ -21,7 +21,10 @@ second) gives, and whether the clip's own English fits under it; the decode's CP
 against the references below, both ways.
 
 --seconds S: the target as written ("<= 10 % to a job's time on a 20 s clip"), on an S s input of each clip's
-speech (two copies, 0.5 s apart, then silence: see looped), made in a temp folder. Per clip: the whole job as
+speech, made in a temp folder by --input: looped (the default: two copies 0.5 s apart, then silence; in ru and
+ja one window whose text compresses like a loop), takes (the clip, 1.6 s of silence, the clip: a chunk and
+a window each, as two takes of a recording), espeak (German sentences by espeak-ng's voice, for deyu only:
+Whisper base hears its Russian as Czech and its Mandarin as English or Thai). Per clip: the whole job as
 a user runs it, in its own process, CPU seconds of the child (RUSAGE_CHILDREN) and wall:
 `sceneglot transcribe IN` (no target) against `sceneglot translate IN --to pt` (the two in alternating
 order, fresh job folders and translation caches), what translate adds (both legs, the Bergamot load and the
@@ -176,8 +179,8 @@ def looped(clip: str, seconds: float, work: Path) -> tuple[Path, float]:
     and the asr stage drops its every line as hallucinated (the window's ratio) and decodes each wordless VAD
     region again alone (asr._skipped_again): `sceneglot transcribe` took 24.5 CPU s on eluosi's input against
     7.7 on deyu's (6af1bd0, busy, one run). And Whisper's English for fayu's second copy is the first's line
-    again, which asr.english_lines drops as a repeat, so that sentence goes to the X->en leg from its own
-    audio: the pivot costs more here than on a recording that does not repeat itself."""
+    again, which asr.unrepeated keeps only where the transcript under it says the first copy's words again
+    (where the second copy's transcript differs, that sentence goes to the X->en leg from its own audio)."""
     import wave
 
     with wave.open(str(MULTI / f"{clip}.wav"), "rb") as src:
@@ -193,9 +196,88 @@ def looped(clip: str, seconds: float, work: Path) -> tuple[Path, float]:
     return path, min(COPIES * len(frames), total) / width / params.framerate
 
 
-def long_inputs(seconds: float, target: str, repeat: int, clips: list[str]) -> None:
-    """The target as written: the pivot's share of a whole job on a `seconds` s input of each clip's speech."""
-    print(f"| clip ({seconds:g} s input) | clip speech s | CLI CPU s, transcribe / translate --to {target} | "
+TAKE_GAP = 1.6  # seconds of silence between the takes of a --input takes input: over the 1.5 s that ends a chunk
+
+
+def _pcm(clip: str) -> tuple[object, bytes]:
+    import wave
+
+    with wave.open(str(MULTI / f"{clip}.wav"), "rb") as src:
+        return src.getparams(), src.readframes(src.getnframes())
+
+
+def _write(path: Path, params, frames: bytes, seconds: float) -> Path:
+    """`frames` cut or padded with silence (PCM zeros) to `seconds`, as a WAV file like `params`'s."""
+    import wave
+
+    width = params.sampwidth * params.nchannels
+    total = round(seconds * params.framerate) * width
+    with wave.open(str(path), "wb") as dst:
+        dst.setparams(params)
+        dst.writeframes(frames[:total] + bytes(max(0, total - len(frames))))
+    return path
+
+
+def takes(clip: str, seconds: float, work: Path) -> tuple[Path, float]:
+    """`seconds` of audio: the clip, TAKE_GAP s of silence, the clip again, then silence to `seconds` (the two
+    takes cut there if longer: deyu's 2 x 9.34 + 1.6 s loses 0.28 s of its own trailing silence). Each take is
+    a VAD chunk of its own (a pause of 1.5 s or more ends a chunk, and the clips' own edges add more), so
+    its own Whisper window: the transcript and its compression ratio are one take's, as a recording's window
+    would be, unlike looped's two copies in one window. Returns the file and its seconds of speech."""
+    params, frames = _pcm(clip)
+    width = params.sampwidth * params.nchannels
+    gap = bytes(round(TAKE_GAP * params.framerate) * width)
+    path = _write(work / f"{clip}-takes-{seconds:g}s.wav", params, gap.join([frames] * 2), seconds)
+    return path, min(2 * len(frames), round(seconds * params.framerate) * width) / width / params.framerate
+
+
+# Sentences espeak-ng says in --input espeak, by the clip's language. Only German: espeak-ng's other voices are
+# not heard as their language by Whisper base (Russian is heard as Czech, Mandarin as English or Thai), so their
+# jobs take another route than the clip's (or none), and a pivot measured there is not that language's.
+ESPEAK = {"deyu": ("de", ["Guten Morgen, und herzlich willkommen zu unserer Sendung.",
+                          "Heute sprechen wir über das Wetter in den Bergen und an der Küste.",
+                          "Am Wochenende wird es in ganz Deutschland sonnig und warm.",
+                          "Im Norden kann es am Abend leichten Regen geben.",
+                          "Vielen Dank fürs Zuhören, und bis zum nächsten Mal."])}
+
+
+def espeak(clip: str, seconds: float, work: Path) -> tuple[Path, float] | None:
+    """`seconds` of speech that does not repeat itself: ESPEAK's sentences in the clip's language by
+    espeak-ng's voice, GAP s apart, as many whole ones as fit, then silence to `seconds`; None for a clip
+    whose language has no usable voice (see ESPEAK)."""
+    import subprocess
+    import wave
+
+    if clip not in ESPEAK:
+        return None
+    voice, sentences = ESPEAK[clip]
+    params, _ = _pcm(clip)
+    width = params.sampwidth * params.nchannels
+    gap = bytes(round(GAP * params.framerate) * width)
+    spoken = []
+    for i, text in enumerate(sentences):
+        said = work / f"{clip}-espeak-{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(said), text], check=True)
+        tmp = work / f"{clip}-espeak-{i}-16k.wav"
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(said), "-ar", str(params.framerate), "-ac",
+                        str(params.nchannels), "-sample_fmt", "s16", str(tmp)], check=True)
+        with wave.open(str(tmp), "rb") as src:
+            spoken.append(src.readframes(src.getnframes()))
+    total = round(seconds * params.framerate) * width
+    while len(spoken) > 1 and len(gap.join(spoken)) > total:
+        spoken.pop()
+    frames = gap.join(spoken)
+    path = _write(work / f"{clip}-espeak-{seconds:g}s.wav", params, frames, seconds)
+    return path, min(len(frames), round(seconds * params.framerate) * width) / width / params.framerate
+
+
+INPUTS = {"takes": takes, "espeak": espeak, "looped": looped}
+
+
+def long_inputs(seconds: float, target: str, repeat: int, clips: list[str], made: str = "looped") -> None:
+    """The target as written: the pivot's share of a whole job on a `seconds` s input of each clip's speech,
+    made by INPUTS[made]."""
+    print(f"| clip ({seconds:g} s input, {made}) | speech s | CLI CPU s, transcribe / translate --to {target} | "
           f"CLI wall s, transcribe / translate | translate adds (CPU) | per run | "
           f"pivot CPU s (beam search + X->en leg) | pivot / CLI translate job | "
           f"strict: pivot / job without model loads | per run |")
@@ -203,7 +285,11 @@ def long_inputs(seconds: float, target: str, repeat: int, clips: list[str]) -> N
     worst_added, worst_cli, worst_strict = 0.0, 0.0, 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:
-            path, speech = looped(clip, seconds, Path(tmp))
+            got = INPUTS[made](clip, seconds, Path(tmp))
+            if got is None:
+                print(f"| {clip} | no {made} input in its language (see ESPEAK) |", flush=True)
+                continue
+            path, speech = got
             plain, full, added = [], [], []
             for k in range(repeat):  # order alternates: load drifts over a run, not across one pair
                 order = [None, target] if k % 2 == 0 else [target, None]
@@ -436,6 +522,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=0.0,
                     help="also measure on inputs this long (each clip looped with 0.5 s gaps), as user CLI jobs")
     ap.add_argument("--seconds-repeat", type=int, default=0, help="pairs per clip there (default: --repeat)")
+    ap.add_argument("--input", choices=list(INPUTS), default="looped",
+                    help="--seconds inputs: takes (the clip, 1.6 s of silence, the clip: a window each), espeak "
+                         "(espeak-ng sentences; German only), looped (two copies 0.5 s apart: one window)")
     args = ap.parse_args()
     from sceneglot.speech.asr import AsrOptions, load_model
 
@@ -454,7 +543,8 @@ def main() -> None:
         short(args)
     if args.seconds:
         print()
-        long_inputs(args.seconds, args.to, args.seconds_repeat or max(args.repeat, 1), args.clips.split(","))
+        long_inputs(args.seconds, args.to, args.seconds_repeat or max(args.repeat, 1), args.clips.split(","),
+                    args.input)
 
 
 def short(args) -> None:

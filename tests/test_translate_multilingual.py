@@ -9,6 +9,7 @@ of the clip must contain (read off the source text, not the output).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import shutil
 
 import numpy as np
@@ -318,3 +319,27 @@ def test_a_chunk_decoded_in_two_windows_keeps_its_english(monkeypatch):
     covered = from_speech_stage(Request(phrases, "de", "en", phrases, SourceAudio("x.wav", None, tuple(english))),
                                 "de")
     assert len(covered) >= 3, (sentences, english)
+
+
+def test_the_pivot_benchmarks_takes_are_a_chunk_each(tmp_path):
+    """benchmarks/translate_pivot.py --input takes: the clip, 1.6 s of silence, the clip again, cut or padded to
+    the length asked; the speech stage cuts it into two chunks (a Whisper window each), unlike looped's two
+    copies 0.5 s apart in one. --input espeak has German only (no voice Whisper hears as ru or zh)."""
+    from benchmarks import translate_pivot as bench
+    from sceneglot.media import read_audio
+    from sceneglot.speech import asr, vad
+
+    for clip in ["eluosi", "deyu"]:
+        path, speech = bench.takes(clip, 20.0, tmp_path)
+        audio = read_audio(path)
+        one = len(read_audio(MULTI / f"{clip}.wav")) / 16000
+        assert abs(len(audio) / 16000 - 20.0) < 1e-3 and abs(speech - min(2 * one, 20.0)) < 1e-3
+        regions = vad.speech_regions(audio, 16000, threshold=0.5, min_silence=0.3, pad=0.2)
+        chunks = vad.merge_regions(regions, asr.AsrOptions().chunk_gap, asr.AsrOptions().max_chunk)
+        gaps = [b[0] - a[1] for a, b in itertools.pairwise(chunks)]
+        assert max(gaps) >= 1.5, (clip, chunks)  # a pause _join_same_language does not join across
+    looped = read_audio(bench.looped("eluosi", 20.0, tmp_path)[0])
+    regions = vad.speech_regions(looped, 16000, threshold=0.5, min_silence=0.3, pad=0.2)
+    chunks = vad.merge_regions(regions, asr.AsrOptions().chunk_gap, asr.AsrOptions().max_chunk)
+    assert all(b[0] - a[1] < 1.5 for a, b in itertools.pairwise(chunks))  # looped: the copies join in one chunk
+    assert bench.espeak("eluosi", 20.0, tmp_path) is None and bench.espeak("chinese_news", 20.0, tmp_path) is None
