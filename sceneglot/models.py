@@ -770,13 +770,14 @@ def whisper(name: str = "whisper-base"):
     with two threads and asked for again under one would decode with two, and CTranslate2's text can
     depend on its threads on some CPUs.
     """
-    threads = int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2
-    return _whisper(name, 0 if ctranslate2_cuda_devices() else threads)
+    device, compute = whisper_device(ctranslate2_cuda_devices())
+    threads = 0 if device == "cuda" else int(os.environ.get("SCENEGLOT_THREADS") or 0) or os.cpu_count() or 2
+    return _whisper(name, device, compute, threads)
 
 
 @cache
-def _whisper(name: str, threads: int):
-    """faster-whisper's model `name` with `threads` CPU threads (0: on CUDA).
+def _whisper(name: str, device: str, compute: str, threads: int):
+    """faster-whisper's model `name` on `device` in `compute`, with `threads` CPU threads (0: on CUDA).
 
     `name` is a store name or a CTranslate2 folder; float16 on CUDA when
     CTranslate2 sees a GPU, int8 on the CPU otherwise (a store model from its int8 copy, `int8_copy`:
@@ -784,7 +785,6 @@ def _whisper(name: str, threads: int):
     """
     from faster_whisper import WhisperModel
 
-    device, compute = whisper_device(ctranslate2_cuda_devices())
     if os.path.isdir(name):
         folder = name
     else:

@@ -172,20 +172,17 @@ def cluster_turns(items: list[Turn], s: AttributionSettings) -> list[int]:
     for a in range(n):
         blocked[a] = blocked_row(a)
 
-    def barred(a: int, must: bool) -> np.ndarray:  # which of row a's pairs may not merge now
-        out = blocked[a] | ~alive | ~alive[a]
+    def barred(rows: np.ndarray, must: bool) -> np.ndarray:  # which of these rows' pairs may not merge now
+        out = blocked[rows] | ~alive[None, :] | ~alive[rows, None]
         if must:  # only clusters seen as the same person
-            out |= (seen_by[a] < 0) | (seen_by != seen_by[a])
+            out |= (seen_by[rows, None] < 0) | (seen_by[rows, None] != seen_by[None, :])
         return out
 
     def sims(rows: np.ndarray, must: bool) -> np.ndarray:
         """Rows of the average-linkage similarity, barred pairs and the diagonal -inf: each entry
         total[i, j] / (size[i] * size[j]), the value a kept matrix would hold for it."""
         out = total[rows] / (size[rows, None] * size[None, :])
-        bar = blocked[rows] | ~alive[None, :] | ~alive[rows, None]
-        if must:
-            bar |= (seen_by[rows, None] < 0) | (seen_by[rows, None] != seen_by[None, :])
-        out[bar] = -np.inf
+        out[barred(rows, must)] = -np.inf
         out[np.arange(len(rows)), rows] = -np.inf
         return out
 
@@ -221,7 +218,7 @@ def cluster_turns(items: list[Turn], s: AttributionSettings) -> list[int]:
             mute[a] |= mute[b]
             blocked[a, :] = blocked[:, a] = blocked_row(a)
             column = total[:, a] / (size * size[a])
-            column[barred(a, must)] = -np.inf  # barring is symmetric
+            column[barred(np.array([a]), must)[0]] = -np.inf  # barring is symmetric
             column[a] = -np.inf
             gained = (column > best) | ((column == best) & (best_col > a))
             best[gained], best_col[gained] = column[gained], a

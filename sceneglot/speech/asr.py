@@ -368,10 +368,9 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float, 
             continue
         line = tokenizer.decode(text).strip()
         start, end, text = min(start, seconds), min(at, seconds), []
-        heard = Heard(round(offset + start, 3), round(offset + end, 3), language, line)
         repeat = not repeats and bool(lines) and lines[-1].text == line
         if line and end - start >= 0.3 and not _loops(line) and not repeat:
-            lines.append(heard)
+            lines.append(Heard(round(offset + start, 3), round(offset + end, 3), language, line))
         start = None
     return lines
 
