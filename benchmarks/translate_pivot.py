@@ -396,7 +396,7 @@ def bound() -> None:
             list(model.transcribe(piece, language=language, beam_size=5, word_timestamps=True, vad_filter=False,
                                   condition_on_previous_text=False)[0])
         cpu = time.process_time() - t
-        lines = asr.english_lines(model, encoded[0], language, 0.0, seconds, decoded=r.result)
+        lines = asr.unrepeated(asr.english_lines(model, encoded[0], language, 0.0, seconds, decoded=r.result), [])
         return len(r.result.sequences_ids[0]), cpu, " ".join(h.text for h in lines)
 
     windows = {}

@@ -286,9 +286,9 @@ def _decode_chunk(model, audio: np.ndarray, chunk: Chunk, regions,
             continue
         out.append(Segment(id=0, start=words[0].start, end=words[-1].end, text=join_words(words, chunk.language),
                            language=chunk.language, words=words))
-    # Repeated lines are kept here and judged against the chunk's whole transcript (unrepeated).
+    # Repeated lines are judged against the chunk's whole transcript (unrepeated), once it is complete.
     english = english_lines(model, encoded[0], chunk.language, t0, seconds, opts.english_beam,
-                            ride.result if ride else None, repeats=True) if wanted and encoded else []
+                            ride.result if ride else None) if wanted and encoded else []
     return out, english
 
 
@@ -296,7 +296,7 @@ def unrepeated(lines: list[Heard], segments: list[Segment], alike: float = 0.8) 
     """`lines` without those repeating the line before, except where the transcript's words under the repeat
     say again what those under the line before said (difflib ratio of the two texts at least `alike`): then
     the English repeats because the speech does (a take said twice in one window), not because Whisper's
-    English loops past the speech (no words there, or other words)."""
+    English loops past the speech (no words there, or other words). With no `segments` every repeat goes."""
     import difflib
 
     def under(line: Heard) -> str:
@@ -335,15 +335,15 @@ def english_prompt(model, language: str) -> list[int]:
 
 
 def english_lines(model, encoded, language: str, offset: float, seconds: float, beam_size: int = 5,
-                  decoded=None, repeats: bool = False) -> list[Heard]:
+                  decoded=None) -> list[Heard]:
     """Whisper's translate task on a window's encoder output (`decoded`: already done in the
     transcription's batch): timed English lines.
 
     Whisper base, let run past the speech, repeats its last line; so the
     tokens are bounded while they are decoded (english_cap), and lines outside the audio, too short to
-    hold speech, repeating the previous one, or compressing like a loop are
-    dropped (`repeats`: repeats kept, for unrepeated to judge by the transcript: a take said twice in one
-    window, eluosi's two copies 0.5 s apart, has its English line twice, over each copy).
+    hold speech, or compressing like a loop are dropped. A line repeating the one before is kept: whether it
+    is a loop is unrepeated's to judge, by the transcript under it (a take said twice in one window,
+    eluosi's two copies 0.5 s apart, has its English line twice, over each copy).
     A sentence these lines do not cover is translated from its own audio by the whisper translator instead.
     """
     from faster_whisper.tokenizer import Tokenizer
@@ -368,8 +368,7 @@ def english_lines(model, encoded, language: str, offset: float, seconds: float, 
             continue
         line = tokenizer.decode(text).strip()
         start, end, text = min(start, seconds), min(at, seconds), []
-        repeat = not repeats and bool(lines) and lines[-1].text == line
-        if line and end - start >= 0.3 and not _loops(line) and not repeat:
+        if line and end - start >= 0.3 and not _loops(line):
             lines.append(Heard(round(offset + start, 3), round(offset + end, 3), language, line))
         start = None
     return lines
