@@ -31,6 +31,25 @@ def test_attribution_overlap_prefers_the_bigger_share():
     assert words[0].speaker == "S1"
 
 
+def test_attribution_finds_the_turns_under_each_word_in_any_order_of_turns():
+    """The turns a word weighs are found by bisection: a long turn that began early still counts for a word
+    late inside it, past hundreds of short turns that began after it, and shuffled turns give the same."""
+    turns = [SpeakerTurn(2.5 * k, 2.5 * k + 2.0, f"S{k % 3}") for k in range(1200)]  # 2 s each, 0.5 s apart
+    turns.append(SpeakerTurn(1000.0, 1500.0, "S9"))  # over turns 400..599
+    words, expected = [], []
+    for k in range(1200):
+        x, over = 2.5 * k, 400 <= k <= 599
+        words.append(W(x + 1.5, x + 2.3, "end"))  # 0.5 s of its turn, 0.3 s of the pause after it
+        expected.append("S9" if over else f"S{k % 3}")  # all 0.8 s under S9
+        words.append(W(x + 2.35, x + 2.4, "gap"))  # no short turn: the nearest is the next one (0.125 s)
+        expected.append("S9" if over else f"S{min(k + 1, 1199) % 3}")
+    rng = np.random.default_rng(0)
+    for order in (range(len(turns)), rng.permutation(len(turns))):
+        got = [W(w.start, w.end, w.text) for w in words]
+        phrases.attribute(got, [turns[i] for i in order])
+        assert [w.speaker for w in got] == expected
+
+
 def test_rejoin_cuts_at_speaker_language_and_pause_and_joins_across_whisper_segments():
     seg1 = Segment(0, 0.0, 2.0, "", language="en",
                    words=[W(0.0, 0.4, "Hello", "S0"), W(0.5, 0.9, "there", "S0")])

@@ -285,7 +285,7 @@ def test_a_repeated_english_line_is_kept_only_where_the_speech_says_it_again():
     assert unrepeated(lines, segments) == lines[:2]
     # with no transcript to judge by, every repeat goes (the one rule benchmarks/translate_pivot.py --bound uses)
     other = Heard(24.0, 26.0, "ru", "Festive mood.")
-    assert unrepeated(lines + [other], []) == [lines[0], other]
+    assert unrepeated([*lines, other], []) == [lines[0], other]
 
 
 @pytest.mark.slow
